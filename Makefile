@@ -1,0 +1,99 @@
+# relais - plain GNU Makefile.
+#   make            build/relais (optimised, with debug info)
+#   make run        build and start relais serve on the embedded default
+#   make test       ASan+UBSan build, cmocka unit tests, pytest integration tests
+#   make fuzz       libFuzzer harnesses (clang), run briefly over their corpora
+
+PKGS      := libevent_core libevent_pthreads libevent_openssl libevent_extra openssl sqlite3 libunbound inih libpsl libxcrypt
+CC        ?= cc
+PYTHON    := /usr/bin/python3
+WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes
+BASEFLAGS := -std=c17 -D_GNU_SOURCE -pthread -Isrc $(WARN)
+OPTFLAGS  ?= -O2 -g
+SANFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+
+SRCS      := $(sort $(wildcard src/*/*.c))
+LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+.PHONY: all deps deps-test run test unit integration fuzz fuzz-run clean
+.DEFAULT_GOAL := all
+
+# Package check runs before anything that needs the libraries.
+deps:
+	@scripts/deps.sh build
+deps-test:
+	@scripts/deps.sh test
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lm
+
+# --- optimised build -------------------------------------------------------
+OBJ := build/obj
+all: deps
+	@$(MAKE) --no-print-directory build/relais
+
+build/relais: $(patsubst src/%.c,$(OBJ)/%.o,$(SRCS) src/main.c)
+	$(CC) $(BASEFLAGS) $(OPTFLAGS) -o $@ $(sort $^) $(PKG_LIBS)
+
+$(OBJ)/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(OPTFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+# --- sanitizer build -------------------------------------------------------
+SOBJ := build/san
+build/san/relais: $(patsubst src/%.c,$(SOBJ)/%.o,$(SRCS) src/main.c)
+	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $(sort $^) $(PKG_LIBS)
+
+$(SOBJ)/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+build/san/unit/%: tests/unit/%.c $(patsubst src/%.c,$(SOBJ)/%.o,$(LIB_SRCS))
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+
+UNIT_BINS := $(patsubst tests/unit/%.c,build/san/unit/%,$(UNIT_SRCS))
+
+run: all
+	./build/relais serve
+
+test: deps-test
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz-run
+	@$(MAKE) --no-print-directory integration
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration: build/san/relais
+	RELAIS_BIN=$(CURDIR)/build/san/relais $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
+
+# --- fuzzing (clang libFuzzer) ---------------------------------------------
+FOBJ := build/fuzz
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FOBJ)/bin/%,$(FUZZ_SRCS))
+FUZZFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined
+
+$(FOBJ)/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	clang $(BASEFLAGS) $(FUZZFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(FOBJ)/bin/%: tests/fuzz/%.c $(patsubst src/%.c,$(FOBJ)/%.o,$(LIB_SRCS))
+	@mkdir -p $(dir $@)
+	clang $(BASEFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+FUZZ_RUNS ?= 20000
+fuzz-run: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); echo "== $$n"; \
+		mkdir -p build/fuzz/corpus/$$n; \
+		$$f -runs=$(FUZZ_RUNS) -max_len=4096 build/fuzz/corpus/$$n tests/fuzz/corpus/$$n 2>&1 | tail -2; done
+
+fuzz: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); mkdir -p build/fuzz/corpus/$$n; \
+		$$f -max_total_time=$${FUZZ_SECONDS:-60} build/fuzz/corpus/$$n tests/fuzz/corpus/$$n; done
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,29 @@
+#!/bin/sh
+# deps.sh - install the Debian packages relais needs to build and test.
+# Usage: scripts/deps.sh build|test
+set -eu
+build="gcc make pkg-config libevent-dev libssl-dev libsqlite3-dev libunbound-dev libinih-dev libpsl-dev libcrypt-dev"
+test="$build libcmocka-dev python3-pytest python3-dnslib python3-aiosmtpd python3-dkim dovecot-imapd swaks clang sqlite3 procps"
+case "${1:-build}" in
+build) want=$build ;;
+test) want=$test ;;
+*) echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+missing=""
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+	sudo=""
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+	sudo="sudo"
+else
+	echo "relais: missing Debian packages:$missing" >&2
+	echo "run: sudo apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "relais: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq >&2 || true
+$sudo apt-get install -y -qq --no-install-recommends $missing >&2

@@ -99,6 +99,14 @@ struct conf {
  */
 int	conf_load(const char *path, struct conf **conf_out, struct err *err);
 
+/*
+ * conf_load_string - as conf_load, from len bytes of text (which need not
+ * be NUL-terminated and may hold any bytes); name stands for FILE in the
+ * messages and becomes conf->path. Used by conf_load and the fuzzer.
+ */
+int	conf_load_string(const char *name, const char *text, size_t len,
+	    struct conf **conf_out, struct err *err);
+
 /* conf_default - the embedded default configuration (design.md) */
 struct conf *conf_default(void);
 

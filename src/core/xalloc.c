@@ -43,7 +43,7 @@ xreallocarray(void *ptr, size_t nmemb, size_t size)
 
 	if (size && nmemb > SIZE_MAX / size)
 		xalloc_die(SIZE_MAX);
-	p = realloc(ptr, nmemb * size ? nmemb * size : 1);
+	p = realloc(ptr, nmemb == 0 || size == 0 ? 1 : nmemb * size);
 	if (p == NULL)
 		xalloc_die(nmemb * size);
 	return p;

@@ -1,0 +1,2 @@
+build/obj/core/xalloc.o: src/core/xalloc.c src/core/xalloc.h
+src/core/xalloc.h:

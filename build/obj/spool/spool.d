@@ -1,0 +1,17 @@
+build/obj/spool/spool.o: src/spool/spool.c src/core/log.h src/core/sys.h \
+ src/core/xalloc.h src/deliver/deliver.h src/core/id.h src/spool/spool.h \
+ src/core/err.h src/spool/spool_body.h src/core/buf.h src/core/str.h \
+ src/queue/sched.h src/spool/spool_int.h src/core/idmap.h
+src/core/log.h:
+src/core/sys.h:
+src/core/xalloc.h:
+src/deliver/deliver.h:
+src/core/id.h:
+src/spool/spool.h:
+src/core/err.h:
+src/spool/spool_body.h:
+src/core/buf.h:
+src/core/str.h:
+src/queue/sched.h:
+src/spool/spool_int.h:
+src/core/idmap.h:

@@ -1,0 +1,2 @@
+build/san/core/log.o: src/core/log.c src/core/log.h
+src/core/log.h:

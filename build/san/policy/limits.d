@@ -1,0 +1,4 @@
+build/san/policy/limits.o: src/policy/limits.c src/core/xalloc.h \
+ src/policy/limits.h
+src/core/xalloc.h:
+src/policy/limits.h:

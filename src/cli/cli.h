@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * cli.h - the relais commands; main.c dispatches argv to one of these.
+ * Each returns the process exit status: 0 success, 1 runtime failure,
+ * 2 usage or configuration error.
+ */
+#ifndef RELAIS_CLI_H
+#define RELAIS_CLI_H
+
+#define RELAIS_VERSION	"0.1.0"
+
+int	cli_serve(int argc, char **argv);
+int	cli_queue(int argc, char **argv);
+int	cli_check(int argc, char **argv);
+
+/* cli_args - split argv[1..] into -c FILE (or NULL) and up to maxpos
+   positional arguments; -1 on an unknown option or too many arguments */
+int	cli_args(int argc, char **argv, const char **path_out,
+	    char **pos_out, int maxpos, int *npos_out);
+
+#endif

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * cli_check.c - relais check-config [-c FILE]: load the configuration and
+ * the tables it names, report the first error as FILE:LINE: message, and
+ * exit 2 on error, 0 when all is well. Also holds the shared -c parser.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "conf/conf_live.h"
+
+int
+cli_args(int argc, char **argv, const char **path_out, char **pos_out,
+    int maxpos, int *npos_out)
+{
+	int npos = 0;
+
+	*path_out = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 ||
+		    strcmp(argv[i], "--config") == 0) {
+			if (i + 1 >= argc)
+				return -1;
+			*path_out = argv[++i];
+		} else if (strncmp(argv[i], "-c", 2) == 0 && argv[i][2]) {
+			*path_out = argv[i] + 2;
+		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			return -1;
+		} else if (npos < maxpos) {
+			pos_out[npos++] = argv[i];
+		} else {
+			return -1;
+		}
+	}
+	*npos_out = npos;
+	return 0;
+}
+
+int
+cli_check(int argc, char **argv)
+{
+	const char *path;
+	int npos;
+	struct conf_live live;
+	struct err err;
+
+	if (cli_args(argc, argv, &path, NULL, 0, &npos) == -1) {
+		fprintf(stderr, "usage: relais check-config [-c FILE]\n");
+		return 2;
+	}
+	if (conf_live_init(&live, path, &err) == -1) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 2;
+	}
+	printf("%s: configuration OK\n", live.cur->conf->path ?
+	    live.cur->conf->path : "(embedded default)");
+	conf_live_fini(&live);
+	return 0;
+}

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * cli_queue.c - relais queue list|show|flush|delete|hold|release: read and
+ * steer the spool, also while the daemon runs (SQLite WAL lets this
+ * process read beside the spool thread; its few writes wait their turn
+ * through the busy timeout). The daemon's scheduler sees a change at its
+ * next tick, within a second.
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "conf/conf.h"
+#include "core/id.h"
+#include "spool/spool.h"
+
+static const char *
+cli_queue_status(int status, int leased)
+{
+	switch (status) {
+	case SPOOL_RCPT_QUEUED:
+		return leased ? "active" : "queued";
+	case SPOOL_RCPT_DELIVERED:
+		return "delivered";
+	case SPOOL_RCPT_BOUNCED:
+		return "bounced";
+	case SPOOL_RCPT_HELD:
+		return "held";
+	default:
+		return "?";
+	}
+}
+
+static void
+cli_queue_time(char *out, size_t n, int64_t t)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (t <= 0) {
+		snprintf(out, n, "-");
+		return;
+	}
+	gmtime_r(&tt, &tm);
+	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static const char *
+cli_queue_text(sqlite3_stmt *st, int i)
+{
+	const char *s = (const char *)sqlite3_column_text(st, i);
+
+	return s ? s : "";
+}
+
+static int
+cli_queue_list(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	char next[32], arrival[32];
+	int n = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT m.qid, m.sender, m.arrival, m.size,"
+	    " r.addr, r.status, r.leased, r.attempts, r.next_attempt,"
+	    " r.last_reply FROM recipients r JOIN messages m ON m.id = r.msg_id"
+	    " WHERE r.status IN (0, 3) ORDER BY m.arrival, m.id, r.id", -1, &st,
+	    NULL) != SQLITE_OK) {
+		fprintf(stderr, "relais: %s\n", sqlite3_errmsg(db));
+		return 1;
+	}
+	printf("%-16s %-9s %8s %-20s %-20s %s -> %s  %s\n", "ID", "STATUS",
+	    "ATTEMPTS", "ARRIVAL", "NEXT", "SENDER", "RECIPIENT", "LAST");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		cli_queue_time(arrival, sizeof(arrival),
+		    sqlite3_column_int64(st, 2));
+		cli_queue_time(next, sizeof(next), sqlite3_column_int64(st, 8));
+		printf("%-16s %-9s %8d %-20s %-20s <%s> -> <%s>  %s\n",
+		    cli_queue_text(st, 0),
+		    cli_queue_status(sqlite3_column_int(st, 5),
+		    sqlite3_column_int(st, 6)), sqlite3_column_int(st, 7),
+		    arrival, next, cli_queue_text(st, 1), cli_queue_text(st, 4),
+		    cli_queue_text(st, 9));
+		n++;
+	}
+	sqlite3_finalize(st);
+	printf("%d recipient%s queued\n", n, n == 1 ? "" : "s");
+	return 0;
+}
+
+static int
+cli_queue_show(sqlite3 *db, const char *qid)
+{
+	sqlite3_stmt *st;
+	char arrival[32], next[32];
+	int64_t id;
+
+	if (sqlite3_prepare_v2(db, "SELECT id, sender, arrival, size, client,"
+	    " helo, listener, envid, body_file, body FROM messages"
+	    " WHERE qid = ?1", -1, &st, NULL) != SQLITE_OK) {
+		fprintf(stderr, "relais: %s\n", sqlite3_errmsg(db));
+		return 1;
+	}
+	sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		fprintf(stderr, "relais: no message %s in the queue\n", qid);
+		return 1;
+	}
+	id = sqlite3_column_int64(st, 0);
+	cli_queue_time(arrival, sizeof(arrival), sqlite3_column_int64(st, 2));
+	printf("id: %s\nfrom: <%s>\narrival: %s\nsize: %lld\nclient: %s\n"
+	    "helo: %s\nlistener: %s\nenvid: %s\nbody: %s\n", qid,
+	    cli_queue_text(st, 1), arrival,
+	    (long long)sqlite3_column_int64(st, 3), cli_queue_text(st, 4),
+	    cli_queue_text(st, 5), cli_queue_text(st, 6),
+	    cli_queue_text(st, 7),
+	    sqlite3_column_int(st, 8) ? "file" : "inline");
+	if (!sqlite3_column_int(st, 8)) {
+		/* the header section, up to the first empty line */
+		const char *b = sqlite3_column_blob(st, 9);
+		int n = sqlite3_column_bytes(st, 9);
+		const char *end = b ? memmem(b, (size_t)n, "\r\n\r\n", 4) : NULL;
+
+		if (b != NULL)
+			printf("headers:\n%.*s\n", (int)(end ? end - b :
+			    n), b);
+	}
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(db, "SELECT addr, orig, status, leased, attempts,"
+	    " next_attempt, last_reply FROM recipients WHERE msg_id = ?1"
+	    " ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+		return 1;
+	sqlite3_bind_int64(st, 1, id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		cli_queue_time(next, sizeof(next), sqlite3_column_int64(st, 5));
+		printf("recipient: <%s> (rcpt to <%s>) status=%s attempts=%d"
+		    " next=%s last=\"%s\"\n", cli_queue_text(st, 0),
+		    cli_queue_text(st, 1), cli_queue_status(
+		    sqlite3_column_int(st, 2), sqlite3_column_int(st, 3)),
+		    sqlite3_column_int(st, 4), next, cli_queue_text(st, 6));
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/* cli_queue_change - run one UPDATE/DELETE for qid (or all with NULL) */
+static int
+cli_queue_change(sqlite3 *db, const char *sql_one, const char *sql_all,
+    const char *qid, const char *what)
+{
+	sqlite3_stmt *st;
+	int n;
+
+	if (sqlite3_prepare_v2(db, qid ? sql_one : sql_all, -1, &st, NULL) !=
+	    SQLITE_OK) {
+		fprintf(stderr, "relais: %s\n", sqlite3_errmsg(db));
+		return 1;
+	}
+	if (qid)
+		sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		fprintf(stderr, "relais: %s\n", sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+		return 1;
+	}
+	n = sqlite3_changes(db);
+	sqlite3_finalize(st);
+	printf("%s: %d recipient%s\n", what, n, n == 1 ? "" : "s");
+	return 0;
+}
+
+static int
+cli_queue_delete(sqlite3 *db, const char *data_dir, const char *qid)
+{
+	char path[4096];
+	int rc;
+
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	rc = cli_queue_change(db, "DELETE FROM recipients WHERE msg_id IN"
+	    " (SELECT id FROM messages WHERE qid = ?1) AND ?2 > 0", NULL, qid,
+	    "deleted");
+	if (rc != 0)
+		goto fail;
+	if (cli_queue_change(db, "DELETE FROM messages WHERE qid = ?1 AND"
+	    " ?2 > 0", NULL, qid, "messages deleted") != 0)
+		goto fail;
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/spool/bodies/%s", data_dir, qid);
+	unlink(path);
+	return 0;
+fail:
+	fprintf(stderr, "relais: %s\n", sqlite3_errmsg(db));
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return 1;
+}
+
+int
+cli_queue(int argc, char **argv)
+{
+	const char *path, *cmd, *qid;
+	char *pos[2];
+	int npos, rc, flags;
+	struct conf *conf;
+	struct err err;
+	sqlite3 *db = NULL;
+	char dbpath[4096];
+
+	if (cli_args(argc, argv, &path, pos, 2, &npos) == -1 || npos < 1) {
+		fprintf(stderr, "usage: relais queue list|show ID|flush [ID]|"
+		    "delete ID|hold ID|release ID [-c FILE]\n");
+		return 2;
+	}
+	cmd = pos[0];
+	qid = npos > 1 ? pos[1] : NULL;
+	if (qid != NULL && !id_qid_valid(qid)) {
+		fprintf(stderr, "relais: '%s' is not a queue id\n", qid);
+		return 2;
+	}
+	if (qid == NULL && (strcmp(cmd, "show") == 0 ||
+	    strcmp(cmd, "delete") == 0 || strcmp(cmd, "hold") == 0 ||
+	    strcmp(cmd, "release") == 0)) {
+		fprintf(stderr, "usage: relais queue %s ID [-c FILE]\n", cmd);
+		return 2;
+	}
+	if (conf_find(path, &conf, &err) == -1) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 2;
+	}
+	snprintf(dbpath, sizeof(dbpath), "%s/spool/queue.db",
+	    conf->server.data_dir);
+	flags = strcmp(cmd, "list") == 0 || strcmp(cmd, "show") == 0 ?
+	    SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+	if (access(dbpath, F_OK) == -1) {
+		if (strcmp(cmd, "list") == 0) {
+			printf("0 recipients queued\n");
+			conf_unref(conf);
+			return 0;
+		}
+		fprintf(stderr, "relais: no spool at %s\n", dbpath);
+		conf_unref(conf);
+		return 1;
+	}
+	if (sqlite3_open_v2(dbpath, &db, flags, NULL) != SQLITE_OK) {
+		fprintf(stderr, "relais: %s: %s\n", dbpath,
+		    db ? sqlite3_errmsg(db) : "cannot open");
+		sqlite3_close(db);
+		conf_unref(conf);
+		return 1;
+	}
+	sqlite3_busy_timeout(db, 10000);
+	if (strcmp(cmd, "list") == 0)
+		rc = cli_queue_list(db);
+	else if (strcmp(cmd, "show") == 0)
+		rc = cli_queue_show(db, qid);
+	else if (strcmp(cmd, "flush") == 0)
+		rc = cli_queue_change(db, "UPDATE recipients SET next_attempt ="
+		    " ?2 WHERE status = 0 AND msg_id IN (SELECT id FROM messages"
+		    " WHERE qid = ?1)", "UPDATE recipients SET next_attempt = ?2"
+		    " WHERE status = 0", qid, "flushed");
+	else if (strcmp(cmd, "hold") == 0)
+		rc = cli_queue_change(db, "UPDATE recipients SET status = 3"
+		    " WHERE status = 0 AND ?2 > 0 AND msg_id IN (SELECT id FROM"
+		    " messages WHERE qid = ?1)", NULL, qid, "held");
+	else if (strcmp(cmd, "release") == 0)
+		rc = cli_queue_change(db, "UPDATE recipients SET status = 0,"
+		    " next_attempt = ?2 WHERE status = 3 AND msg_id IN (SELECT id"
+		    " FROM messages WHERE qid = ?1)", NULL, qid, "released");
+	else if (strcmp(cmd, "delete") == 0)
+		rc = cli_queue_delete(db, conf->server.data_dir, qid);
+	else {
+		fprintf(stderr, "relais: unknown queue command '%s'\n", cmd);
+		rc = 2;
+	}
+	sqlite3_close(db);
+	conf_unref(conf);
+	return rc;
+}

@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * cli_serve.c - relais serve [-c FILE]: the daemon, in the foreground.
+ *
+ * The main thread does the privileged setup in OpenSMTPD's order: load
+ * the configuration, bind the listeners, open the spool, then drop to
+ * [server] user (setgroups, setgid, setuid, each checked; no way back).
+ * It then starts the spool thread, the delivery pool and the worker
+ * threads, and stays in its own event loop for signals: SIGTERM/SIGINT
+ * stop (workers first, so sessions in DATA can still commit; then the
+ * delivery pool; then the spool, which commits what is left), SIGHUP
+ * reloads the configuration and keeps every connection.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "cli/cli.h"
+#include "conf/conf_live.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "deliver/deliver.h"
+#include "net/listen.h"
+#include "net/worker.h"
+#include "policy/limits.h"
+#include "spool/spool.h"
+
+#define SERVE_DELIVER_THREADS	2
+
+struct serve {
+	struct conf_live	 live;
+	struct listen_set	 socks;
+	struct spool		*spool;
+	struct deliver_pool	*pool;
+	struct worker_ctx	 ctx;
+	struct worker		*workers;
+	unsigned		 nworkers;
+	struct event_base	*base;
+	int			 exit_status;
+};
+
+/* serve_chown - hand a path made as root to the account we drop to */
+static void
+serve_chown(const char *dir, const char *name, uid_t uid, gid_t gid)
+{
+	char p[4096];
+
+	snprintf(p, sizeof(p), "%s%s%s", dir, name[0] ? "/" : "", name);
+	if (chown(p, uid, gid) == -1 && errno != ENOENT)
+		log_warn("event=server.chown path=%s", p);
+}
+
+/* serve_drop - give up root for [server] user; fatal on any failure */
+static void
+serve_drop(const struct conf *conf)
+{
+	struct passwd *pw;
+	const char *d = conf->server.data_dir;
+	static const char *const paths[] = {
+		"", "spool", "spool/bodies", "spool/queue.db",
+		"spool/queue.db-wal", "spool/queue.db-shm", "mail",
+	};
+
+	if (geteuid() != 0)
+		return;
+	if (conf->server.user == NULL) {
+		log_warnx("event=server.privileges user=root"
+		    " warning=\"running with full root privileges: set"
+		    " [server] user\"");
+		return;
+	}
+	if ((pw = getpwnam(conf->server.user)) == NULL)
+		fatalx("event=server.privileges error=\"unknown user %s\"",
+		    conf->server.user);
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		serve_chown(d, paths[i], pw->pw_uid, pw->pw_gid);
+	if (setgroups(1, &pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		fatal("event=server.privileges user=%s", conf->server.user);
+	if (setuid(0) != -1 || geteuid() != pw->pw_uid ||
+	    getegid() != pw->pw_gid)
+		fatalx("event=server.privileges error=\"could not drop root\"");
+	log_info("event=server.privileges user=%s uid=%u", conf->server.user,
+	    (unsigned)pw->pw_uid);
+}
+
+static void
+serve_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct serve *sv = arg;
+	struct err err;
+	struct conf_snap *snap;
+
+	if (sig == SIGHUP) {
+		if (conf_live_reload(&sv->live, &err) == -1) {
+			log_error("event=config.reload.failed error=\"%s\"",
+			    err.msg);
+			return;
+		}
+		snap = conf_live_get(&sv->live);
+		log_set_level((enum log_level)snap->conf->server.log_level);
+		log_info("event=config.reload path=%s", snap->conf->path ?
+		    snap->conf->path : "(embedded default)");
+		conf_snap_unref(snap);
+		return;
+	}
+	log_info("event=server.stop signal=%s", sig == SIGTERM ? "TERM" :
+	    "INT");
+	event_base_loopbreak(sv->base);
+}
+
+static unsigned
+serve_nworkers(const struct conf *conf)
+{
+	long n;
+
+	if (conf->server.threads > 0)
+		return conf->server.threads;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+int
+cli_serve(int argc, char **argv)
+{
+	struct serve sv;
+	const char *path;
+	const struct conf *conf;
+	struct err err;
+	struct event *sigs[4];
+	static const int signums[4] = { SIGTERM, SIGINT, SIGHUP, 0 };
+	int npos;
+	unsigned started = 0;
+
+	if (cli_args(argc, argv, &path, NULL, 0, &npos) == -1) {
+		fprintf(stderr, "usage: relais serve [-c FILE]\n");
+		return 2;
+	}
+	memset(&sv, 0, sizeof(sv));
+	if (conf_live_init(&sv.live, path, &err) == -1) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 2;
+	}
+	conf = sv.live.cur->conf;
+	log_set_level((enum log_level)conf->server.log_level);
+	signal(SIGPIPE, SIG_IGN);
+	umask(077);
+	if (evthread_use_pthreads() == -1)
+		fatalx("event=server.init error=\"libevent threads\"");
+
+	sv.nworkers = serve_nworkers(conf);
+	if (listen_open(conf, sv.nworkers, &sv.socks, &err) == -1)
+		fatalx("event=server.listen error=\"%s\"", err.msg);
+	if ((sv.spool = spool_open(conf->server.data_dir, &err)) == NULL)
+		fatalx("event=spool.open error=\"%s\"", err.msg);
+	serve_drop(conf);
+
+	limits_init();
+	sv.ctx.live = &sv.live;
+	sv.ctx.spool = sv.spool;
+	sv.pool = deliver_pool_new(conf->server.data_dir,
+	    SERVE_DELIVER_THREADS, &sv.live);
+	if (deliver_pool_start(sv.pool, sv.spool) == -1 ||
+	    spool_start(sv.spool, sv.pool) == -1)
+		fatalx("event=server.init error=\"cannot start threads\"");
+
+	sv.workers = xcalloc(sv.nworkers, sizeof(*sv.workers));
+	for (unsigned i = 0; i < sv.nworkers; i++) {
+		if (worker_init(&sv.workers[i], i, &sv.ctx,
+		    listen_worker(&sv.socks, i), sv.socks.per_worker) == -1 ||
+		    worker_start(&sv.workers[i]) == -1) {
+			sv.exit_status = 1;
+			break;
+		}
+		started++;
+	}
+
+	if ((sv.base = event_base_new()) == NULL)
+		fatalx("event=server.init error=\"event_base_new failed\"");
+	for (int i = 0; signums[i]; i++) {
+		sigs[i] = evsignal_new(sv.base, signums[i], serve_signal_cb, &sv);
+		evsignal_add(sigs[i], NULL);
+	}
+	if (sv.exit_status == 0) {
+		for (size_t i = 0; i < sv.socks.per_worker; i++)
+			log_info("event=server.listen listener=%s address=%s",
+			    sv.socks.socks[i].listener, sv.socks.socks[i].addr);
+		log_info("event=server.ready version=%s threads=%u"
+		    " hostname=%s data_dir=%s", RELAIS_VERSION, sv.nworkers,
+		    conf->server.hostname, conf->server.data_dir);
+		event_base_dispatch(sv.base);
+	}
+
+	/* stop in order: sessions, deliveries, then the spool's last commit */
+	for (unsigned i = 0; i < started; i++)
+		worker_stop(&sv.workers[i]);
+	for (unsigned i = 0; i < started; i++)
+		worker_join(&sv.workers[i]);
+	for (unsigned i = 0; i < sv.nworkers; i++)
+		worker_fini(&sv.workers[i]);
+	free(sv.workers);
+	deliver_pool_stop(sv.pool);
+	spool_stop(sv.spool);
+	deliver_pool_free(sv.pool);
+	spool_free(sv.spool);
+	listen_close(&sv.socks);
+	for (int i = 0; signums[i]; i++)
+		event_free(sigs[i]);
+	event_base_free(sv.base);
+	log_info("event=server.exit status=%d", sv.exit_status);
+	conf_live_fini(&sv.live);
+	libevent_global_shutdown();
+	return sv.exit_status;
+}

@@ -1,0 +1,1479 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * conf.c - load relais.conf: inih splits lines into key = value, one key
+ * table checks and stores them; plus the embedded default and the
+ * lookups the daemon asks of a loaded config.
+ *
+ * Organisation: the value types (one setter and one destructor each),
+ * the section table, then the key table: one row per key with section,
+ * name, type, default, bounds and offsetof into the struct the section
+ * fills (struct conf, or struct conf_listener for [listener NAME]).
+ * Adding a key is adding a field in conf.h and a row here. Defaults are
+ * strings run through the same setters as the file, so the table reads
+ * like docs/configuration.md.
+ *
+ * inih is driven through ini_parse_stream with conf_reader, because
+ * Debian builds it with INI_HANDLER_LINENO=0, 200-byte lines and
+ * multi-line values. The reader counts lines (FILE:LINE messages),
+ * parses the [section] headers itself (inih never reports a section
+ * without keys), refuses NUL bytes and over-long lines instead of letting
+ * inih cut them in two, and marks indented continuation lines, which
+ * list-valued keys accept so that long lists fit the line limit (an
+ * indented "name = value" line is still a key, see conf_line_is_key).
+ *
+ * Loading touches no global state; the result is immutable and shared
+ * between threads by reference count. Fuzzed by tests/fuzz/fuzz_conf.c.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "conf/conf.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+
+#define CONF_FILE_MAX		(4u * 1024 * 1024)	/* bytes of config */
+#define CONF_NAME_MAX		64	/* NAME in [listener NAME] */
+#define CONF_DEFAULT_NAME	"(default)"
+#define CONF_DEFAULT_DATA_DIR	"relais-data"	/* under the cwd */
+
+enum conf_section_id {
+	CONF_SEC_SERVER,
+	CONF_SEC_LISTENER,
+	CONF_SEC_LOCAL,
+	CONF_SEC_RELAY,
+	CONF_SEC_LIMITS,
+	CONF_SEC_COUNT,
+};
+
+enum conf_type_id {
+	CONF_T_STRING,		/* char *; "" clears a key without default */
+	CONF_T_HOSTNAME,	/* char *, a DNS name */
+	CONF_T_TEMPLATE,	/* char *, path with %d %u %% */
+	CONF_T_UINT,		/* unsigned, decimal */
+	CONF_T_SIZE,		/* uint64_t, K/M/G suffix */
+	CONF_T_DURATION,	/* unsigned seconds, s/m/h/d suffix */
+	CONF_T_BOOL,		/* bool */
+	CONF_T_ENUM,		/* enum stored as int, names[] */
+	CONF_T_LOG_LEVEL,	/* int, log_level_parse */
+	CONF_T_DOMAINS,		/* char ** + size_t at off_n, lower-case */
+	CONF_T_CIDRS,		/* struct conf_cidr * + size_t at off_n */
+	CONF_T_ADDRS,		/* struct conf_addr * + size_t at off_n */
+};
+
+#define CONF_KF_REQUIRED	0x1	/* the section must set it */
+
+struct conf_key {
+	enum conf_section_id	 section;
+	const char		*name;
+	enum conf_type_id	 type;
+	const char		*def;	/* parsed like a value; NULL = none */
+	uint64_t		 min, max;	/* numeric types, inclusive */
+	size_t			 off;	/* field in the section's struct */
+	size_t			 off_n;	/* list types: the count field */
+	const char *const	*names;	/* CONF_T_ENUM: index = value */
+	unsigned		 flags;	/* CONF_KF_* */
+};
+
+/* a suffix of sizes and durations, for messages */
+struct conf_unit {
+	uint64_t	 unit;
+	const char	*suffix;
+};
+
+struct conf_load;
+
+typedef int conf_set_fn(struct conf_load *ctx, const struct conf_key *k,
+    void *base, const char *value, bool append, struct err *err);
+typedef void conf_fini_fn(const struct conf_key *k, void *base);
+
+struct conf_type {
+	conf_set_fn	*set;
+	conf_fini_fn	*fini;		/* NULL: nothing to free */
+	bool		 list;		/* takes continuation lines */
+};
+
+struct conf_section {
+	const char		*name;
+	enum conf_section_id	 id;
+	/* named sections ([listener NAME]); NULL for singletons */
+	void	*(*add)(struct conf *conf, const char *name);
+	bool	 (*exists)(const struct conf *conf, const char *name);
+};
+
+static int	conf_parse(const char *, const char *, size_t, struct conf **,
+		    struct err *);
+static void	conf_finish(struct conf *);
+static void	conf_free(struct conf *);
+static void	conf_error(struct conf_load *, int, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+static char	*conf_reader(char *, int, void *);
+static int	conf_handler(void *, const char *, const char *, const char *);
+static int	conf_section_begin(struct conf_load *, struct str);
+static int	conf_section_end(struct conf_load *);
+static const struct conf_key *conf_key_find(enum conf_section_id,
+		    const char *);
+static void	conf_apply_defaults(struct conf_load *, enum conf_section_id,
+		    void *);
+static void	conf_fini_keys(enum conf_section_id, void *);
+static void	*conf_listener_add(struct conf *, const char *);
+static bool	conf_listener_exists(const struct conf *, const char *);
+static bool	conf_line_is_key(struct str);
+static bool	conf_name_valid(struct str);
+static bool	conf_domain_valid(struct str);
+static const char *conf_digits(const char *, uint64_t *);
+static struct str conf_token(const char **);
+static void	conf_format_bound(const struct conf_key *, uint64_t, char *,
+		    size_t);
+static int	conf_check_range(const struct conf_key *, uint64_t,
+		    const char *, struct err *);
+static conf_set_fn conf_set_string, conf_set_hostname, conf_set_template,
+		    conf_set_uint, conf_set_size, conf_set_duration,
+		    conf_set_bool, conf_set_enum, conf_set_log_level,
+		    conf_set_domains, conf_set_cidrs, conf_set_addrs;
+static conf_fini_fn conf_fini_string, conf_fini_domains, conf_fini_array;
+
+static const struct conf_type conf_types[] = {
+	[CONF_T_STRING] = { conf_set_string, conf_fini_string, false },
+	[CONF_T_HOSTNAME] = { conf_set_hostname, conf_fini_string, false },
+	[CONF_T_TEMPLATE] = { conf_set_template, conf_fini_string, false },
+	[CONF_T_UINT] = { conf_set_uint, NULL, false },
+	[CONF_T_SIZE] = { conf_set_size, NULL, false },
+	[CONF_T_DURATION] = { conf_set_duration, NULL, false },
+	[CONF_T_BOOL] = { conf_set_bool, NULL, false },
+	[CONF_T_ENUM] = { conf_set_enum, NULL, false },
+	[CONF_T_LOG_LEVEL] = { conf_set_log_level, NULL, false },
+	[CONF_T_DOMAINS] = { conf_set_domains, conf_fini_domains, true },
+	[CONF_T_CIDRS] = { conf_set_cidrs, conf_fini_array, true },
+	[CONF_T_ADDRS] = { conf_set_addrs, conf_fini_array, true },
+};
+
+static const struct conf_section conf_sections[] = {
+	{ "server", CONF_SEC_SERVER, NULL, NULL },
+	{ "listener", CONF_SEC_LISTENER, conf_listener_add,
+	    conf_listener_exists },
+	{ "local", CONF_SEC_LOCAL, NULL, NULL },
+	{ "relay", CONF_SEC_RELAY, NULL, NULL },
+	{ "limits", CONF_SEC_LIMITS, NULL, NULL },
+};
+
+static const char *const conf_role_names[] = {
+	[CONF_ROLE_MX] = "mx",
+	[CONF_ROLE_SUBMISSION] = "submission",
+	[CONF_ROLE_SUBMISSIONS] = "submissions",
+	NULL,
+};
+
+static const char *const conf_tls_names[] = {
+	[CONF_TLS_NONE] = "none",
+	[CONF_TLS_OPTIONAL] = "optional",
+	[CONF_TLS_REQUIRED] = "required",
+	[CONF_TLS_IMPLICIT] = "implicit",
+	NULL,
+};
+
+_Static_assert(sizeof(enum conf_role) == sizeof(int), "enum as int");
+_Static_assert(sizeof(enum conf_tls) == sizeof(int), "enum as int");
+
+#define KB	1024ull
+#define MB	(1024ull * KB)
+#define GB	(1024ull * MB)
+#define CONF_F(field)		offsetof(struct conf, field)
+#define CONF_L(field)		offsetof(struct conf_listener, field)
+
+/*
+ * The key table. Keep it in the order of docs/configuration.md. hostname
+ * and mailboxes have computed defaults (conf_finish).
+ */
+static const struct conf_key conf_keys[] = {
+	/* [server] */
+	{ .section = CONF_SEC_SERVER, .name = "hostname",
+	  .type = CONF_T_HOSTNAME, .off = CONF_F(server.hostname) },
+	{ .section = CONF_SEC_SERVER, .name = "data_dir",
+	  .type = CONF_T_STRING, .def = "/var/lib/relais",
+	  .off = CONF_F(server.data_dir) },
+	{ .section = CONF_SEC_SERVER, .name = "user",
+	  .type = CONF_T_STRING, .off = CONF_F(server.user) },
+	{ .section = CONF_SEC_SERVER, .name = "threads",
+	  .type = CONF_T_UINT, .def = "0", .min = 0, .max = 256,
+	  .off = CONF_F(server.threads) },
+	{ .section = CONF_SEC_SERVER, .name = "log_level",
+	  .type = CONF_T_LOG_LEVEL, .def = "info",
+	  .off = CONF_F(server.log_level) },
+
+	/* [listener NAME] */
+	{ .section = CONF_SEC_LISTENER, .name = "address",
+	  .type = CONF_T_ADDRS, .off = CONF_L(addrs), .off_n = CONF_L(naddrs),
+	  .flags = CONF_KF_REQUIRED },
+	{ .section = CONF_SEC_LISTENER, .name = "role",
+	  .type = CONF_T_ENUM, .def = "mx", .names = conf_role_names,
+	  .off = CONF_L(role) },
+	{ .section = CONF_SEC_LISTENER, .name = "tls",
+	  .type = CONF_T_ENUM, .def = "none", .names = conf_tls_names,
+	  .off = CONF_L(tls) },
+
+	/* [local] */
+	{ .section = CONF_SEC_LOCAL, .name = "domains",
+	  .type = CONF_T_DOMAINS, .off = CONF_F(local.domains),
+	  .off_n = CONF_F(local.ndomains) },
+	{ .section = CONF_SEC_LOCAL, .name = "mailboxes",
+	  .type = CONF_T_TEMPLATE, .off = CONF_F(local.mailboxes) },
+	{ .section = CONF_SEC_LOCAL, .name = "users",
+	  .type = CONF_T_STRING, .off = CONF_F(local.users) },
+	{ .section = CONF_SEC_LOCAL, .name = "aliases",
+	  .type = CONF_T_STRING, .off = CONF_F(local.aliases) },
+
+	/* [relay] */
+	{ .section = CONF_SEC_RELAY, .name = "trusted_networks",
+	  .type = CONF_T_CIDRS, .def = "127.0.0.0/8 ::1/128",
+	  .off = CONF_F(relay.trusted_networks),
+	  .off_n = CONF_F(relay.ntrusted_networks) },
+
+	/* [limits] */
+	{ .section = CONF_SEC_LIMITS, .name = "max_message_size",
+	  .type = CONF_T_SIZE, .def = "25M", .min = 1 * KB, .max = 4 * GB,
+	  .off = CONF_F(limits.max_message_size) },
+	{ .section = CONF_SEC_LIMITS, .name = "max_recipients",
+	  .type = CONF_T_UINT, .def = "100", .min = 1, .max = 100000,
+	  .off = CONF_F(limits.max_recipients) },
+	{ .section = CONF_SEC_LIMITS, .name = "max_connections",
+	  .type = CONF_T_UINT, .def = "1000", .min = 1, .max = 1000000,
+	  .off = CONF_F(limits.max_connections) },
+	{ .section = CONF_SEC_LIMITS, .name = "max_connections_per_ip",
+	  .type = CONF_T_UINT, .def = "20", .min = 1, .max = 1000000,
+	  .off = CONF_F(limits.max_connections_per_ip) },
+	{ .section = CONF_SEC_LIMITS, .name = "command_timeout",
+	  .type = CONF_T_DURATION, .def = "5m", .min = 1, .max = 86400,
+	  .off = CONF_F(limits.command_timeout) },
+	{ .section = CONF_SEC_LIMITS, .name = "data_timeout",
+	  .type = CONF_T_DURATION, .def = "10m", .min = 1, .max = 86400,
+	  .off = CONF_F(limits.data_timeout) },
+};
+
+#define CONF_NKEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
+#define CONF_FIELD(base, k, type)	((type *)((char *)(base) + (k)->off))
+#define CONF_COUNT(base, k)	((size_t *)((char *)(base) + (k)->off_n))
+#define CONF_NSECTIONS	(sizeof(conf_sections) / sizeof(conf_sections[0]))
+
+/* state of one load: the reader and the handler share it */
+struct conf_load {
+	const char	*name;		/* FILE in messages */
+	const char	*p, *end;	/* input not yet handed to inih */
+	int		 line;		/* number of the line inih works on */
+	bool		 cont;		/* that line continues the last key */
+	bool		 had_key;	/* a key line since the last header */
+	struct conf	*conf;
+	const struct conf_section *sec;	/* NULL before the first header */
+	void		*base;		/* struct the section's keys fill */
+	char		 label[16 + CONF_NAME_MAX];	/* "[listener mx]" */
+	const struct conf_key *last;	/* what continuation lines extend */
+	bool		 seen[CONF_NKEYS];	/* keys set in this section */
+	bool		 sec_seen[CONF_SEC_COUNT];	/* singleton headers */
+	bool		 failed;
+	int		 err_line;	/* line of the first error */
+	struct err	*err;
+};
+
+/* ---------------------------------------------------------------------
+ * Loading
+ */
+
+int
+conf_load(const char *path, struct conf **conf_out, struct err *err)
+{
+	char chunk[8192];
+	struct buf b;
+	FILE *f;
+	size_t n;
+	int rc = -1;
+
+	*conf_out = NULL;
+	if ((f = fopen(path, "r")) == NULL)
+		return err_set(err, errno, "%s: cannot open: %s", path,
+		    strerror(errno));
+	buf_init(&b, CONF_FILE_MAX);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (buf_append(&b, chunk, n) == -1) {
+			err_set(err, EFBIG, "%s: file too large (over %uM)",
+			    path, CONF_FILE_MAX / (1024 * 1024));
+			goto out_close;
+		}
+	}
+	if (ferror(f)) {
+		err_set(err, errno, "%s: cannot read: %s", path,
+		    strerror(errno));
+		goto out_close;
+	}
+	rc = conf_load_string(path, buf_cstr(&b), b.len, conf_out, err);
+out_close:
+	buf_fini(&b);
+	fclose(f);
+	return rc;
+}
+
+int
+conf_load_string(const char *name, const char *text, size_t len,
+    struct conf **conf_out, struct err *err)
+{
+	if (conf_parse(name, text, len, conf_out, err) == -1)
+		return -1;
+	conf_finish(*conf_out);
+	return 0;
+}
+
+/*
+ * conf_default - the embedded default. It goes through the parser like a
+ * file, so it cannot drift from the key table; only data_dir depends on
+ * the cwd (and could exceed inih's line limit), so it is set afterwards.
+ */
+struct conf *
+conf_default(void)
+{
+	static const char text[] =
+	    "[listener default]\n"
+	    "address = 127.0.0.1:2525\n"
+	    "role = mx\n"
+	    "[local]\n"
+	    "domains = localhost\n"
+	    "[relay]\n"
+	    "trusted_networks = 127.0.0.0/8 ::1/128\n";
+	struct conf *conf;
+	struct err err;
+	char *cwd;
+
+	if (conf_parse(CONF_DEFAULT_NAME, text, sizeof(text) - 1, &conf,
+	    &err) == -1) {
+		fprintf(stderr, "level=panic event=conf.default error=\"%s\"\n",
+		    err.msg);
+		abort();
+	}
+	free(conf->path);
+	conf->path = NULL;
+	free(conf->server.data_dir);
+	if ((cwd = getcwd(NULL, 0)) != NULL && cwd[0] == '/') {
+		size_t n = strlen(cwd) + sizeof(CONF_DEFAULT_DATA_DIR) + 1;
+
+		conf->server.data_dir = xmalloc(n);
+		snprintf(conf->server.data_dir, n, "%s%s%s", cwd,
+		    strcmp(cwd, "/") == 0 ? "" : "/", CONF_DEFAULT_DATA_DIR);
+	} else {
+		conf->server.data_dir = xstrdup("./" CONF_DEFAULT_DATA_DIR);
+	}
+	free(cwd);
+	conf_finish(conf);
+	return conf;
+}
+
+int
+conf_find(const char *path, struct conf **conf_out, struct err *err)
+{
+	if (path != NULL)
+		return conf_load(path, conf_out, err);
+	if (access("relais.conf", F_OK) == 0)
+		return conf_load("relais.conf", conf_out, err);
+	*conf_out = conf_default();
+	return 0;
+}
+
+struct conf *
+conf_ref(struct conf *conf)
+{
+	atomic_fetch_add_explicit(&conf->refs, 1, memory_order_relaxed);
+	return conf;
+}
+
+void
+conf_unref(struct conf *conf)
+{
+	if (conf == NULL)
+		return;
+	if (atomic_fetch_sub_explicit(&conf->refs, 1,
+	    memory_order_acq_rel) != 1)
+		return;
+	conf_free(conf);
+}
+
+/* conf_parse - text to a struct conf with everything but computed defaults */
+static int
+conf_parse(const char *name, const char *text, size_t len,
+    struct conf **conf_out, struct err *err)
+{
+	struct conf_load ctx;
+	struct conf *conf;
+	int r;
+
+	*conf_out = NULL;
+	conf = xcalloc(1, sizeof(*conf));
+	atomic_init(&conf->refs, 1);
+	conf->path = xstrdup(name);
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.name = name;
+	ctx.p = text;
+	ctx.end = text + len;
+	ctx.conf = conf;
+	ctx.err = err;
+	for (size_t i = 0; i < CONF_NSECTIONS; i++)
+		if (conf_sections[i].add == NULL)
+			conf_apply_defaults(&ctx, conf_sections[i].id, conf);
+
+	r = ini_parse_stream(conf_reader, &ctx, conf_handler, &ctx);
+	/*
+	 * inih reports by itself only lines that are neither comment,
+	 * header nor key = value; its lineno is ours because the reader
+	 * hands it exactly one line per call. The earlier error wins.
+	 */
+	if (r > 0 && (!ctx.failed || r < ctx.err_line)) {
+		ctx.failed = false;
+		conf_error(&ctx, r, "expected 'key = value', '[section]' "
+		    "or a comment");
+	} else if (r < 0 && !ctx.failed) {
+		conf_error(&ctx, 0, "cannot parse (inih error %d)", r);
+	}
+	if (!ctx.failed)
+		conf_section_end(&ctx);
+	if (!ctx.failed && conf->nlisteners == 0)
+		conf_error(&ctx, 0, "no [listener] section");
+	if (ctx.failed) {
+		conf_free(conf);
+		return -1;
+	}
+	*conf_out = conf;
+	return 0;
+}
+
+/* conf_finish - fill the defaults computed from other keys or the host */
+static void
+conf_finish(struct conf *conf)
+{
+	char host[256];
+
+	if (conf->server.hostname == NULL) {
+		if (gethostname(host, sizeof(host)) == -1 || host[0] == '\0')
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		conf->server.hostname = xstrdup(host);
+	}
+	if (conf->local.mailboxes == NULL) {
+		/* DATA_DIR/mail/%d/%u, with any '%' of data_dir escaped */
+		const char *d = conf->server.data_dir;
+		size_t n = strlen(d);
+		struct buf b;
+
+		while (n > 1 && d[n - 1] == '/')
+			n--;
+		buf_init(&b, 0);
+		for (size_t i = 0; i < n; i++)
+			buf_append(&b, d[i] == '%' ? "%%" : &d[i],
+			    d[i] == '%' ? 2 : 1);
+		buf_puts(&b, strcmp(d, "/") == 0 ? "mail/%d/%u" : "/mail/%d/%u");
+		conf->local.mailboxes = buf_steal(&b, NULL);
+	}
+}
+
+static void
+conf_free(struct conf *conf)
+{
+	for (size_t i = 0; i < CONF_NSECTIONS; i++)
+		if (conf_sections[i].add == NULL)
+			conf_fini_keys(conf_sections[i].id, conf);
+	for (size_t i = 0; i < conf->nlisteners; i++) {
+		conf_fini_keys(CONF_SEC_LISTENER, &conf->listeners[i]);
+		free(conf->listeners[i].name);
+	}
+	free(conf->listeners);
+	free(conf->path);
+	free(conf);
+}
+
+/* conf_error - record the first error as "FILE:LINE: msg" (LINE 0: none) */
+static void
+conf_error(struct conf_load *ctx, int line, const char *fmt, ...)
+{
+	char msg[sizeof(ctx->err->msg)];
+	va_list ap;
+
+	if (ctx->failed)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		err_set(ctx->err, EINVAL, "%s:%d: %s", ctx->name, line, msg);
+	else
+		err_set(ctx->err, EINVAL, "%s: %s", ctx->name, msg);
+	ctx->failed = true;
+	ctx->err_line = line > 0 ? line : ctx->line;
+}
+
+/*
+ * conf_reader - hand inih the next line, as fgets would.
+ *
+ * Classifies the line the way inih will (comment, continuation, header,
+ * key) so the handler knows what it is called for, and handles headers
+ * here. Returning NULL ends the parse: at the end of input or on error.
+ */
+static char *
+conf_reader(char *str, int num, void *stream)
+{
+	struct conf_load *ctx = stream;
+	const char *nl;
+	struct str line, body;
+	size_t ws;
+
+	if (ctx->failed || ctx->p >= ctx->end)
+		return NULL;
+	nl = memchr(ctx->p, '\n', (size_t)(ctx->end - ctx->p));
+	line = str_make(ctx->p, nl ? (size_t)(nl - ctx->p)
+	    : (size_t)(ctx->end - ctx->p));
+	ctx->p = nl ? nl + 1 : ctx->end;
+	ctx->line++;
+	ctx->cont = false;
+
+	if (ctx->line == 1 && line.len >= 3 &&
+	    memcmp(line.p, "\xef\xbb\xbf", 3) == 0)
+		line.p += 3, line.len -= 3;
+	if (memchr(line.p, '\0', line.len) != NULL) {
+		conf_error(ctx, ctx->line, "NUL byte in line");
+		return NULL;
+	}
+	for (ws = 0; ws < line.len && isspace((unsigned char)line.p[ws]); ws++)
+		;
+	body = str_make(line.p + ws, line.len - ws);
+	while (body.len && isspace((unsigned char)body.p[body.len - 1]))
+		body.len--;
+
+	if (body.len == 0 || body.p[0] == ';' || body.p[0] == '#') {
+		str[0] = '\0';
+		return str;
+	}
+	if (ws > 0 && ctx->had_key && !conf_line_is_key(body)) {
+		/* inih passes it on as more of the previous key's value */
+		ctx->cont = true;
+		body = line;
+	} else if (body.p[0] == '[') {
+		if (conf_section_begin(ctx, body) == -1)
+			return NULL;
+		ctx->had_key = false;
+	} else {
+		ctx->had_key = true;
+	}
+	if (num < 1 || body.len > (size_t)num - 1) {
+		conf_error(ctx, ctx->line, "line too long (limit %d bytes; "
+		    "continue a list on indented lines)", num - 1);
+		return NULL;
+	}
+	memcpy(str, body.p, body.len);
+	str[body.len] = '\0';
+	return str;
+}
+
+/* conf_handler - inih callback: one key = value (or continuation) line */
+static int
+conf_handler(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct conf_load *ctx = user;
+	const struct conf_key *k;
+	struct err e;
+
+	(void)section;	/* ours is in ctx: inih truncates and keeps blanks */
+	if (ctx->failed)
+		return 0;
+	if (ctx->cont) {
+		if ((k = ctx->last) == NULL) {
+			conf_error(ctx, ctx->line, "indented line outside "
+			    "any key");
+			return 0;
+		}
+		if (!conf_types[k->type].list) {
+			conf_error(ctx, ctx->line, "%s takes one value; an "
+			    "indented line continues the previous key",
+			    k->name);
+			return 0;
+		}
+	} else {
+		if (ctx->sec == NULL) {
+			conf_error(ctx, ctx->line, "key '%s' outside any "
+			    "section", name);
+			return 0;
+		}
+		if ((k = conf_key_find(ctx->sec->id, name)) == NULL) {
+			conf_error(ctx, ctx->line, "unknown key '%s' in %s",
+			    name, ctx->label);
+			return 0;
+		}
+		if (ctx->seen[k - conf_keys]) {
+			conf_error(ctx, ctx->line, "duplicate key '%s' in %s",
+			    name, ctx->label);
+			return 0;
+		}
+		ctx->seen[k - conf_keys] = true;
+		ctx->last = k;
+	}
+	if (conf_types[k->type].set(ctx, k, ctx->base, value, ctx->cont,
+	    &e) == -1) {
+		conf_error(ctx, ctx->line, "%s: %s", k->name, e.msg);
+		return 0;
+	}
+	return 1;
+}
+
+/* conf_section_begin - "[type]" or "[type NAME]": close the last, open one */
+static int
+conf_section_begin(struct conf_load *ctx, struct str body)
+{
+	const struct conf_section *sec = NULL;
+	struct str inner, type, name, after;
+	const char *close;
+	char namebuf[CONF_NAME_MAX + 1];
+
+	if (conf_section_end(ctx) == -1)
+		return -1;
+	if ((close = memchr(body.p, ']', body.len)) == NULL) {
+		conf_error(ctx, ctx->line, "missing ']' in section header");
+		return -1;
+	}
+	inner = str_trim(str_make(body.p + 1, (size_t)(close - body.p - 1)));
+	after = str_trim(str_make(close + 1,
+	    body.len - (size_t)(close - body.p) - 1));
+	if (after.len && after.p[0] != ';' && after.p[0] != '#') {
+		conf_error(ctx, ctx->line, "text after ']' in section header");
+		return -1;
+	}
+	name = inner;
+	type = str_cut(&name, ' ');
+	if (memchr(type.p, '\t', type.len) != NULL) {
+		name = inner;
+		type = str_cut(&name, '\t');
+	}
+	name = str_trim(name);
+	if (type.len == 0) {
+		conf_error(ctx, ctx->line, "empty section name");
+		return -1;
+	}
+	for (size_t i = 0; i < CONF_NSECTIONS; i++)
+		if (str_eq(type, str_cstr(conf_sections[i].name)))
+			sec = &conf_sections[i];
+	if (sec == NULL) {
+		conf_error(ctx, ctx->line, "unknown section [%.*s]",
+		    STR_FMT(type));
+		return -1;
+	}
+	if (sec->add == NULL) {
+		if (name.len) {
+			conf_error(ctx, ctx->line, "[%s] takes no name",
+			    sec->name);
+			return -1;
+		}
+		if (ctx->sec_seen[sec->id]) {
+			conf_error(ctx, ctx->line, "duplicate section [%s]",
+			    sec->name);
+			return -1;
+		}
+		ctx->sec_seen[sec->id] = true;
+		ctx->base = ctx->conf;
+		snprintf(ctx->label, sizeof(ctx->label), "[%s]", sec->name);
+	} else {
+		if (name.len == 0) {
+			conf_error(ctx, ctx->line, "[%s] needs a name: "
+			    "[%s NAME]", sec->name, sec->name);
+			return -1;
+		}
+		if (!conf_name_valid(name)) {
+			conf_error(ctx, ctx->line, "bad name '%.*s' in [%s] "
+			    "(letters, digits, '.', '_', '-'; at most %d)",
+			    STR_FMT(name), sec->name, CONF_NAME_MAX);
+			return -1;
+		}
+		memcpy(namebuf, name.p, name.len);
+		namebuf[name.len] = '\0';
+		if (sec->exists(ctx->conf, namebuf)) {
+			conf_error(ctx, ctx->line, "duplicate section [%s %s]",
+			    sec->name, namebuf);
+			return -1;
+		}
+		ctx->base = sec->add(ctx->conf, namebuf);
+		conf_apply_defaults(ctx, sec->id, ctx->base);
+		snprintf(ctx->label, sizeof(ctx->label), "[%s %s]", sec->name,
+		    namebuf);
+	}
+	ctx->sec = sec;
+	ctx->last = NULL;
+	memset(ctx->seen, 0, sizeof(ctx->seen));
+	return 0;
+}
+
+/*
+ * conf_section_end - the section just read set its required keys, and a
+ * required list is not empty (checked here, not by the setter, so that a
+ * list may start on the indented lines after "key =").
+ */
+static int
+conf_section_end(struct conf_load *ctx)
+{
+	for (size_t i = 0; ctx->sec != NULL && i < CONF_NKEYS; i++) {
+		const struct conf_key *k = &conf_keys[i];
+
+		if (k->section != ctx->sec->id ||
+		    !(k->flags & CONF_KF_REQUIRED))
+			continue;
+		if (!ctx->seen[i]) {
+			conf_error(ctx, 0, "%s: missing '%s'", ctx->label,
+			    k->name);
+			return -1;
+		}
+		if (conf_types[k->type].list && *CONF_COUNT(ctx->base, k) == 0) {
+			conf_error(ctx, 0, "%s: '%s' is empty", ctx->label,
+			    k->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static const struct conf_key *
+conf_key_find(enum conf_section_id section, const char *name)
+{
+	for (size_t i = 0; i < CONF_NKEYS; i++)
+		if (conf_keys[i].section == section &&
+		    strcmp(conf_keys[i].name, name) == 0)
+			return &conf_keys[i];
+	return NULL;
+}
+
+/* conf_apply_defaults - a default that does not parse is our bug */
+static void
+conf_apply_defaults(struct conf_load *ctx, enum conf_section_id section,
+    void *base)
+{
+	struct err e;
+
+	for (size_t i = 0; i < CONF_NKEYS; i++) {
+		const struct conf_key *k = &conf_keys[i];
+
+		if (k->section != section || k->def == NULL)
+			continue;
+		if (conf_types[k->type].set(ctx, k, base, k->def, false,
+		    &e) == -1) {
+			fprintf(stderr, "level=panic event=conf.default "
+			    "key=%s error=\"%s\"\n", k->name, e.msg);
+			abort();
+		}
+	}
+}
+
+static void
+conf_fini_keys(enum conf_section_id section, void *base)
+{
+	for (size_t i = 0; i < CONF_NKEYS; i++)
+		if (conf_keys[i].section == section &&
+		    conf_types[conf_keys[i].type].fini != NULL)
+			conf_types[conf_keys[i].type].fini(&conf_keys[i], base);
+}
+
+static void *
+conf_listener_add(struct conf *conf, const char *name)
+{
+	struct conf_listener *l;
+
+	conf->listeners = xreallocarray(conf->listeners, conf->nlisteners + 1,
+	    sizeof(*conf->listeners));
+	l = &conf->listeners[conf->nlisteners++];
+	memset(l, 0, sizeof(*l));
+	l->name = xstrdup(name);
+	return l;
+}
+
+static bool
+conf_listener_exists(const struct conf *conf, const char *name)
+{
+	for (size_t i = 0; i < conf->nlisteners; i++)
+		if (strcmp(conf->listeners[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* ---------------------------------------------------------------------
+ * Setters: value text to field. Messages lack the key: the caller adds it.
+ */
+
+
+/* conf_set_string - any text; "" unsets a key that has no default */
+static int
+conf_set_string(struct conf_load *ctx, const struct conf_key *k, void *base,
+    const char *value, bool append, struct err *err)
+{
+	char **f = CONF_FIELD(base, k, char *);
+
+	(void)ctx, (void)append;
+	if (value[0] == '\0' && (k->def != NULL || k->type != CONF_T_STRING))
+		return err_set(err, EINVAL, "missing value");
+	free(*f);
+	*f = value[0] ? xstrdup(value) : NULL;
+	return 0;
+}
+
+static int
+conf_set_hostname(struct conf_load *ctx, const struct conf_key *k,
+    void *base, const char *value, bool append, struct err *err)
+{
+	if (value[0] != '\0' && !conf_domain_valid(str_cstr(value)))
+		return err_set(err, EINVAL, "bad host name '%s'", value);
+	return conf_set_string(ctx, k, base, value, append, err);
+}
+
+/* conf_set_template - a path where %d is the domain, %u the local part */
+static int
+conf_set_template(struct conf_load *ctx, const struct conf_key *k,
+    void *base, const char *value, bool append, struct err *err)
+{
+	for (const char *p = value; *p; p++) {
+		if (*p != '%')
+			continue;
+		if (p[1] == '\0')
+			return err_set(err, EINVAL, "'%%' at the end of '%s' "
+			    "(write %%%% for a '%%')", value);
+		if (p[1] != 'd' && p[1] != 'u' && p[1] != '%')
+			return err_set(err, EINVAL, "unknown '%%%c' in '%s' "
+			    "(use %%d, %%u or %%%%)", p[1], value);
+		p++;
+	}
+	return conf_set_string(ctx, k, base, value, append, err);
+}
+
+static int
+conf_set_uint(struct conf_load *ctx, const struct conf_key *k, void *base,
+    const char *value, bool append, struct err *err)
+{
+	const char *end;
+	uint64_t v;
+
+	(void)ctx, (void)append;
+	if ((end = conf_digits(value, &v)) == NULL || *end != '\0')
+		return err_set(err, EINVAL, "bad number '%s'", value);
+	if (conf_check_range(k, v, value, err) == -1)
+		return -1;
+	*CONF_FIELD(base, k, unsigned) = (unsigned)v;
+	return 0;
+}
+
+static int
+conf_set_size(struct conf_load *ctx, const struct conf_key *k, void *base,
+    const char *value, bool append, struct err *err)
+{
+	uint64_t v;
+
+	(void)ctx, (void)append;
+	if (conf_parse_size(value, &v, err) == -1 ||
+	    conf_check_range(k, v, value, err) == -1)
+		return -1;
+	*CONF_FIELD(base, k, uint64_t) = v;
+	return 0;
+}
+
+static int
+conf_set_duration(struct conf_load *ctx, const struct conf_key *k,
+    void *base, const char *value, bool append, struct err *err)
+{
+	unsigned v;
+
+	(void)ctx, (void)append;
+	if (conf_parse_duration(value, &v, err) == -1 ||
+	    conf_check_range(k, v, value, err) == -1)
+		return -1;
+	*CONF_FIELD(base, k, unsigned) = v;
+	return 0;
+}
+
+static int
+conf_set_bool(struct conf_load *ctx, const struct conf_key *k, void *base,
+    const char *value, bool append, struct err *err)
+{
+	(void)ctx, (void)append;
+	return conf_parse_bool(value, CONF_FIELD(base, k, bool), err);
+}
+
+static int
+conf_set_enum(struct conf_load *ctx, const struct conf_key *k, void *base,
+    const char *value, bool append, struct err *err)
+{
+	char list[128];
+	size_t n = 0;
+
+	(void)ctx, (void)append;
+	for (int i = 0; k->names[i] != NULL; i++) {
+		if (strcmp(value, k->names[i]) == 0) {
+			*CONF_FIELD(base, k, int) = i;
+			return 0;
+		}
+		n += (size_t)snprintf(list + n, n < sizeof(list) ?
+		    sizeof(list) - n : 0, "%s%s", i ? ", " : "", k->names[i]);
+		if (n >= sizeof(list))
+			n = sizeof(list) - 1;
+	}
+	return err_set(err, EINVAL, "bad value '%s' (%s)", value,
+	    n ? list : "");
+}
+
+static int
+conf_set_log_level(struct conf_load *ctx, const struct conf_key *k,
+    void *base, const char *value, bool append, struct err *err)
+{
+	int level;
+
+	(void)ctx, (void)append;
+	if ((level = log_level_parse(value)) == -1)
+		return err_set(err, EINVAL, "bad level '%s' (debug, info, "
+		    "warning, error)", value);
+	*CONF_FIELD(base, k, int) = level;
+	return 0;
+}
+
+/* conf_set_domains - DNS names separated by blanks or commas, lower-cased */
+static int
+conf_set_domains(struct conf_load *ctx, const struct conf_key *k,
+    void *base, const char *value, bool append, struct err *err)
+{
+	char ***list = CONF_FIELD(base, k, char **);
+	size_t *n = CONF_COUNT(base, k);
+	struct str tok;
+	char *d;
+
+	(void)ctx;
+	if (!append)
+		conf_fini_domains(k, base);
+	while ((tok = conf_token(&value)).len) {
+		bool dup = false;
+
+		if (!conf_domain_valid(tok))
+			return err_set(err, EINVAL, "bad domain '%.*s'",
+			    STR_FMT(tok));
+		d = xstrndup(tok.p, tok.len);
+		for (char *c = d; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		for (size_t i = 0; i < *n && !dup; i++)
+			dup = strcmp((*list)[i], d) == 0;
+		if (dup) {
+			free(d);
+			continue;
+		}
+		*list = xreallocarray(*list, *n + 1, sizeof(**list));
+		(*list)[(*n)++] = d;
+	}
+	return 0;
+}
+
+static int
+conf_set_cidrs(struct conf_load *ctx, const struct conf_key *k, void *base,
+    const char *value, bool append, struct err *err)
+{
+	struct conf_cidr **list = CONF_FIELD(base, k, struct conf_cidr *);
+	size_t *n = CONF_COUNT(base, k);
+	struct conf_cidr c;
+	struct str tok;
+	char one[INET6_ADDRSTRLEN + 8];
+
+	(void)ctx;
+	if (!append)
+		conf_fini_array(k, base);
+	while ((tok = conf_token(&value)).len) {
+		if (tok.len >= sizeof(one))
+			return err_set(err, EINVAL, "bad network '%.*s' "
+			    "(address or address/prefix)", STR_FMT(tok));
+		memcpy(one, tok.p, tok.len);
+		one[tok.len] = '\0';
+		if (conf_parse_cidr(one, &c, err) == -1)
+			return -1;
+		*list = xreallocarray(*list, *n + 1, sizeof(**list));
+		(*list)[(*n)++] = c;
+	}
+	return 0;
+}
+
+/*
+ * conf_set_addrs - listen addresses. The same address twice, in one
+ * listener or two, is refused here: with SO_REUSEPORT both would bind and
+ * share connections without a word.
+ */
+static int
+conf_set_addrs(struct conf_load *ctx, const struct conf_key *k, void *base,
+    const char *value, bool append, struct err *err)
+{
+	struct conf_addr **list = CONF_FIELD(base, k, struct conf_addr *);
+	size_t *n = CONF_COUNT(base, k);
+	const struct conf *conf = ctx->conf;
+	struct conf_addr a;
+	struct str tok;
+	char one[INET6_ADDRSTRLEN + 16];
+
+	if (!append)
+		conf_fini_array(k, base);
+	while ((tok = conf_token(&value)).len) {
+		if (tok.len >= sizeof(one))
+			return err_set(err, EINVAL, "bad address '%.*s' "
+			    "(host:port or [v6]:port)", STR_FMT(tok));
+		memcpy(one, tok.p, tok.len);
+		one[tok.len] = '\0';
+		if (conf_parse_addr(one, &a, err) == -1)
+			return -1;
+		for (size_t i = 0; i < *n; i++)
+			if (strcmp((*list)[i].text, a.text) == 0)
+				return err_set(err, EINVAL, "%s is listed "
+				    "twice", a.text);
+		for (size_t i = 0; i < conf->nlisteners; i++) {
+			const struct conf_listener *l = &conf->listeners[i];
+
+			if ((const void *)l == base)
+				continue;
+			for (size_t j = 0; j < l->naddrs; j++)
+				if (strcmp(l->addrs[j].text, a.text) == 0)
+					return err_set(err, EINVAL, "%s is "
+					    "already used by [listener %s]",
+					    a.text, l->name);
+		}
+		*list = xreallocarray(*list, *n + 1, sizeof(**list));
+		(*list)[(*n)++] = a;
+	}
+	return 0;
+}
+
+static void
+conf_fini_string(const struct conf_key *k, void *base)
+{
+	char **f = CONF_FIELD(base, k, char *);
+
+	free(*f);
+	*f = NULL;
+}
+
+static void
+conf_fini_domains(const struct conf_key *k, void *base)
+{
+	char ***list = CONF_FIELD(base, k, char **);
+	size_t *n = CONF_COUNT(base, k);
+
+	for (size_t i = 0; i < *n; i++)
+		free((*list)[i]);
+	free(*list);
+	*list = NULL;
+	*n = 0;
+}
+
+/* conf_fini_array - a list of plain structs: one free */
+static void
+conf_fini_array(const struct conf_key *k, void *base)
+{
+	void **list = CONF_FIELD(base, k, void *);
+
+	free(*list);
+	*list = NULL;
+	*CONF_COUNT(base, k) = 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Pure value parsers
+ */
+
+/* conf_digits - decimal digits at s; end of them, or NULL if none/overflow */
+static const char *
+conf_digits(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *p;
+
+	for (p = s; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return NULL;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (p == s)
+		return NULL;
+	*out = v;
+	return p;
+}
+
+/* conf_token - next item of a list separated by blanks or commas */
+static struct str
+conf_token(const char **pp)
+{
+	const char *p = *pp, *start;
+
+	while (*p == ' ' || *p == '\t' || *p == ',')
+		p++;
+	start = p;
+	while (*p && *p != ' ' && *p != '\t' && *p != ',')
+		p++;
+	*pp = p;
+	return str_make(start, (size_t)(p - start));
+}
+
+int
+conf_parse_size(const char *s, uint64_t *out, struct err *err)
+{
+	const char *end;
+	uint64_t v, mult = 1;
+
+	if ((end = conf_digits(s, &v)) == NULL)
+		goto bad;
+	switch (*end) {
+	case 'K': case 'k':
+		mult = KB;
+		end++;
+		break;
+	case 'M': case 'm':
+		mult = MB;
+		end++;
+		break;
+	case 'G': case 'g':
+		mult = GB;
+		end++;
+		break;
+	}
+	if (*end != '\0' || v > UINT64_MAX / mult)
+		goto bad;
+	*out = v * mult;
+	return 0;
+bad:
+	return err_set(err, EINVAL, "bad size '%s'", s);
+}
+
+int
+conf_parse_duration(const char *s, unsigned *seconds_out, struct err *err)
+{
+	const char *end;
+	uint64_t v, mult = 1;
+
+	if ((end = conf_digits(s, &v)) == NULL)
+		goto bad;
+	switch (*end) {
+	case 's': case 'S':
+		end++;
+		break;
+	case 'm': case 'M':
+		mult = 60;
+		end++;
+		break;
+	case 'h': case 'H':
+		mult = 3600;
+		end++;
+		break;
+	case 'd': case 'D':
+		mult = 86400;
+		end++;
+		break;
+	}
+	if (*end != '\0' || v > UINT_MAX / mult)
+		goto bad;
+	*seconds_out = (unsigned)(v * mult);
+	return 0;
+bad:
+	return err_set(err, EINVAL, "bad duration '%s'", s);
+}
+
+int
+conf_parse_bool(const char *s, bool *out, struct err *err)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return err_set(err, EINVAL, "bad boolean '%s' (yes or no)", s);
+}
+
+/* conf_parse_addr - "a.b.c.d:port" or "[v6]:port", numeric, port 1-65535 */
+int
+conf_parse_addr(const char *s, struct conf_addr *out, struct err *err)
+{
+	char host[INET6_ADDRSTRLEN], shown[INET6_ADDRSTRLEN];
+	const char *hs, *he, *port, *end;
+	uint64_t p;
+	int family;
+
+	memset(out, 0, sizeof(*out));
+	if (s[0] == '[') {
+		family = AF_INET6;
+		hs = s + 1;
+		if ((he = strchr(hs, ']')) == NULL || he[1] != ':')
+			goto bad;
+		port = he + 2;
+	} else {
+		family = AF_INET;
+		hs = s;
+		if ((he = strrchr(s, ':')) == NULL)
+			goto bad;
+		if (memchr(hs, ':', (size_t)(he - hs)) != NULL)
+			return err_set(err, EINVAL, "bad address '%s' (an "
+			    "IPv6 address goes in brackets: [::1]:25)", s);
+		port = he + 1;
+	}
+	if ((size_t)(he - hs) >= sizeof(host) || he == hs)
+		goto bad;
+	memcpy(host, hs, (size_t)(he - hs));
+	host[he - hs] = '\0';
+	if ((end = conf_digits(port, &p)) == NULL || *end != '\0' ||
+	    p < 1 || p > 65535)
+		return err_set(err, EINVAL, "bad port in '%s' (1-65535)", s);
+	if (family == AF_INET) {
+		struct sockaddr_in sin;
+
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons((uint16_t)p);
+		if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
+			goto bad_ip;
+		memcpy(&out->ss, &sin, sizeof(sin));
+		out->sslen = sizeof(sin);
+		inet_ntop(AF_INET, &sin.sin_addr, shown, sizeof(shown));
+		snprintf(out->text, sizeof(out->text), "%s:%u", shown,
+		    (unsigned)p);
+	} else {
+		struct sockaddr_in6 sin6;
+
+		memset(&sin6, 0, sizeof(sin6));
+		sin6.sin6_family = AF_INET6;
+		sin6.sin6_port = htons((uint16_t)p);
+		if (inet_pton(AF_INET6, host, &sin6.sin6_addr) != 1)
+			goto bad_ip;
+		memcpy(&out->ss, &sin6, sizeof(sin6));
+		out->sslen = sizeof(sin6);
+		inet_ntop(AF_INET6, &sin6.sin6_addr, shown, sizeof(shown));
+		snprintf(out->text, sizeof(out->text), "[%s]:%u", shown,
+		    (unsigned)p);
+	}
+	return 0;
+bad_ip:
+	return err_set(err, EINVAL, "bad address '%s' (numeric IP "
+	    "addresses only)", s);
+bad:
+	return err_set(err, EINVAL, "bad address '%s' (host:port or "
+	    "[v6]:port)", s);
+}
+
+/* conf_parse_cidr - "net/prefix" or a bare address (/32, /128) */
+int
+conf_parse_cidr(const char *s, struct conf_cidr *out, struct err *err)
+{
+	char host[INET6_ADDRSTRLEN], shown[INET6_ADDRSTRLEN];
+	const char *slash = strchr(s, '/'), *end;
+	size_t hlen = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned bits, nbytes;
+	uint64_t prefix;
+	uint8_t net[16];
+	bool hostbits = false;
+
+	memset(out, 0, sizeof(*out));
+	if (hlen == 0 || hlen >= sizeof(host))
+		goto bad;
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	out->family = memchr(host, ':', hlen) ? AF_INET6 : AF_INET;
+	bits = out->family == AF_INET ? 32 : 128;
+	if (inet_pton(out->family, host, out->addr) != 1)
+		goto bad;
+	prefix = bits;
+	if (slash != NULL && ((end = conf_digits(slash + 1, &prefix)) == NULL
+	    || *end != '\0' || prefix > bits))
+		goto bad;
+	out->prefix = (unsigned)prefix;
+
+	nbytes = bits / 8;
+	memcpy(net, out->addr, nbytes);
+	for (unsigned i = 0; i < nbytes; i++) {
+		unsigned keep = out->prefix >= (i + 1) * 8 ? 8 :
+		    out->prefix > i * 8 ? out->prefix - i * 8 : 0;
+		uint8_t mask = (uint8_t)(0xff00u >> keep);
+
+		net[i] = (uint8_t)(out->addr[i] & mask);
+		hostbits |= net[i] != out->addr[i];
+	}
+	if (hostbits) {
+		inet_ntop(out->family, net, shown, sizeof(shown));
+		return err_set(err, EINVAL, "host bits set in '%s' (the "
+		    "network is %s/%u)", s, shown, out->prefix);
+	}
+	return 0;
+bad:
+	return err_set(err, EINVAL, "bad network '%s' (address or "
+	    "address/prefix)", s);
+}
+
+/*
+ * conf_line_is_key - body reads "name = ...". An indented line of that
+ * form is a key, not a continuation: no list value holds '=', and keys
+ * indented under their header are too common to punish. ("name: value"
+ * does not count: "fe80::/10" would read as one.)
+ */
+static bool
+conf_line_is_key(struct str body)
+{
+	size_t i = 0;
+
+	while (i < body.len && (isalnum((unsigned char)body.p[i]) ||
+	    body.p[i] == '_'))
+		i++;
+	if (i == 0)
+		return false;
+	while (i < body.len && (body.p[i] == ' ' || body.p[i] == '\t'))
+		i++;
+	return i < body.len && body.p[i] == '=';
+}
+
+/* conf_name_valid - NAME of a named section, used in logs and metrics */
+static bool
+conf_name_valid(struct str name)
+{
+	if (name.len == 0 || name.len > CONF_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < name.len; i++)
+		if (!isalnum((unsigned char)name.p[i]) && name.p[i] != '.' &&
+		    name.p[i] != '_' && name.p[i] != '-')
+			return false;
+	return true;
+}
+
+/* conf_domain_valid - letters, digits, '-' in dot-separated labels */
+static bool
+conf_domain_valid(struct str d)
+{
+	size_t label = 0;
+
+	if (d.len == 0 || d.len > 253)
+		return false;
+	for (size_t i = 0; i < d.len; i++) {
+		unsigned char c = (unsigned char)d.p[i];
+
+		if (c == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+		} else if (isalnum(c) || c == '-') {
+			if (++label > 63)
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return label > 0;
+}
+
+/* conf_format_bound - v as the key's type is written, for messages */
+static void
+conf_format_bound(const struct conf_key *k, uint64_t v, char *out,
+    size_t outlen)
+{
+	static const struct conf_unit sizes[] = {
+		{ GB, "G" }, { MB, "M" }, { KB, "K" },
+	}, times[] = {
+		{ 86400, "d" }, { 3600, "h" }, { 60, "m" }, { 1, "s" },
+	};
+	const struct conf_unit *u = NULL;
+	size_t n = 0;
+
+	if (k->type == CONF_T_SIZE)
+		u = sizes, n = sizeof(sizes) / sizeof(sizes[0]);
+	else if (k->type == CONF_T_DURATION)
+		u = times, n = sizeof(times) / sizeof(times[0]);
+	for (size_t i = 0; i < n; i++) {
+		if (v != 0 && v % u[i].unit == 0) {
+			snprintf(out, outlen, "%llu%s",
+			    (unsigned long long)(v / u[i].unit), u[i].suffix);
+			return;
+		}
+	}
+	snprintf(out, outlen, "%llu", (unsigned long long)v);
+}
+
+static int
+conf_check_range(const struct conf_key *k, uint64_t v, const char *value,
+    struct err *err)
+{
+	char lo[32], hi[32];
+
+	if (v >= k->min && v <= k->max)
+		return 0;
+	conf_format_bound(k, k->min, lo, sizeof(lo));
+	conf_format_bound(k, k->max, hi, sizeof(hi));
+	return err_set(err, ERANGE, "'%s' is out of range %s..%s", value, lo,
+	    hi);
+}
+
+/* ---------------------------------------------------------------------
+ * Lookups
+ */
+
+bool
+conf_is_local_domain(const struct conf *conf, struct str domain)
+{
+	for (size_t i = 0; i < conf->local.ndomains; i++)
+		if (str_eq_nocase(domain, str_cstr(conf->local.domains[i])))
+			return true;
+	return false;
+}
+
+bool
+conf_is_trusted(const struct conf *conf, const struct sockaddr *sa)
+{
+	for (size_t i = 0; i < conf->relay.ntrusted_networks; i++)
+		if (conf_cidr_match(&conf->relay.trusted_networks[i], sa))
+			return true;
+	return false;
+}
+
+/*
+ * conf_cidr_match - a v4 network matches v4 addresses and v4-mapped v6
+ * ones (::ffff:a.b.c.d, what a dual-stack socket reports); a v6 network
+ * matches v6 addresses only.
+ */
+bool
+conf_cidr_match(const struct conf_cidr *cidr, const struct sockaddr *sa)
+{
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+	uint8_t a[16];
+	unsigned full, rest;
+
+	if (sa == NULL)
+		return false;
+	if (sa->sa_family == AF_INET && cidr->family == AF_INET) {
+		memcpy(&sin, sa, sizeof(sin));
+		memcpy(a, &sin.sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		memcpy(&sin6, sa, sizeof(sin6));
+		if (cidr->family == AF_INET) {
+			if (!IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr))
+				return false;
+			memcpy(a, sin6.sin6_addr.s6_addr + 12, 4);
+		} else {
+			memcpy(a, sin6.sin6_addr.s6_addr, 16);
+		}
+	} else {
+		return false;
+	}
+	full = cidr->prefix / 8;
+	rest = cidr->prefix % 8;
+	if (memcmp(a, cidr->addr, full) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	return ((a[full] ^ cidr->addr[full]) & (0xff00u >> rest) & 0xff) == 0;
+}

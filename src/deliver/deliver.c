@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * deliver.c - the delivery thread pool and agent dispatch; see deliver.h.
+ *
+ * Each pool thread has its own read-only SQLite connection (WAL lets it
+ * read while the spool thread writes) to fetch bodies. The outcome of
+ * every job goes back to the spool as a spool_result; the spool logs it
+ * once it is committed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf/conf_live.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "deliver/deliver.h"
+
+struct deliver_pool {
+	char			*db_path;
+	char			*body_dir;
+	unsigned		 nthreads;
+	pthread_t		*threads;
+	unsigned		 started;
+	struct conf_live	*live;
+	struct spool		*spool;
+
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 cond;
+	struct deliver_job	*head, **tail;
+	bool			 stopping;
+};
+
+void
+deliver_job_free(struct deliver_job *job)
+{
+	if (job == NULL)
+		return;
+	free(job->sender);
+	free(job->addr);
+	free(job->orig);
+	free(job);
+}
+
+struct deliver_pool *
+deliver_pool_new(const char *data_dir, unsigned nthreads,
+    struct conf_live *live)
+{
+	struct deliver_pool *pool = xcalloc(1, sizeof(*pool));
+	size_t n = strlen(data_dir) + 32;
+
+	pool->db_path = xmalloc(n);
+	snprintf(pool->db_path, n, "%s/spool/queue.db", data_dir);
+	pool->body_dir = xmalloc(n);
+	snprintf(pool->body_dir, n, "%s/spool/bodies", data_dir);
+	pool->nthreads = nthreads ? nthreads : 1;
+	pool->threads = xcalloc(pool->nthreads, sizeof(*pool->threads));
+	pool->live = live;
+	pool->tail = &pool->head;
+	pthread_mutex_init(&pool->lock, NULL);
+	pthread_cond_init(&pool->cond, NULL);
+	return pool;
+}
+
+/* deliver_read_body - the stored message text of job */
+static int
+deliver_read_body(struct deliver_pool *pool, sqlite3 *db, sqlite3_stmt *st,
+    const struct deliver_job *job, struct deliver_body *body,
+    struct spool_result *res)
+{
+	char path[4096];
+	struct stat sb;
+	int fd, rc;
+	size_t off = 0;
+
+	body->data = NULL;
+	body->len = 0;
+	if (!job->body_file) {
+		sqlite3_bind_int64(st, 1, job->msg_id);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			const void *p = sqlite3_column_blob(st, 0);
+			int n = sqlite3_column_bytes(st, 0);
+
+			body->data = xmalloc((size_t)n + 1);
+			if (n > 0)
+				memcpy(body->data, p, (size_t)n);
+			body->len = (size_t)n;
+		}
+		sqlite3_reset(st);
+		if (rc == SQLITE_ROW)
+			return 0;
+		snprintf(res->reply, sizeof(res->reply),
+		    "cannot read the spooled message: %s",
+		    rc == SQLITE_DONE ? "not found" : sqlite3_errmsg(db));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/%s", pool->body_dir, job->qid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &sb) == -1) {
+		snprintf(res->reply, sizeof(res->reply),
+		    "cannot read the spooled body: %s", strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	body->data = xmalloc((size_t)sb.st_size + 1);
+	while (off < (size_t)sb.st_size) {
+		ssize_t r = read(fd, body->data + off, (size_t)sb.st_size - off);
+
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			snprintf(res->reply, sizeof(res->reply),
+			    "cannot read the spooled body: %s",
+			    r == 0 ? "short file" : strerror(errno));
+			close(fd);
+			free(body->data);
+			body->data = NULL;
+			return -1;
+		}
+		off += (size_t)r;
+	}
+	close(fd);
+	body->len = off;
+	return 0;
+}
+
+/* deliver_run - one job: read the body, run the agent, report */
+static void
+deliver_run(struct deliver_pool *pool, sqlite3 *db, sqlite3_stmt *st,
+    struct deliver_job *job)
+{
+	struct spool_result res;
+	struct deliver_body body = { NULL, 0 };
+	struct conf_snap *snap;
+
+	memset(&res, 0, sizeof(res));
+	res.rcpt_id = job->rcpt_id;
+	res.msg_id = job->msg_id;
+	res.arrival = job->arrival;
+	snprintf(res.qid, sizeof(res.qid), "%s", job->qid);
+	snprintf(res.addr, sizeof(res.addr), "%s", job->addr);
+
+	if (job->transport == SPOOL_TRANSPORT_REMOTE) {
+		/* no outbound agent in this build: wait in the queue */
+		res.outcome = SPOOL_OUTCOME_DEFERRED;
+		snprintf(res.relay, sizeof(res.relay), "none");
+		snprintf(res.status, sizeof(res.status), "4.4.0");
+		snprintf(res.reply, sizeof(res.reply),
+		    "outbound relaying is not available yet");
+		goto report;
+	}
+	snprintf(res.relay, sizeof(res.relay), "local");
+	if (deliver_read_body(pool, db, st, job, &body, &res) == -1) {
+		res.outcome = SPOOL_OUTCOME_DEFERRED;
+		snprintf(res.status, sizeof(res.status), "4.3.0");
+		goto report;
+	}
+	snap = conf_live_get(pool->live);
+	deliver_maildir(snap->conf, job, &body, &res);
+	conf_snap_unref(snap);
+report:
+	free(body.data);
+	spool_submit_result(pool->spool, &res);
+}
+
+static void *
+deliver_thread(void *arg)
+{
+	struct deliver_pool *pool = arg;
+	struct deliver_job *job;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_open_v2(pool->db_path, &db, SQLITE_OPEN_READONLY |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT body FROM messages WHERE id = ?1",
+	    -1, &st, NULL) != SQLITE_OK)
+		log_error("event=deliver.open error=\"%s\"",
+		    db ? sqlite3_errmsg(db) : "out of memory");
+	else
+		sqlite3_busy_timeout(db, 10000);
+
+	for (;;) {
+		pthread_mutex_lock(&pool->lock);
+		while (pool->head == NULL && !pool->stopping)
+			pthread_cond_wait(&pool->cond, &pool->lock);
+		if (pool->stopping) {
+			pthread_mutex_unlock(&pool->lock);
+			break;
+		}
+		job = pool->head;
+		pool->head = job->next;
+		if (pool->head == NULL)
+			pool->tail = &pool->head;
+		pthread_mutex_unlock(&pool->lock);
+
+		deliver_run(pool, db, st, job);
+		deliver_job_free(job);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return NULL;
+}
+
+int
+deliver_pool_start(struct deliver_pool *pool, struct spool *sp)
+{
+	int r;
+
+	pool->spool = sp;
+	for (unsigned i = 0; i < pool->nthreads; i++) {
+		if ((r = pthread_create(&pool->threads[i], NULL, deliver_thread,
+		    pool)) != 0) {
+			errno = r;
+			log_warn("event=deliver.start");
+			return -1;
+		}
+		pool->started++;
+	}
+	return 0;
+}
+
+void
+deliver_pool_push(struct deliver_pool *pool, struct deliver_job *job)
+{
+	pthread_mutex_lock(&pool->lock);
+	if (pool->stopping) {
+		pthread_mutex_unlock(&pool->lock);
+		deliver_job_free(job);	/* still leased: runs after restart */
+		return;
+	}
+	job->next = NULL;
+	*pool->tail = job;
+	pool->tail = &job->next;
+	pthread_cond_signal(&pool->cond);
+	pthread_mutex_unlock(&pool->lock);
+}
+
+void
+deliver_pool_stop(struct deliver_pool *pool)
+{
+	struct deliver_job *job;
+
+	pthread_mutex_lock(&pool->lock);
+	pool->stopping = true;
+	pthread_cond_broadcast(&pool->cond);
+	pthread_mutex_unlock(&pool->lock);
+	for (unsigned i = 0; i < pool->started; i++)
+		pthread_join(pool->threads[i], NULL);
+	pool->started = 0;
+	while ((job = pool->head) != NULL) {
+		pool->head = job->next;
+		deliver_job_free(job);
+	}
+	pool->tail = &pool->head;
+}
+
+void
+deliver_pool_free(struct deliver_pool *pool)
+{
+	if (pool == NULL)
+		return;
+	deliver_pool_stop(pool);
+	pthread_mutex_destroy(&pool->lock);
+	pthread_cond_destroy(&pool->cond);
+	free(pool->threads);
+	free(pool->db_path);
+	free(pool->body_dir);
+	free(pool);
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * main.c - argv dispatch to the relais commands, nothing else.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+struct main_cmd {
+	const char	*name;
+	int		(*run)(int, char **);
+	const char	*usage;
+};
+
+static const struct main_cmd main_cmds[] = {
+	{ "serve", cli_serve,
+	  "serve [-c FILE]        run the daemon in the foreground" },
+	{ "queue", cli_queue,
+	  "queue list|show ID|flush [ID]|delete ID|hold ID|release ID [-c FILE]" },
+	{ "check-config", cli_check,
+	  "check-config [-c FILE] check the configuration and exit" },
+};
+
+static void
+main_usage(FILE *f)
+{
+	fprintf(f, "usage: relais COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(main_cmds) / sizeof(main_cmds[0]); i++)
+		fprintf(f, "  relais %s\n", main_cmds[i].usage);
+	fprintf(f, "\n  relais --version\n  relais COMMAND --help\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		main_usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		printf("relais %s\n", RELAIS_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		main_usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(main_cmds) / sizeof(main_cmds[0]); i++) {
+		if (strcmp(argv[1], main_cmds[i].name) != 0)
+			continue;
+		for (int j = 2; j < argc; j++) {
+			if (strcmp(argv[j], "--help") == 0 ||
+			    strcmp(argv[j], "-h") == 0) {
+				printf("usage: relais %s\n", main_cmds[i].usage);
+				return 0;
+			}
+		}
+		return main_cmds[i].run(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "relais: unknown command '%s'\n", argv[1]);
+	main_usage(stderr);
+	return 2;
+}

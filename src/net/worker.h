@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * worker.h - an event-loop thread: its own event_base, its own
+ * SO_REUSEPORT listening sockets, the SMTP sessions it accepted, and an
+ * inbox through which other threads (the spool) answer them by id.
+ */
+#ifndef RELAIS_NET_WORKER_H
+#define RELAIS_NET_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/idmap.h"
+#include "net/listen.h"
+
+struct event_base;
+struct event;
+struct evconnlistener;
+struct conf_live;
+struct spool;
+
+/* what every worker shares, owned by the serve command */
+struct worker_ctx {
+	struct conf_live	*live;
+	struct spool		*spool;
+	atomic_bool		 stopping;
+};
+
+struct worker_msg {
+	struct worker_msg	*next;
+	uint64_t		 session_id;
+	int			 status;
+};
+
+struct worker {
+	unsigned		 index;
+	pthread_t		 thread;
+	bool			 running;
+	struct worker_ctx	*ctx;
+	struct event_base	*base;
+	struct listen_sock	*socks;
+	size_t			 nsocks;
+	struct evconnlistener	**levs;
+	struct event		*inbox_ev;
+	struct event		*stop_ev;
+	struct event		*stop_timer;
+	pthread_mutex_t		 lock;
+	struct worker_msg	*inbox;
+	struct idmap		 sessions;	/* id -> struct smtp_session */
+	bool			 stopping;
+	char			*scratch;	/* SMTP_DATA scan output */
+	size_t			 scratch_len;
+};
+
+/* worker_init - set up w on its sockets; the thread starts in worker_start */
+int	worker_init(struct worker *w, unsigned index, struct worker_ctx *ctx,
+	    struct listen_sock *socks, size_t nsocks);
+int	worker_start(struct worker *w);
+/* worker_stop - ask w to stop (any thread); worker_join waits for it */
+void	worker_stop(struct worker *w);
+void	worker_join(struct worker *w);
+void	worker_fini(struct worker *w);
+
+/* worker_post - hand an answer for session_id to w's loop (any thread) */
+void	worker_post(struct worker *w, uint64_t session_id, int status);
+
+/* worker_check_done - leave the loop once stopping and no session is left */
+void	worker_check_done(struct worker *w);
+
+/* worker_spool_done - spool_done_fn that routes to worker_post */
+void	worker_spool_done(void *arg, uint64_t tag, int status);
+
+#endif

@@ -1,0 +1,752 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * spool.c - the spool thread and its group commit; see spool.h.
+ *
+ * Organisation: spool_open() creates the directories and the database,
+ * prepares every statement and recovers from a crash (leases reset,
+ * finished messages and orphan body files removed). The thread then loops:
+ * take every waiting request, fsync the body files they name (and their
+ * directory, once), run them all in one transaction together with the
+ * scheduler's leases, COMMIT, and only then call the done callbacks and
+ * hand the leased jobs to the delivery pool.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/sys.h"
+#include "core/xalloc.h"
+#include "deliver/deliver.h"
+#include "queue/sched.h"
+#include "spool/spool_int.h"
+
+#define SPOOL_INFLIGHT_MAX	256
+
+static const char *const spool_schema =
+    "CREATE TABLE IF NOT EXISTS messages("
+    " id INTEGER PRIMARY KEY,"
+    " qid TEXT NOT NULL UNIQUE,"
+    " sender TEXT NOT NULL,"
+    " arrival INTEGER NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " body BLOB,"
+    " body_file INTEGER NOT NULL DEFAULT 0,"
+    " client TEXT, helo TEXT, listener TEXT, envid TEXT,"
+    " ret INTEGER NOT NULL DEFAULT 0,"
+    " smtputf8 INTEGER NOT NULL DEFAULT 0,"
+    " body8 INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS recipients("
+    " id INTEGER PRIMARY KEY,"
+    " msg_id INTEGER NOT NULL,"
+    " addr TEXT NOT NULL,"
+    " orig TEXT NOT NULL,"
+    " orcpt TEXT,"
+    " notify INTEGER NOT NULL DEFAULT 0,"
+    " transport INTEGER NOT NULL,"
+    " status INTEGER NOT NULL DEFAULT 0,"
+    " leased INTEGER NOT NULL DEFAULT 0,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_attempt INTEGER NOT NULL,"
+    " last_attempt INTEGER,"
+    " last_reply TEXT);"
+    "CREATE INDEX IF NOT EXISTS recipients_msg ON recipients(msg_id);"
+    "CREATE INDEX IF NOT EXISTS recipients_due ON recipients(next_attempt)"
+    " WHERE status = 0 AND leased = 0;";
+
+static const char *const spool_sql[SPOOL_STMT__COUNT] = {
+	[SPOOL_STMT_MSG_INSERT] =
+	    "INSERT INTO messages(qid, sender, arrival, size, body, body_file,"
+	    " client, helo, listener, envid, ret, smtputf8, body8)"
+	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	[SPOOL_STMT_RCPT_INSERT] =
+	    "INSERT INTO recipients(msg_id, addr, orig, orcpt, notify,"
+	    " transport, next_attempt) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[SPOOL_STMT_RCPT_DONE] =
+	    "UPDATE recipients SET status = ?2, leased = 0,"
+	    " attempts = attempts + 1, last_attempt = ?3, last_reply = ?4"
+	    " WHERE id = ?1",
+	[SPOOL_STMT_RCPT_DEFER] =
+	    "UPDATE recipients SET leased = 0, attempts = attempts + 1,"
+	    " last_attempt = ?2, last_reply = ?3,"
+	    " next_attempt = ?2 + min(?4 * (1 << min(attempts, 20)), ?5)"
+	    " WHERE id = ?1",
+	[SPOOL_STMT_MSG_PENDING] =
+	    "SELECT 1 FROM recipients WHERE msg_id = ?1 AND status IN (0, 3)"
+	    " LIMIT 1",
+	[SPOOL_STMT_MSG_GET] =
+	    "SELECT qid, body_file FROM messages WHERE id = ?1",
+	[SPOOL_STMT_MSG_DELETE] = "DELETE FROM messages WHERE id = ?1",
+	[SPOOL_STMT_RCPTS_DELETE] = "DELETE FROM recipients WHERE msg_id = ?1",
+	[SPOOL_STMT_DUE] =
+	    "SELECT r.id, r.msg_id, r.addr, r.orig, r.transport, r.attempts,"
+	    " m.qid, m.sender, m.arrival, m.body_file"
+	    " FROM recipients r JOIN messages m ON m.id = r.msg_id"
+	    " WHERE r.status = 0 AND r.leased = 0 AND r.next_attempt <= ?1"
+	    " ORDER BY r.next_attempt LIMIT ?2",
+	[SPOOL_STMT_LEASE] = "UPDATE recipients SET leased = 1 WHERE id = ?1",
+};
+
+static int	spool_recover(struct spool *sp, struct err *err);
+static void	*spool_thread(void *arg);
+
+int
+spool__exec(struct spool *sp, const char *sql, struct err *err)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(sp->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		err_set(err, 0, "%s: %s", sql, msg ? msg : "?");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+spool_mkdir(const char *path, struct err *err)
+{
+	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+		return err_set(err, errno, "mkdir %s: %s", path,
+		    strerror(errno));
+	return 0;
+}
+
+static char *
+spool_join(const char *a, const char *b)
+{
+	size_t n = strlen(a) + strlen(b) + 2;
+	char *p = xmalloc(n);
+
+	snprintf(p, n, "%s/%s", a, b);
+	return p;
+}
+
+struct spool *
+spool_open(const char *data_dir, struct err *err)
+{
+	struct spool *sp = xcalloc(1, sizeof(*sp));
+
+	sp->data_dir = xstrdup(data_dir);
+	sp->spool_dir = spool_join(data_dir, "spool");
+	sp->body_dir = spool_join(sp->spool_dir, "bodies");
+	sp->db_path = spool_join(sp->spool_dir, "queue.db");
+	sp->body_dirfd = -1;
+	sp->started = time(NULL);
+	sp->inflight_max = SPOOL_INFLIGHT_MAX;
+	sp->tail = &sp->head;
+	idmap_init(&sp->inflight);
+	pthread_mutex_init(&sp->lock, NULL);
+	pthread_cond_init(&sp->cond, NULL);
+	pthread_mutex_init(&sp->stats_lock, NULL);
+
+	if (spool_mkdir(data_dir, err) == -1 ||
+	    spool_mkdir(sp->spool_dir, err) == -1 ||
+	    spool_mkdir(sp->body_dir, err) == -1)
+		goto fail;
+	sp->body_dirfd = open(sp->body_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->body_dirfd == -1) {
+		err_set(err, errno, "open %s: %s", sp->body_dir,
+		    strerror(errno));
+		goto fail;
+	}
+	if (sqlite3_open_v2(sp->db_path, &sp->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		err_set(err, 0, "open %s: %s", sp->db_path,
+		    sp->db ? sqlite3_errmsg(sp->db) : "out of memory");
+		goto fail;
+	}
+	chmod(sp->db_path, 0600);
+	sqlite3_busy_timeout(sp->db, 10000);
+	if (spool__exec(sp, "PRAGMA journal_mode = WAL", err) == -1 ||
+	    spool__exec(sp, "PRAGMA synchronous = FULL", err) == -1 ||
+	    spool__exec(sp, spool_schema, err) == -1)
+		goto fail;
+	for (int i = 0; i < SPOOL_STMT__COUNT; i++) {
+		if (sqlite3_prepare_v3(sp->db, spool_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &sp->stmt[i], NULL) != SQLITE_OK) {
+			err_set(err, 0, "prepare: %s", sqlite3_errmsg(sp->db));
+			goto fail;
+		}
+	}
+	if (spool_recover(sp, err) == -1)
+		goto fail;
+	return sp;
+fail:
+	spool_free(sp);
+	return NULL;
+}
+
+/* spool_recover - after a stop or a crash: leases reset, leftovers gone */
+static int
+spool_recover(struct spool *sp, struct err *err)
+{
+	sqlite3_stmt *st;
+	DIR *dir;
+	struct dirent *de;
+	int leases, done, orphans = 0;
+	int64_t msgs = 0, rcpts = 0;
+
+	if (spool__exec(sp, "BEGIN IMMEDIATE", err) == -1)
+		return -1;
+	if (spool__exec(sp, "UPDATE recipients SET leased = 0 WHERE leased = 1",
+	    err) == -1)
+		goto rollback;
+	leases = sqlite3_changes(sp->db);
+	/* messages whose every recipient is final were about to go */
+	if (spool__exec(sp, "DELETE FROM messages WHERE NOT EXISTS (SELECT 1"
+	    " FROM recipients r WHERE r.msg_id = messages.id AND"
+	    " r.status IN (0, 3))", err) == -1)
+		goto rollback;
+	done = sqlite3_changes(sp->db);
+	if (spool__exec(sp, "DELETE FROM recipients WHERE msg_id NOT IN"
+	    " (SELECT id FROM messages)", err) == -1)
+		goto rollback;
+	if (spool__exec(sp, "COMMIT", err) == -1)
+		goto rollback;
+
+	/* body files that no committed message names: never acknowledged */
+	if (sqlite3_prepare_v2(sp->db, "SELECT 1 FROM messages WHERE qid = ?1"
+	    " AND body_file = 1", -1, &st, NULL) != SQLITE_OK)
+		return err_set(err, 0, "prepare: %s", sqlite3_errmsg(sp->db));
+	if ((dir = opendir(sp->body_dir)) == NULL) {
+		sqlite3_finalize(st);
+		return err_set(err, errno, "opendir %s: %s", sp->body_dir,
+		    strerror(errno));
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		sqlite3_bind_text(st, 1, de->d_name, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			if (unlinkat(sp->body_dirfd, de->d_name, 0) == 0)
+				orphans++;
+		}
+		sqlite3_reset(st);
+	}
+	closedir(dir);
+	sqlite3_finalize(st);
+
+	if (sqlite3_prepare_v2(sp->db, "SELECT (SELECT count(*) FROM messages),"
+	    " (SELECT count(*) FROM recipients WHERE status IN (0, 3))", -1,
+	    &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			msgs = sqlite3_column_int64(st, 0);
+			rcpts = sqlite3_column_int64(st, 1);
+		}
+		sqlite3_finalize(st);
+	}
+	log_info("event=spool.recover messages=%lld recipients=%lld"
+	    " leases_reset=%d finished_removed=%d orphan_bodies=%d",
+	    (long long)msgs, (long long)rcpts, leases, done, orphans);
+	return 0;
+rollback:
+	sqlite3_exec(sp->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+int
+spool_start(struct spool *sp, struct deliver_pool *pool)
+{
+	int r;
+
+	sp->pool = pool;
+	if ((r = pthread_create(&sp->thread, NULL, spool_thread, sp)) != 0) {
+		errno = r;
+		log_warn("event=spool.start");
+		return -1;
+	}
+	sp->running = true;
+	return 0;
+}
+
+void
+spool_stop(struct spool *sp)
+{
+	if (!sp->running)
+		return;
+	pthread_mutex_lock(&sp->lock);
+	sp->stopping = true;
+	pthread_cond_signal(&sp->cond);
+	pthread_mutex_unlock(&sp->lock);
+	pthread_join(sp->thread, NULL);
+	sp->running = false;
+}
+
+void
+spool_free(struct spool *sp)
+{
+	if (sp == NULL)
+		return;
+	spool_stop(sp);
+	for (int i = 0; i < SPOOL_STMT__COUNT; i++)
+		sqlite3_finalize(sp->stmt[i]);
+	if (sp->db)
+		sqlite3_close(sp->db);
+	if (sp->body_dirfd != -1)
+		close(sp->body_dirfd);
+	idmap_fini(&sp->inflight);
+	pthread_mutex_destroy(&sp->lock);
+	pthread_cond_destroy(&sp->cond);
+	pthread_mutex_destroy(&sp->stats_lock);
+	free(sp->data_dir);
+	free(sp->spool_dir);
+	free(sp->body_dir);
+	free(sp->db_path);
+	free(sp);
+}
+
+const char *
+spool_body_dir(const struct spool *sp)
+{
+	return sp->body_dir;
+}
+
+struct spool_msg *
+spool_msg_new(void)
+{
+	struct spool_msg *msg = xcalloc(1, sizeof(*msg));
+
+	spool_body_init(&msg->body, SPOOL_BLOB_MAX);
+	return msg;
+}
+
+void
+spool_msg_free(struct spool_msg *msg)
+{
+	if (msg == NULL)
+		return;
+	for (size_t i = 0; i < msg->nrcpts; i++) {
+		free(msg->rcpts[i].addr);
+		free(msg->rcpts[i].orig);
+		free(msg->rcpts[i].orcpt);
+	}
+	free(msg->rcpts);
+	spool_body_release(&msg->body);
+	free(msg->sender);
+	free(msg->client);
+	free(msg->helo);
+	free(msg->listener);
+	free(msg->envid);
+	free(msg);
+}
+
+void
+spool_msg_add_rcpt(struct spool_msg *msg, const char *addr, const char *orig,
+    const char *orcpt, unsigned notify, enum spool_transport transport)
+{
+	struct spool_rcpt *r;
+
+	msg->rcpts = xreallocarray(msg->rcpts, msg->nrcpts + 1,
+	    sizeof(*msg->rcpts));
+	r = &msg->rcpts[msg->nrcpts++];
+	r->addr = xstrdup(addr);
+	r->orig = xstrdup(orig);
+	r->orcpt = orcpt ? xstrdup(orcpt) : NULL;
+	r->notify = notify;
+	r->transport = transport;
+}
+
+static void
+spool_enqueue(struct spool *sp, struct spool_req *req)
+{
+	pthread_mutex_lock(&sp->lock);
+	req->next = NULL;
+	*sp->tail = req;
+	sp->tail = &req->next;
+	pthread_cond_signal(&sp->cond);
+	pthread_mutex_unlock(&sp->lock);
+}
+
+void
+spool_submit_msg(struct spool *sp, struct spool_msg *msg, spool_done_fn *done,
+    void *arg, uint64_t tag)
+{
+	struct spool_req *req = xcalloc(1, sizeof(*req));
+
+	req->type = SPOOL_REQ_MSG;
+	req->msg = msg;
+	req->done = done;
+	req->arg = arg;
+	req->tag = tag;
+	spool_enqueue(sp, req);
+}
+
+void
+spool_submit_result(struct spool *sp, const struct spool_result *res)
+{
+	struct spool_req *req = xcalloc(1, sizeof(*req));
+
+	req->type = SPOOL_REQ_RESULT;
+	req->res = *res;
+	spool_enqueue(sp, req);
+}
+
+void
+spool_kick(struct spool *sp)
+{
+	pthread_mutex_lock(&sp->lock);
+	sp->kicked = true;
+	pthread_cond_signal(&sp->cond);
+	pthread_mutex_unlock(&sp->lock);
+}
+
+void
+spool_get_stats(struct spool *sp, struct spool_stats *out)
+{
+	pthread_mutex_lock(&sp->stats_lock);
+	*out = sp->stats;
+	pthread_mutex_unlock(&sp->stats_lock);
+}
+
+/* spool_bind_text_or_null - bind a C string, NULL as SQL NULL */
+static void
+spool_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s == NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+static int
+spool_step_done(struct spool *sp, sqlite3_stmt *st, struct err *err)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE)
+		return err_set(err, rc, "%s", sqlite3_errmsg(sp->db));
+	return 0;
+}
+
+/* spool_insert_msg - the rows of one message, inside the batch */
+static int
+spool_insert_msg(struct spool *sp, struct spool_msg *msg, struct err *err)
+{
+	sqlite3_stmt *st = sp->stmt[SPOOL_STMT_MSG_INSERT];
+	int64_t msg_id;
+	bool file = msg->body.fd != -1;
+
+	sqlite3_bind_text(st, 1, msg->qid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, msg->sender ? msg->sender : "", -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, msg->arrival);
+	sqlite3_bind_int64(st, 4, (int64_t)msg->body.size);
+	if (file)
+		sqlite3_bind_null(st, 5);
+	else
+		sqlite3_bind_blob64(st, 5, msg->body.mem.data ?
+		    msg->body.mem.data : "", msg->body.mem.len, SQLITE_STATIC);
+	sqlite3_bind_int(st, 6, file);
+	spool_bind_text(st, 7, msg->client);
+	spool_bind_text(st, 8, msg->helo);
+	spool_bind_text(st, 9, msg->listener);
+	spool_bind_text(st, 10, msg->envid);
+	sqlite3_bind_int(st, 11, msg->ret);
+	sqlite3_bind_int(st, 12, msg->smtputf8);
+	sqlite3_bind_int(st, 13, msg->body8);
+	if (spool_step_done(sp, st, err) == -1)
+		return -1;
+	msg_id = sqlite3_last_insert_rowid(sp->db);
+
+	st = sp->stmt[SPOOL_STMT_RCPT_INSERT];
+	for (size_t i = 0; i < msg->nrcpts; i++) {
+		struct spool_rcpt *r = &msg->rcpts[i];
+
+		sqlite3_bind_int64(st, 1, msg_id);
+		sqlite3_bind_text(st, 2, r->addr, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, r->orig, -1, SQLITE_STATIC);
+		spool_bind_text(st, 4, r->orcpt);
+		sqlite3_bind_int(st, 5, (int)r->notify);
+		sqlite3_bind_int(st, 6, (int)r->transport);
+		sqlite3_bind_int64(st, 7, msg->arrival);
+		if (spool_step_done(sp, st, err) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* spool_apply_result - record one delivery outcome, inside the batch */
+static int
+spool_apply_result(struct spool *sp, const struct spool_result *res,
+    int64_t now, struct err *err)
+{
+	sqlite3_stmt *st;
+	char reply[300];
+
+	snprintf(reply, sizeof(reply), "%s %s", res->status, res->reply);
+	if (res->outcome == SPOOL_OUTCOME_DEFERRED) {
+		st = sp->stmt[SPOOL_STMT_RCPT_DEFER];
+		sqlite3_bind_int64(st, 1, (int64_t)res->rcpt_id);
+		sqlite3_bind_int64(st, 2, now);
+		sqlite3_bind_text(st, 3, reply, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 4, SCHED_RETRY_MIN);
+		sqlite3_bind_int64(st, 5, SCHED_RETRY_MAX);
+	} else {
+		st = sp->stmt[SPOOL_STMT_RCPT_DONE];
+		sqlite3_bind_int64(st, 1, (int64_t)res->rcpt_id);
+		sqlite3_bind_int(st, 2,
+		    res->outcome == SPOOL_OUTCOME_DELIVERED ?
+		    SPOOL_RCPT_DELIVERED : SPOOL_RCPT_BOUNCED);
+		sqlite3_bind_int64(st, 3, now);
+		sqlite3_bind_text(st, 4, reply, -1, SQLITE_TRANSIENT);
+	}
+	return spool_step_done(sp, st, err);
+}
+
+/*
+ * spool_finish_msg - if no recipient of msg_id is left to deliver, delete
+ * it; its body file name goes to *unlink_out (unlinked after the commit).
+ */
+static int
+spool_finish_msg(struct spool *sp, int64_t msg_id, char **unlink_out,
+    char qid_out[ID_QID_LEN + 1], struct err *err)
+{
+	sqlite3_stmt *st = sp->stmt[SPOOL_STMT_MSG_PENDING];
+	int rc;
+
+	*unlink_out = NULL;
+	qid_out[0] = '\0';
+	sqlite3_bind_int64(st, 1, msg_id);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc != SQLITE_DONE)
+		return err_set(err, rc, "%s", sqlite3_errmsg(sp->db));
+
+	st = sp->stmt[SPOOL_STMT_MSG_GET];
+	sqlite3_bind_int64(st, 1, msg_id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *qid = (const char *)sqlite3_column_text(st, 0);
+
+		snprintf(qid_out, ID_QID_LEN + 1, "%s", qid ? qid : "");
+		if (sqlite3_column_int(st, 1) && id_qid_valid(qid_out))
+			*unlink_out = xstrdup(qid_out);
+	}
+	sqlite3_reset(st);
+
+	st = sp->stmt[SPOOL_STMT_RCPTS_DELETE];
+	sqlite3_bind_int64(st, 1, msg_id);
+	if (spool_step_done(sp, st, err) == -1)
+		goto fail;
+	st = sp->stmt[SPOOL_STMT_MSG_DELETE];
+	sqlite3_bind_int64(st, 1, msg_id);
+	if (spool_step_done(sp, st, err) == -1)
+		goto fail;
+	return 0;
+fail:
+	free(*unlink_out);
+	*unlink_out = NULL;
+	return -1;
+}
+
+static void
+spool_log_result(const struct spool_result *res, int64_t now)
+{
+	static const char *const names[] = {
+		[SPOOL_OUTCOME_DELIVERED] = "delivered",
+		[SPOOL_OUTCOME_DEFERRED] = "deferred",
+		[SPOOL_OUTCOME_BOUNCED] = "bounced",
+	};
+	char reply[600];
+
+	log_info("event=%s id=%s to=<%s> relay=%s delay=%llds status=%s"
+	    " reply=%s", names[res->outcome], res->qid, res->addr, res->relay,
+	    (long long)(now - res->arrival), res->status,
+	    log_quote(reply, sizeof(reply), res->reply, strlen(res->reply)));
+}
+
+/* spool_batch - one group commit over every request in list */
+static void
+spool_batch(struct spool *sp, struct spool_req *list, bool dispatch)
+{
+	struct spool_req *req, *next;
+	struct deliver_job *jobs = NULL, *job;
+	struct err err;
+	struct {
+		char	qid[ID_QID_LEN + 1];
+		bool	body_file;
+	} *done_msgs = NULL;
+	size_t ndone = 0, nmsgs = 0, nresults = 0;
+	int64_t now = time(NULL);
+	bool synced_dir = false, ok = true;
+	char qid[ID_QID_LEN + 1];
+
+	/* 1. bodies on disk before the rows that name them */
+	for (req = list; req; req = req->next) {
+		if (req->type != SPOOL_REQ_MSG)
+			continue;
+		nmsgs++;
+		if (spool_body_sync(&req->msg->body, &err) == -1) {
+			log_warnx("event=spool.fsync id=%s error=\"%s\"",
+			    req->msg->qid, err.msg);
+			req->status = -1;
+			continue;
+		}
+		if (req->msg->body.fd != -1 && !synced_dir) {
+			if (sys_fsync(sp->body_dirfd) == -1) {
+				log_warn("event=spool.fsync dir=%s",
+				    sp->body_dir);
+				req->status = -1;
+				continue;
+			}
+			synced_dir = true;
+		}
+	}
+
+	/* 2. one transaction for everything */
+	if (spool__exec(sp, "BEGIN IMMEDIATE", &err) == -1) {
+		log_error("event=spool.begin error=\"%s\"", err.msg);
+		ok = false;
+		goto commit_done;
+	}
+	for (req = list; req; req = req->next) {
+		if (req->type == SPOOL_REQ_MSG) {
+			if (req->status == -1)
+				continue;
+			spool__exec(sp, "SAVEPOINT msg", NULL);
+			if (spool_insert_msg(sp, req->msg, &err) == -1) {
+				log_error("event=spool.insert id=%s error=\"%s\"",
+				    req->msg->qid, err.msg);
+				spool__exec(sp, "ROLLBACK TO msg", NULL);
+				req->status = -1;
+			}
+			spool__exec(sp, "RELEASE msg", NULL);
+		} else {
+			nresults++;
+			if (spool_apply_result(sp, &req->res, now, &err) == -1) {
+				log_error("event=spool.update id=%s error=\"%s\"",
+				    req->res.qid, err.msg);
+				req->status = -1;
+			}
+		}
+	}
+	/* messages whose last recipient was just settled */
+	for (req = list; req; req = req->next) {
+		char *path;
+
+		if (req->type != SPOOL_REQ_RESULT || req->status == -1 ||
+		    req->res.outcome == SPOOL_OUTCOME_DEFERRED)
+			continue;
+		if (spool_finish_msg(sp, req->res.msg_id, &path, qid,
+		    &err) == -1) {
+			log_error("event=spool.remove id=%s error=\"%s\"",
+			    req->res.qid, err.msg);
+			continue;
+		}
+		if (qid[0] != '\0') {
+			/* logged, and its body unlinked, after the commit */
+			done_msgs = xreallocarray(done_msgs, ndone + 1,
+			    sizeof(*done_msgs));
+			memcpy(done_msgs[ndone].qid, qid, sizeof(qid));
+			done_msgs[ndone++].body_file = path != NULL;
+		}
+		free(path);
+	}
+	if (dispatch && sp->pool != NULL &&
+	    sp->inflight.len < sp->inflight_max &&
+	    sched_select(sp, now, sp->inflight_max - sp->inflight.len, &jobs,
+	    &err) == -1)
+		log_error("event=sched.select error=\"%s\"", err.msg);
+	if (spool__exec(sp, "COMMIT", &err) == -1) {
+		log_error("event=spool.commit error=\"%s\"", err.msg);
+		sqlite3_exec(sp->db, "ROLLBACK", NULL, NULL, NULL);
+		ok = false;
+	}
+commit_done:
+	/* 3. answers, only now that the commit is on disk */
+	for (req = list; req; req = next) {
+		next = req->next;
+		if (req->type == SPOOL_REQ_MSG) {
+			int status = ok ? req->status : -1;
+
+			if (status == 0)
+				spool_body_release(&req->msg->body);
+			else
+				spool_body_discard(&req->msg->body);
+			req->done(req->arg, req->tag, status);
+			spool_msg_free(req->msg);
+			free(req);
+		} else if (!ok) {
+			/* not recorded: try again in the next batch */
+			spool_enqueue(sp, req);
+		} else {
+			if (req->status == 0)
+				spool_log_result(&req->res, now);
+			idmap_del(&sp->inflight, req->res.rcpt_id);
+			free(req);
+		}
+	}
+	for (size_t i = 0; ok && i < ndone; i++) {
+		log_info("event=removed id=%s", done_msgs[i].qid);
+		if (done_msgs[i].body_file &&
+		    unlinkat(sp->body_dirfd, done_msgs[i].qid, 0) == -1 &&
+		    errno != ENOENT)
+			log_warn("event=spool.unlink id=%s", done_msgs[i].qid);
+	}
+	free(done_msgs);
+	for (job = jobs; job; job = jobs) {
+		jobs = job->next;
+		job->next = NULL;
+		if (!ok) {
+			deliver_job_free(job);
+			continue;
+		}
+		idmap_put(&sp->inflight, job->rcpt_id, (void *)1);
+		deliver_pool_push(sp->pool, job);
+	}
+	if (ok && (nmsgs || nresults)) {
+		pthread_mutex_lock(&sp->stats_lock);
+		sp->stats.commits++;
+		sp->stats.messages += nmsgs;
+		sp->stats.results += nresults;
+		pthread_mutex_unlock(&sp->stats_lock);
+	}
+}
+
+static void *
+spool_thread(void *arg)
+{
+	struct spool *sp = arg;
+	struct spool_req *list;
+	struct timespec ts;
+	bool stop, dispatch;
+
+	for (;;) {
+		pthread_mutex_lock(&sp->lock);
+		if (sp->head == NULL && !sp->kicked && !sp->stopping) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&sp->cond, &sp->lock, &ts);
+		}
+		list = sp->head;
+		sp->head = NULL;
+		sp->tail = &sp->head;
+		sp->kicked = false;
+		stop = sp->stopping;
+		pthread_mutex_unlock(&sp->lock);
+
+		dispatch = !stop;
+		if (list != NULL || dispatch)
+			spool_batch(sp, list, dispatch);
+		if (stop) {
+			pthread_mutex_lock(&sp->lock);
+			list = sp->head;
+			pthread_mutex_unlock(&sp->lock);
+			if (list == NULL)
+				break;
+		}
+	}
+	return NULL;
+}

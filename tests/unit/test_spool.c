@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * test_spool.c - the spool's promise: a message is reported stored only
+ * when it is on disk. Faults are injected through the syscall seam
+ * (core/sys.c): a failing fsync or write of a body file must give the
+ * session a failure (451), never a success, and leave nothing behind.
+ * Also: crash leftovers (orphan body files) are removed at open.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/log.h"
+#include "core/sys.h"
+#include "spool/spool.h"
+
+struct done_state {
+	pthread_mutex_t	lock;
+	pthread_cond_t	cond;
+	int		called;
+	int		status;
+};
+
+static void
+test_done(void *arg, uint64_t tag, int status)
+{
+	struct done_state *d = arg;
+
+	pthread_mutex_lock(&d->lock);
+	d->called++;
+	d->status = status;
+	pthread_cond_signal(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* test_submit - store a message of size octets and wait for the answer */
+static int
+test_submit(struct spool *sp, const char *qid, size_t size)
+{
+	struct done_state d = { PTHREAD_MUTEX_INITIALIZER,
+	    PTHREAD_COND_INITIALIZER, 0, 0 };
+	struct spool_msg *msg = spool_msg_new();
+	struct timespec ts;
+	struct err err;
+	char *text = malloc(size);
+	int r;
+
+	memset(text, 'x', size);
+	snprintf(msg->qid, sizeof(msg->qid), "%s", qid);
+	msg->sender = strdup("a@example.test");
+	msg->arrival = time(NULL);
+	spool_msg_add_rcpt(msg, "b@example.test", "b@example.test", NULL, 0,
+	    SPOOL_TRANSPORT_LOCAL);
+	r = spool_body_write(&msg->body, spool_body_dir(sp), qid, text, size,
+	    &err);
+	free(text);
+	if (r == -1) {
+		spool_body_discard(&msg->body);
+		spool_msg_free(msg);
+		return -2;	/* the session would answer 451 itself */
+	}
+	spool_submit_msg(sp, msg, test_done, &d, 1);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	pthread_mutex_lock(&d.lock);
+	while (d.called == 0)
+		if (pthread_cond_timedwait(&d.cond, &d.lock, &ts) != 0)
+			break;
+	pthread_mutex_unlock(&d.lock);
+	assert_int_equal(d.called, 1);
+	return d.status;
+}
+
+static char test_dir[256];
+
+static int
+test_count(const char *qid)
+{
+	char path[512];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int n = -1;
+
+	snprintf(path, sizeof(path), "%s/spool/queue.db", test_dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+	    SQLITE_OK);
+	sqlite3_prepare_v2(db, "SELECT count(*) FROM messages WHERE qid = ?1",
+	    -1, &st, NULL);
+	sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+static bool
+test_body_exists(const char *qid)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/spool/bodies/%s", test_dir, qid);
+	return access(path, F_OK) == 0;
+}
+
+static int fail_errno;
+
+static int
+failing_fsync(int fd)
+{
+	errno = fail_errno;
+	return -1;
+}
+
+static ssize_t
+failing_write(int fd, const void *p, size_t n)
+{
+	errno = fail_errno;
+	return -1;
+}
+
+static void
+test_spool_faults(void **state)
+{
+	struct spool *sp;
+	struct err err;
+
+	snprintf(test_dir, sizeof(test_dir), "/tmp/relais-test-spool-XXXXXX");
+	assert_non_null(mkdtemp(test_dir));
+	log_set_level(LOG_LEVEL_ERROR);
+	sp = spool_open(test_dir, &err);
+	assert_non_null(sp);
+	assert_int_equal(spool_start(sp, NULL), 0);
+
+	/* small and large bodies are stored */
+	assert_int_equal(test_submit(sp, "0000000000000001", 100), 0);
+	assert_int_equal(test_count("0000000000000001"), 1);
+	assert_int_equal(test_submit(sp, "0000000000000002", 300000), 0);
+	assert_int_equal(test_count("0000000000000002"), 1);
+	assert_true(test_body_exists("0000000000000002"));
+
+	/* fsync of the body fails: failure reported, nothing left */
+	fail_errno = EIO;
+	sys.fsync = failing_fsync;
+	assert_int_equal(test_submit(sp, "0000000000000003", 300000), -1);
+	sys_restore();
+	assert_int_equal(test_count("0000000000000003"), 0);
+	assert_false(test_body_exists("0000000000000003"));
+
+	/* disk full while the body is written: the session gets -1 */
+	fail_errno = ENOSPC;
+	sys.write = failing_write;
+	assert_int_equal(test_submit(sp, "0000000000000004", 300000), -2);
+	sys_restore();
+	assert_false(test_body_exists("0000000000000004"));
+
+	/* after the faults the spool works again */
+	assert_int_equal(test_submit(sp, "0000000000000005", 300000), 0);
+	assert_int_equal(test_count("0000000000000005"), 1);
+	spool_free(sp);
+}
+
+static void
+test_spool_recover(void **state)
+{
+	struct spool *sp;
+	struct err err;
+	char path[512];
+	FILE *f;
+
+	/* a body file of a transaction that was never committed */
+	snprintf(path, sizeof(path), "%s/spool/bodies/00000000000000ff",
+	    test_dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("orphan", f);
+	fclose(f);
+	sp = spool_open(test_dir, &err);
+	assert_non_null(sp);
+	assert_false(test_body_exists("00000000000000ff"));
+	/* committed messages and their bodies survive the reopen */
+	assert_int_equal(test_count("0000000000000002"), 1);
+	assert_true(test_body_exists("0000000000000002"));
+	spool_free(sp);
+	snprintf(path, sizeof(path), "rm -rf '%s'", test_dir);
+	assert_int_equal(system(path), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_spool_faults),
+		cmocka_unit_test(test_spool_recover),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -6,8 +6,8 @@
  * points into it (user lower-cased and both fields NUL-terminated in
  * place), so 100k users cost one read, one array and one qsort. Lookups
  * bsearch the sorted array, comparing case-insensitively without copying
- * the key. Line parsing is passwd_file_parse_line, pure and fuzzed by
- * tests/unit/test_passwd_file.c's tables.
+ * the key. Line parsing is passwd_file_parse_line, pure, so the unit
+ * test's table and a fuzzer reach it without files.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -190,7 +190,7 @@ passwd_file_read(const char *path, struct buf *b, struct err *err)
 			break;
 		}
 	if (rc == 0 && ferror(f))
-		rc = err_set(err, errno, "%s: cannot read: %s", path,
+		rc = err_set(err, errno, "%s: cannot open: %s", path,
 		    strerror(errno));
 	fclose(f);
 	return rc;

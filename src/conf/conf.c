@@ -310,7 +310,7 @@ conf_load(const char *path, struct conf **conf_out, struct err *err)
 		}
 	}
 	if (ferror(f)) {
-		err_set(err, errno, "%s: cannot read: %s", path,
+		err_set(err, errno, "%s: cannot open: %s", path,
 		    strerror(errno));
 		goto out_close;
 	}

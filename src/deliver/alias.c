@@ -285,7 +285,7 @@ alias_read(const char *path, struct buf *b, struct err *err)
 			break;
 		}
 	if (rc == 0 && ferror(f))
-		rc = err_set(err, errno, "%s: cannot read: %s", path,
+		rc = err_set(err, errno, "%s: cannot open: %s", path,
 		    strerror(errno));
 	if (rc == 0)
 		buf_reserve(b, 0);

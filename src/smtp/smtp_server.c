@@ -91,13 +91,16 @@ struct smtp_session {
 	struct spool_msg	*msg;
 	struct smtp_mail_params	 mp;
 	unsigned		 nrcpts;	/* accepted RCPT commands */
+	bool			 rcpt_tried;	/* some RCPT, maybe refused */
 	char			 last_rcpt[SMTP_PATH_MAX + 1];
 	struct smtp_data	 data;
+	uint64_t		 text_size;	/* octets of text received */
 	bool			 too_big;
 	bool			 write_failed;
 	uint64_t		 bdat_left;	/* octets of the chunk to come */
 	bool			 bdat_last;
-	bool			 bdat_reject;	/* chunks are discarded */
+	const char		*bdat_reject;	/* refusal for the chunk being
+						   discarded, or NULL */
 
 	/* what the log line and the 250 need once the spool owns the msg */
 	char			 commit_qid[ID_QID_LEN + 1];
@@ -119,6 +122,8 @@ static void	smtp_server_close(struct smtp_session *s);
 static void	smtp_server_reset(struct smtp_session *s);
 static void	smtp_server_timeouts(struct smtp_session *s);
 static void	smtp_server_bdat_done(struct smtp_session *s);
+static const char *smtp_server_sequence_error(const struct smtp_session *s,
+		    enum smtp_verb v);
 static void	smtp_server_cmd_helo(struct smtp_session *,
 		    const struct smtp_cmd *);
 static void	smtp_server_cmd_mail(struct smtp_session *,
@@ -155,8 +160,10 @@ static const struct smtp_server_cmd smtp_server_cmds[SMTP_CMD__COUNT] = {
 	    smtp_server_cmd_rcpt },
 	[SMTP_CMD_DATA] = { SMTP_CMD_DATA, SMTP_STATE_MAIL | SMTP_STATE_RCPT,
 	    smtp_server_cmd_data },
-	[SMTP_CMD_BDAT] = { SMTP_CMD_BDAT, SMTP_STATE_MAIL | SMTP_STATE_RCPT |
-	    SMTP_STATE_BDAT, smtp_server_cmd_bdat },
+	/* BDAT is taken in every state: its chunk must be read even when
+	   the command is refused, or the chunk would be read as commands */
+	[SMTP_CMD_BDAT] = { SMTP_CMD_BDAT, SMTP_STATE_ANY | SMTP_STATE_BDAT,
+	    smtp_server_cmd_bdat },
 	[SMTP_CMD_RSET] = { SMTP_CMD_RSET, SMTP_STATE_ANY | SMTP_STATE_BDAT,
 	    smtp_server_cmd_rset },
 	[SMTP_CMD_NOOP] = { SMTP_CMD_NOOP, SMTP_STATE_ANY | SMTP_STATE_BDAT,
@@ -210,12 +217,14 @@ smtp_server_reset(struct smtp_session *s)
 	}
 	memset(&s->mp, 0, sizeof(s->mp));
 	s->nrcpts = 0;
+	s->rcpt_tried = false;
 	s->last_rcpt[0] = '\0';
+	s->text_size = 0;
 	s->too_big = false;
 	s->write_failed = false;
 	s->bdat_left = 0;
 	s->bdat_last = false;
-	s->bdat_reject = false;
+	s->bdat_reject = NULL;
 	if (s->state & (SMTP_STATE_MAIL | SMTP_STATE_RCPT | SMTP_STATE_DATA |
 	    SMTP_STATE_BDAT | SMTP_STATE_COMMIT))
 		s->state = SMTP_STATE_READY;
@@ -511,6 +520,7 @@ smtp_server_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	struct buf orig;
 	size_t i;
 
+	s->rcpt_tried = true;
 	if (s->nrcpts >= s->conf->limits.max_recipients) {
 		smtp_server_reply(s, "452 4.5.3 Error: too many recipients");
 		return;
@@ -643,7 +653,13 @@ static void
 smtp_server_cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
 	if (s->state != SMTP_STATE_RCPT) {
-		smtp_server_reply(s, "554 5.5.1 Error: no valid recipients");
+		/* as Postfix: 554 if RCPT was refused, 503 if never given */
+		if (s->rcpt_tried)
+			smtp_server_reply(s, "554 5.5.1 Error: no valid"
+			    " recipients");
+		else
+			smtp_server_reply(s, "503 5.5.1 Error: need RCPT"
+			    " command");
 		return;
 	}
 	if (smtp_server_received(s) == -1) {
@@ -663,12 +679,13 @@ smtp_server_text(struct smtp_session *s, const char *p, size_t n)
 {
 	struct err err;
 
-	if (n == 0 || s->too_big || s->write_failed || s->data.flags)
+	if (n == 0)
 		return;
-	if (s->msg->body.size + n > s->conf->limits.max_message_size) {
+	s->text_size += n;
+	if (s->text_size > s->conf->limits.max_message_size)
 		s->too_big = true;
+	if (s->too_big || s->write_failed || s->data.flags)
 		return;
-	}
 	if (spool_body_write(&s->msg->body, spool_body_dir(s->w->ctx->spool),
 	    s->msg->qid, p, n, &err) == -1) {
 		log_error("event=spool.body id=%s error=\"%s\"", s->msg->qid,
@@ -683,7 +700,11 @@ smtp_server_finish(struct smtp_session *s)
 {
 	const char *reason = NULL;
 
-	if (s->data.flags & (SMTP_DATA_BARE_LF | SMTP_DATA_BARE_CR)) {
+	if (s->too_big) {
+		reason = "size";
+		smtp_server_reply(s, "552 5.3.4 Message size exceeds fixed"
+		    " maximum message size");
+	} else if (s->data.flags & (SMTP_DATA_BARE_LF | SMTP_DATA_BARE_CR)) {
 		reason = "bare_cr_lf";
 		smtp_server_reply(s, "554 5.6.0 Message refused: bare CR or LF"
 		    " in the text (lines must end with CRLF)");
@@ -691,10 +712,6 @@ smtp_server_finish(struct smtp_session *s)
 		reason = "long_line";
 		smtp_server_reply(s, "554 5.6.0 Message refused: text line"
 		    " longer than %d octets", SMTP_TEXT_LINE_MAX);
-	} else if (s->too_big) {
-		reason = "size";
-		smtp_server_reply(s, "552 5.3.4 Message size exceeds fixed"
-		    " maximum message size");
 	} else if (s->write_failed) {
 		reason = "spool";
 		smtp_server_reply(s, "451 4.3.0 Error: local error, try again"
@@ -758,9 +775,13 @@ smtp_server_spool_done(struct smtp_session *s, int status)
 static void
 smtp_server_cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
-	if (s->state == SMTP_STATE_MAIL) {
-		/* no valid recipient: read the chunk, then refuse */
-		s->bdat_reject = true;
+	s->bdat_reject = NULL;
+	if (s->state == SMTP_STATE_CONNECTED || s->state == SMTP_STATE_READY) {
+		s->bdat_reject = smtp_server_sequence_error(s, SMTP_CMD_RCPT);
+	} else if (s->state == SMTP_STATE_MAIL) {
+		s->bdat_reject = s->rcpt_tried ?
+		    "554 5.5.1 Error: no valid recipients" :
+		    "503 5.5.1 Error: need RCPT command";
 	} else if (s->state == SMTP_STATE_RCPT) {
 		if (smtp_server_received(s) == -1)
 			s->write_failed = true;
@@ -779,18 +800,18 @@ static void
 smtp_server_bdat_done(struct smtp_session *s)
 {
 	size_t n = 0;
+	const char *reject = s->bdat_reject;
 
 	smtp_server_timeouts(s);
-	if (s->bdat_reject) {
-		smtp_server_reply(s, "554 5.5.1 Error: no valid recipients");
-		if (s->bdat_last)
-			smtp_server_reset(s);
-		s->bdat_reject = !s->bdat_last;
+	if (reject != NULL) {
+		s->bdat_reject = NULL;
+		smtp_server_reply(s, "%s", reject);
+		smtp_server_error(s);
 		return;
 	}
 	if (!s->bdat_last) {
 		smtp_server_reply(s, "250 2.0.0 %llu octets received",
-		    (unsigned long long)s->msg->body.size);
+		    (unsigned long long)s->text_size);
 		return;
 	}
 	smtp_data_finish_chunked(&s->data, s->w->scratch, &n);
@@ -957,6 +978,18 @@ smtp_server_data_in(struct smtp_session *s, struct evbuffer *in)
 	}
 }
 
+/* smtp_server_skip - drop an overlong line's octets, but keep a final CR:
+   it may be the first half of the CRLF that ends the line */
+static void
+smtp_server_skip(struct evbuffer *in, size_t len)
+{
+	char last;
+
+	evbuffer_drain(in, len - 1);
+	if (evbuffer_copyout(in, &last, 1) == 1 && last != '\r')
+		evbuffer_drain(in, 1);
+}
+
 static void
 smtp_server_process(struct smtp_session *s)
 {
@@ -981,13 +1014,15 @@ smtp_server_process(struct smtp_session *s)
 				break;	/* needs more input */
 			continue;
 		}
-		p = evbuffer_search_eol(in, NULL, &n, EVBUFFER_EOL_LF);
+		/* only CRLF ends a command line; a bare CR or LF inside it
+		   makes the whole line, up to that CRLF, a refused one */
+		p = evbuffer_search_eol(in, NULL, &n, EVBUFFER_EOL_CRLF_STRICT);
 		if (s->skipping) {
 			if (p.pos == -1) {
-				evbuffer_drain(in, len);
+				smtp_server_skip(in, len);
 				break;
 			}
-			evbuffer_drain(in, (size_t)p.pos + 1);
+			evbuffer_drain(in, (size_t)p.pos + 2);
 			s->skipping = false;
 			smtp_server_reply(s, "500 5.5.2 Error: line too long");
 			smtp_server_error(s);
@@ -996,30 +1031,23 @@ smtp_server_process(struct smtp_session *s)
 		if (p.pos == -1) {
 			if (len >= SMTP_CMD_LINE_MAX) {
 				s->skipping = true;
-				evbuffer_drain(in, len);
+				smtp_server_skip(in, len);
 			}
 			break;
 		}
-		if ((size_t)p.pos + 1 > SMTP_CMD_LINE_MAX) {
-			evbuffer_drain(in, (size_t)p.pos + 1);
+		if ((size_t)p.pos + 2 > SMTP_CMD_LINE_MAX) {
+			evbuffer_drain(in, (size_t)p.pos + 2);
 			smtp_server_reply(s, "500 5.5.2 Error: line too long");
 			smtp_server_error(s);
 			continue;
 		}
-		evbuffer_remove(in, line, (size_t)p.pos + 1);
 		n = (size_t)p.pos;
-		if (n == 0 || line[n - 1] != '\r') {
-			log_info("event=smtp.bare_lf session=%llu client=%s",
+		evbuffer_remove(in, line, n + 2);
+		if (memchr(line, '\n', n) != NULL || memchr(line, '\r', n) != NULL) {
+			log_info("event=smtp.bare_cr_lf session=%llu client=%s",
 			    (unsigned long long)s->id, s->ip);
-			smtp_server_reply(s, "500 5.5.2 Error: bare LF in command"
-			    " (lines must end with CRLF)");
-			smtp_server_error(s);
-			continue;
-		}
-		n--;
-		if (memchr(line, '\r', n) != NULL) {
-			smtp_server_reply(s, "500 5.5.2 Error: bare CR in command"
-			    " (lines must end with CRLF)");
+			smtp_server_reply(s, "500 5.5.2 Error: bare CR or LF in"
+			    " command (lines must end with CRLF)");
 			smtp_server_error(s);
 			continue;
 		}

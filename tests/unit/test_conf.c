@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "conf/conf.h"
+#include "core/buf.h"
 #include "core/log.h"
 
 #define LISTENER	"[listener a]\naddress = 127.0.0.1:25\n"
@@ -334,7 +335,7 @@ test_errors_files(void **state)
 	assert_string_equal(err.msg, want);
 
 	assert_int_equal(conf_load(dir, &conf, &err), -1);
-	snprintf(want, sizeof(want), "%s: cannot read: %s", dir,
+	snprintf(want, sizeof(want), "%s: cannot open: %s", dir,
 	    strerror(EISDIR));
 	assert_string_equal(err.msg, want);
 	rmdir(dir);
@@ -351,6 +352,20 @@ test_errors_files(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+
+static void
+check_defaults_limits(const struct conf *conf)
+{
+	assert_int_equal(conf->server.threads, 0);
+	assert_int_equal(conf->server.log_level, LOG_LEVEL_INFO);
+	assert_int_equal(conf->relay.ntrusted_networks, 2);
+	assert_int_equal(conf->limits.max_message_size, 25 * 1024 * 1024);
+	assert_int_equal(conf->limits.max_recipients, 100);
+	assert_int_equal(conf->limits.max_connections, 1000);
+	assert_int_equal(conf->limits.max_connections_per_ip, 20);
+	assert_int_equal(conf->limits.command_timeout, 300);
+	assert_int_equal(conf->limits.data_timeout, 600);
+}
 
 static void
 check_defaults(const struct conf *conf, const char *data_dir)
@@ -375,12 +390,7 @@ check_defaults(const struct conf *conf, const char *data_dir)
 	assert_int_equal(conf->relay.trusted_networks[1].family, AF_INET6);
 	assert_int_equal(conf->relay.trusted_networks[1].prefix, 128);
 	assert_int_equal(conf->relay.trusted_networks[1].addr[15], 1);
-	assert_int_equal(conf->limits.max_message_size, 25 * 1024 * 1024);
-	assert_int_equal(conf->limits.max_recipients, 100);
-	assert_int_equal(conf->limits.max_connections, 1000);
-	assert_int_equal(conf->limits.max_connections_per_ip, 20);
-	assert_int_equal(conf->limits.command_timeout, 300);
-	assert_int_equal(conf->limits.data_timeout, 600);
+	check_defaults_limits(conf);
 }
 
 static void
@@ -1153,6 +1163,54 @@ test_find(void **state)
 	rmdir(dir);
 }
 
+/*
+ * etc/relais.conf loads, and so does it with every commented-out
+ * "#key = value" line enabled: the defaults it shows are the defaults.
+ * Skipped when not run from the top of the tree.
+ */
+static void
+test_example_file(void **state)
+{
+	static const char path[] = "etc/relais.conf";
+	char line[512];
+	struct conf *conf;
+	struct err err;
+	struct buf b;
+	FILE *f;
+
+	(void)state;
+	if ((f = fopen(path, "r")) == NULL)
+		skip();
+	assert_int_equal(conf_load(path, &conf, &err), 0);
+	assert_int_equal(conf->nlisteners, 2);
+	assert_string_equal(conf->listeners[1].addrs[0].text, "0.0.0.0:587");
+	assert_int_equal(conf->listeners[1].tls, CONF_TLS_REQUIRED);
+	assert_string_equal(conf->server.user, "relais");
+	conf_unref(conf);
+
+	buf_init(&b, 0);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		size_t n = strspn(line + 1, "abcdefghijklmnopqrstuvwxyz_");
+
+		if (line[0] == '#' && n > 0 && strncmp(line + 1 + n, " = ", 3)
+		    == 0)
+			buf_puts(&b, line + 1);
+		else
+			buf_puts(&b, line);
+	}
+	fclose(f);
+	if (conf_load_string(path, b.data, b.len, &conf, &err) == -1)
+		fail_msg("uncommented: %s", err.msg);
+	buf_fini(&b);
+	check_defaults_limits(conf);
+	assert_string_equal(conf->server.data_dir, "/var/lib/relais");
+	assert_string_equal(conf->local.mailboxes,
+	    "/var/lib/relais/mail/%d/%u");
+	assert_int_equal(conf->listeners[0].role, CONF_ROLE_MX);
+	assert_int_equal(conf->listeners[0].tls, CONF_TLS_NONE);
+	conf_unref(conf);
+}
+
 int
 main(void)
 {
@@ -1174,6 +1232,7 @@ main(void)
 		cmocka_unit_test(test_lookups),
 		cmocka_unit_test(test_refs),
 		cmocka_unit_test(test_find),
+		cmocka_unit_test(test_example_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,2 +1,0 @@
-build/obj/core/id.o: src/core/id.c src/core/id.h
-src/core/id.h:

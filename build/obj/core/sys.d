@@ -1,2 +1,0 @@
-build/obj/core/sys.o: src/core/sys.c src/core/sys.h
-src/core/sys.h:

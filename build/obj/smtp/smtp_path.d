@@ -1,5 +1,0 @@
-build/obj/smtp/smtp_path.o: src/smtp/smtp_path.c src/smtp/smtp_path.h \
- src/core/buf.h src/core/str.h
-src/smtp/smtp_path.h:
-src/core/buf.h:
-src/core/str.h:

@@ -1,4 +1,0 @@
-build/san/core/idmap.o: src/core/idmap.c src/core/idmap.h \
- src/core/xalloc.h
-src/core/idmap.h:
-src/core/xalloc.h:

@@ -64,8 +64,7 @@ worker_inbox_cb(evutil_socket_t fd, short what, void *arg)
 
 		next = m->next;
 		s = idmap_get(&w->sessions, m->session_id);
-		if (s != NULL)
-			smtp_server_spool_done(s, m->status);
+		m->fn(s, m->status, m->data);
 		free(m);
 	}
 }
@@ -232,6 +231,7 @@ worker_fini(struct worker *w)
 	free(w->levs);
 	while ((m = w->inbox) != NULL) {
 		w->inbox = m->next;
+		m->fn(NULL, m->status, m->data);
 		free(m);
 	}
 	if (w->inbox_ev)
@@ -248,12 +248,15 @@ worker_fini(struct worker *w)
 }
 
 void
-worker_post(struct worker *w, uint64_t session_id, int status)
+worker_post(struct worker *w, uint64_t session_id, worker_fn *fn, int status,
+    void *data)
 {
 	struct worker_msg *m = xmalloc(sizeof(*m));
 
 	m->session_id = session_id;
+	m->fn = fn;
 	m->status = status;
+	m->data = data;
 	pthread_mutex_lock(&w->lock);
 	m->next = w->inbox;
 	w->inbox = m;
@@ -264,5 +267,5 @@ worker_post(struct worker *w, uint64_t session_id, int status)
 void
 worker_spool_done(void *arg, uint64_t tag, int status)
 {
-	worker_post(arg, tag, status);
+	worker_post(arg, tag, smtp_server_spool_done, status, NULL);
 }

@@ -20,6 +20,7 @@ struct event;
 struct evconnlistener;
 struct conf_live;
 struct spool;
+struct smtp_session;
 
 /* what every worker shares, owned by the serve command */
 struct worker_ctx {
@@ -28,10 +29,19 @@ struct worker_ctx {
 	atomic_bool		 stopping;
 };
 
+/*
+ * An answer from another thread: fn runs on the worker's loop with the
+ * session the id names, or with NULL when that session is gone (fn must
+ * then only free data).
+ */
+typedef void worker_fn(struct smtp_session *s, int status, void *data);
+
 struct worker_msg {
 	struct worker_msg	*next;
 	uint64_t		 session_id;
+	worker_fn		*fn;
 	int			 status;
+	void			*data;
 };
 
 struct worker {
@@ -63,8 +73,9 @@ void	worker_stop(struct worker *w);
 void	worker_join(struct worker *w);
 void	worker_fini(struct worker *w);
 
-/* worker_post - hand an answer for session_id to w's loop (any thread) */
-void	worker_post(struct worker *w, uint64_t session_id, int status);
+/* worker_post - run fn(session, status, data) on w's loop (any thread) */
+void	worker_post(struct worker *w, uint64_t session_id, worker_fn *fn,
+	    int status, void *data);
 
 /* worker_check_done - leave the loop once stopping and no session is left */
 void	worker_check_done(struct worker *w);

@@ -740,9 +740,9 @@ smtp_server_finish(struct smtp_session *s)
 }
 
 void
-smtp_server_spool_done(struct smtp_session *s, int status)
+smtp_server_spool_done(struct smtp_session *s, int status, void *data)
 {
-	if (s->state != SMTP_STATE_COMMIT)
+	if (s == NULL || s->state != SMTP_STATE_COMMIT)
 		return;
 	/* the spool frees the message after done: what we log was kept */
 	s->msg = NULL;

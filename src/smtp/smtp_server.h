@@ -17,8 +17,9 @@ struct smtp_session;
 /* smtp_server_accept - start a session on a freshly accepted socket */
 void	smtp_server_accept(struct worker *w, evutil_socket_t fd,
 	    struct sockaddr *sa, struct listen_sock *sock);
-/* smtp_server_spool_done - the spool's answer for the pending commit */
-void	smtp_server_spool_done(struct smtp_session *s, int status);
+/* smtp_server_spool_done - the spool's answer for the pending commit
+   (a worker_fn: s is NULL when the session has gone) */
+void	smtp_server_spool_done(struct smtp_session *s, int status, void *data);
 /* smtp_server_shutdown - SIGTERM: 421 now if idle, else after the current
    transaction */
 void	smtp_server_shutdown(struct smtp_session *s);

@@ -295,7 +295,12 @@ class SMTPConn:
         for who, data in self.log[-60:]:
             for ln in data.split(b"\n"):
                 if ln:
-                    out.append(f"  {who}: {ln[:300]!r}")
+                    if len(ln) > 160:
+                        out.append(f"  {who}: {ln[:100]!r} ... [{len(ln)} octets]")
+                    else:
+                        out.append(f"  {who}: {ln!r}")
+        if len(out) > 80:
+            out = out[:20] + [f"  ... {len(out) - 60} lines ..."] + out[-40:]
         return "SMTP exchange:\n" + "\n".join(out)
 
     def close(self):

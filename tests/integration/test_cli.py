@@ -212,3 +212,46 @@ def test_queue_survives_stop_and_restart(relais, unique):
     assert not re.search(r"event=bounced [^\n]*id=" + re.escape(qid), relais.log())
     # the alice copy was not delivered a second time
     assert len(relais.find_token(tok)) == 1
+
+
+def test_embedded_default(tmp_path, unique):
+    """`relais serve` without -c and without ./relais.conf: 127.0.0.1:2525,
+    local domain localhost accepting every local part, data in ./relais-data/."""
+    import signal
+    import smtplib
+    import socket
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", 2525))
+        except OSError:
+            pytest.skip("127.0.0.1:2525 is in use")
+    log = tmp_path / "default.log"
+    with open(log, "wb") as f:
+        proc = subprocess.Popen([str(relais_bin()), "serve"], cwd=str(tmp_path),
+                                stdout=f, stderr=subprocess.STDOUT,
+                                env={"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0",
+                                 "PATH": "/usr/bin:/bin"})
+    try:
+        deadline = time.monotonic() + 15
+        while "event=server.ready" not in log.read_text(errors="replace"):
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "not ready"
+            time.sleep(0.05)
+        tok = unique("default")
+        with smtplib.SMTP("127.0.0.1", 2525, local_hostname="client.test", timeout=15) as c:
+            assert c.sendmail("s@remote.test", ["Someone@localhost"],
+                              message(tok, to="someone@localhost")) == {}
+        new = tmp_path / "relais-data" / "mail" / "localhost" / "someone" / "new"
+        deadline = time.monotonic() + 10
+        while not (new.is_dir() and any(new.iterdir())):
+            assert time.monotonic() < deadline, f"nothing in {new}"
+            time.sleep(0.05)
+        assert tok.encode() in next(new.iterdir()).read_bytes()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    text = log.read_text(errors="replace")
+    assert "Sanitizer" not in text and "runtime error:" not in text, text[-3000:]

@@ -371,14 +371,12 @@ def test_body_just_under_limit_accepted(relais, unique):
 def test_bdat_too_big_552(relais, unique):
     c = relais.conn()
     start_tx(c)
-    c.send(b"BDAT 2000000 LAST\r\n")
+    line = b"z" * 998 + b"\r\n"          # legal lines: only the size is wrong
+    body = line * 2000                     # 2 000 000 octets > 1M
+    c.send(f"BDAT {len(body)} LAST\r\n".encode())
     try:
-        chunk = b"z" * 65536
-        sent = 0
-        while sent < 2000000:
-            n = min(len(chunk), 2000000 - sent)
-            c.send(chunk[:n])
-            sent += n
+        for i in range(0, len(body), 65000):
+            c.sock.sendall(body[i:i + 65000])
     except OSError:
         pass
     r = c.reply(20)
@@ -636,3 +634,76 @@ def test_ipv6_listener(relais_factory, unique):
         s6.close()
     c = r.conn()
     c.ehlo()
+
+
+def test_many_pipelined_commands_answered_in_order(relais):
+    c = relais.conn()
+    c.ehlo()
+    n = 200
+    c.send(b"".join(b"NOOP %d\r\n" % i for i in range(n)) + b"VRFY alice\r\n")
+    for _ in range(n):
+        c.expect(None, 250)
+    c.expect(None, 252)
+    c.expect("QUIT", 221)
+
+
+def test_size_boundary(relais):
+    c = relais.conn()
+    r = c.ehlo()
+    limit = int([t for t in r.texts if t.upper().startswith("SIZE")][0].split()[1])
+    c.expect(f"MAIL FROM:<s@remote.test> SIZE={limit}", 250)
+    c.expect("RSET", 250)
+    c.expect(f"MAIL FROM:<s@remote.test> SIZE={limit + 1}", 552, "5.3.4")
+
+
+def test_max_connections_global(relais_factory):
+    r = relais_factory(overrides={"limits": {"max_connections": "2"}}).start()
+    a, b = r.conn(), r.conn()
+    assert a.greeting.code == 220 and b.greeting.code == 220
+    extra = r.conn()
+    assert extra.greeting.code == 421, extra.greeting
+    assert extra.wait_closed(5)
+    a.expect("NOOP", 250)
+
+
+def test_relay_denied_for_untrusted_client(relais_factory):
+    r = relais_factory(overrides={"relay": {"trusted_networks": "192.0.2.0/24"}}).start()
+    c = r.conn()
+    c.ehlo()
+    c.expect("MAIL FROM:<s@remote.test>", 250)
+    rep = c.cmd("RCPT TO:<someone@elsewhere.test>")
+    assert rep.code in (550, 551, 554), rep
+    assert rep.enhanced and rep.enhanced.startswith("5.7."), rep
+    # local domains are still accepted from anyone on an mx listener
+    c.expect("RCPT TO:<alice@example.test>", 250)
+
+
+def test_relay_allowed_for_trusted_client(relais):
+    c = relais.conn()
+    c.ehlo()
+    c.expect("MAIL FROM:<s@remote.test>", 250)
+    c.expect("RCPT TO:<someone@elsewhere.test>", 250)
+    c.expect("RSET", 250)
+
+
+def test_empty_message_accepted(relais):
+    c = relais.conn()
+    c.ehlo()
+    c.expect("MAIL FROM:<s@remote.test>", 250)
+    c.expect("RCPT TO:<bob@example.test>", 250)
+    c.expect("DATA", 354)
+    c.send(b".\r\n")
+    c.expect(None, 250)
+    [raw] = relais.maildir_messages("example.test", "bob")
+    lines, _ = split_headers(raw)
+    assert lines[0] == "Return-Path: <s@remote.test>"
+    assert any(ln.startswith("Received:") for ln in lines)
+
+
+def test_data_after_quit_is_ignored(relais):
+    c = relais.conn()
+    c.ehlo()
+    c.send(b"QUIT\r\nNOOP\r\nNOOP\r\n")
+    c.expect(None, 221)
+    assert c.wait_closed(5)
+    assert c.buf == b"", f"replies after QUIT: {c.buf!r}"

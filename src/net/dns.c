@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * dns.c - libunbound on a libevent loop; see dns.h.
+ *
+ * ub_resolve_async() hands each query to libunbound's own thread; the
+ * answer is signalled on ub_fd(), which the loop watches, and
+ * ub_process() then runs our callback on the loop thread. Each query also
+ * has a timer: past the timeout it is cancelled and answered TEMPFAIL, so
+ * an unreachable resolver never stalls a delivery for minutes.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <unbound.h>
+
+#include "core/idmap.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "net/dns.h"
+
+struct dns {
+	struct event_base	*base;
+	struct ub_ctx		*ctx;
+	struct event		*ev;
+	struct idmap		 queries;	/* id -> struct dns_query */
+	uint64_t		 next_id;
+	unsigned		 timeout;
+};
+
+struct dns_query {
+	struct dns	*d;
+	uint64_t	 id;
+	int		 ub_id;
+	int		 type;
+	dns_cb		*cb;
+	void		*arg;
+	struct event	*timer;
+};
+
+static void
+dns_query_free(struct dns_query *q)
+{
+	idmap_del(&q->d->queries, q->id);
+	if (q->timer)
+		event_free(q->timer);
+	free(q);
+}
+
+static void
+dns_ub_cb(void *mydata, int err, struct ub_result *res)
+{
+	struct dns_query *q = mydata;
+	struct dns_answer ans;
+
+	memset(&ans, 0, sizeof(ans));
+	ans.type = q->type;
+	if (err != 0 || res == NULL) {
+		ans.status = DNS_TEMPFAIL;
+	} else if (res->havedata) {
+		size_t n = 0;
+
+		while (res->data[n] != NULL)
+			n++;
+		ans.rr = xcalloc(n ? n : 1, sizeof(*ans.rr));
+		for (size_t i = 0; i < n; i++) {
+			if (dns_rdata_parse(q->type,
+			    (const uint8_t *)res->data[i], (size_t)res->len[i],
+			    &ans.rr[ans.n]) == 0)
+				ans.n++;
+		}
+		ans.status = ans.n ? DNS_OK : DNS_PERMFAIL;
+		ans.secure = res->secure != 0;
+	} else if (res->nxdomain || res->rcode == 3) {
+		ans.status = DNS_NXDOMAIN;
+	} else if (res->rcode == 0) {
+		ans.status = DNS_NODATA;
+	} else if (res->rcode == 2) {
+		ans.status = DNS_TEMPFAIL;	/* SERVFAIL */
+	} else {
+		ans.status = DNS_PERMFAIL;
+	}
+	if (res != NULL)
+		ub_resolve_free(res);
+	idmap_del(&q->d->queries, q->id);	/* a cancel from cb is a no-op */
+	q->cb(q->arg, &ans);
+	dns_answer_fini(&ans);
+	dns_query_free(q);
+}
+
+static void
+dns_fd_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns *d = arg;
+
+	ub_process(d->ctx);
+}
+
+static void
+dns_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns_query *q = arg;
+	struct dns_answer ans;
+
+	memset(&ans, 0, sizeof(ans));
+	ans.type = q->type;
+	ans.status = DNS_TEMPFAIL;
+	ub_cancel(q->d->ctx, q->ub_id);
+	idmap_del(&q->d->queries, q->id);
+	q->cb(q->arg, &ans);
+	dns_query_free(q);
+}
+
+static uint64_t
+dns_query_start(void *ctx, const char *name, int type, dns_cb *cb, void *arg)
+{
+	struct dns *d = ctx;
+	struct dns_query *q = xcalloc(1, sizeof(*q));
+	struct timeval tv = { d->timeout, 0 };
+	int r;
+
+	q->d = d;
+	q->id = ++d->next_id;
+	q->type = type;
+	q->cb = cb;
+	q->arg = arg;
+	r = ub_resolve_async(d->ctx, name, type, 1, q, dns_ub_cb, &q->ub_id);
+	if (r != 0) {
+		log_warnx("event=dns.query name=%s error=\"%s\"", name,
+		    ub_strerror(r));
+		free(q);
+		return 0;
+	}
+	idmap_put(&d->queries, q->id, q);
+	q->timer = evtimer_new(d->base, dns_timeout_cb, q);
+	evtimer_add(q->timer, &tv);
+	return q->id;
+}
+
+static void
+dns_query_cancel(void *ctx, uint64_t id)
+{
+	struct dns *d = ctx;
+	struct dns_query *q = idmap_get(&d->queries, id);
+
+	if (q == NULL)
+		return;
+	ub_cancel(d->ctx, q->ub_id);
+	dns_query_free(q);
+}
+
+struct dns_resolver
+dns_resolver(struct dns *d)
+{
+	return (struct dns_resolver){ dns_query_start, dns_query_cancel, d };
+}
+
+struct dns *
+dns_new(struct event_base *base, const char *server, unsigned timeout,
+    struct err *err)
+{
+	struct dns *d = xcalloc(1, sizeof(*d));
+	char fwd[300];
+	const char *colon;
+	int r;
+
+	d->base = base;
+	d->timeout = timeout ? timeout : 10;
+	idmap_init(&d->queries);
+	if ((d->ctx = ub_ctx_create()) == NULL) {
+		err_set(err, 0, "ub_ctx_create failed");
+		goto fail;
+	}
+	/* answers through a thread of libunbound's, not a forked process */
+	if ((r = ub_ctx_async(d->ctx, 1)) != 0)
+		goto fail_ub;
+	if (server != NULL && server[0] != '\0') {
+		/* "HOST:PORT" or "[v6]:PORT" to unbound's "HOST@PORT" */
+		if (server[0] == '[' && (colon = strstr(server, "]:")) != NULL)
+			snprintf(fwd, sizeof(fwd), "%.*s@%s",
+			    (int)(colon - server - 1), server + 1, colon + 2);
+		else if ((colon = strrchr(server, ':')) != NULL &&
+		    strchr(server, ':') == colon)
+			snprintf(fwd, sizeof(fwd), "%.*s@%s",
+			    (int)(colon - server), server, colon + 1);
+		else
+			snprintf(fwd, sizeof(fwd), "%s", server);
+		if ((r = ub_ctx_set_option(d->ctx, "do-not-query-localhost:",
+		    "no")) != 0 || (r = ub_ctx_set_fwd(d->ctx, fwd)) != 0)
+			goto fail_ub;
+	} else if ((r = ub_ctx_resolvconf(d->ctx, NULL)) != 0) {
+		goto fail_ub;
+	}
+	d->ev = event_new(base, ub_fd(d->ctx), EV_READ | EV_PERSIST, dns_fd_cb,
+	    d);
+	if (d->ev == NULL || event_add(d->ev, NULL) == -1) {
+		err_set(err, 0, "cannot watch the resolver");
+		goto fail;
+	}
+	return d;
+fail_ub:
+	err_set(err, 0, "resolver %s: %s", server ? server : "resolv.conf",
+	    ub_strerror(r));
+fail:
+	dns_free(d);
+	return NULL;
+}
+
+static void
+dns_free_each(uint64_t id, void *val, void *arg)
+{
+	struct dns_query *q = val;
+
+	ub_cancel(q->d->ctx, q->ub_id);
+	if (q->timer)
+		event_free(q->timer);
+	free(q);
+}
+
+void
+dns_free(struct dns *d)
+{
+	if (d == NULL)
+		return;
+	idmap_each(&d->queries, dns_free_each, NULL);
+	idmap_fini(&d->queries);
+	if (d->ev)
+		event_free(d->ev);
+	if (d->ctx)
+		ub_ctx_delete(d->ctx);
+	free(d);
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * dns.h - asynchronous DNS for an event loop, on libunbound.
+ *
+ * One struct dns per event loop (ub_ctx with its own thread, its fd
+ * watched by the loop); answers arrive as callbacks on that loop, parsed
+ * into struct dns_rr. `[dns] resolver = HOST:PORT` sends every query to
+ * that server (tests use it); otherwise /etc/resolv.conf is used.
+ *
+ * Code that needs DNS takes a struct dns_resolver (a query function and a
+ * context), so unit tests can answer from a table (Postfix's mock DNS).
+ */
+#ifndef RELAIS_NET_DNS_H
+#define RELAIS_NET_DNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+struct event_base;
+
+enum dns_type {
+	DNS_T_A = 1,
+	DNS_T_CNAME = 5,
+	DNS_T_PTR = 12,
+	DNS_T_MX = 15,
+	DNS_T_TXT = 16,
+	DNS_T_AAAA = 28,
+	DNS_T_TLSA = 52,
+};
+
+enum dns_status {
+	DNS_OK,			/* at least one record */
+	DNS_NODATA,		/* the name exists, no record of this type */
+	DNS_NXDOMAIN,		/* the name does not exist */
+	DNS_TEMPFAIL,		/* SERVFAIL, timeout, network trouble */
+	DNS_PERMFAIL,		/* malformed query or answer (REFUSED...) */
+};
+
+struct dns_rr {
+	int		 type;
+	uint16_t	 pref;		/* MX preference */
+	char		 name[256];	/* MX exchange, PTR/CNAME target */
+	int		 family;	/* A: AF_INET, AAAA: AF_INET6 */
+	uint8_t		 addr[16];
+	char		*txt;		/* TXT: character-strings joined */
+	size_t		 txt_len;
+	uint8_t		*raw;		/* other types: the rdata */
+	size_t		 raw_len;
+};
+
+struct dns_answer {
+	enum dns_status	 status;
+	int		 type;
+	bool		 secure;	/* DNSSEC validated */
+	struct dns_rr	*rr;
+	size_t		 n;
+};
+
+/* answer callback: ans is valid only during the call */
+typedef void dns_cb(void *arg, const struct dns_answer *ans);
+
+/* the interface DNS users take */
+struct dns_resolver {
+	/* start a query; 0 if it could not start (cb is not called) */
+	uint64_t	(*query)(void *ctx, const char *name, int type,
+			    dns_cb *cb, void *arg);
+	/* cancel a started query; its cb is not called */
+	void		(*cancel)(void *ctx, uint64_t id);
+	void		*ctx;
+};
+
+struct dns;
+
+/*
+ * dns_new - resolver on base; server is "HOST:PORT", "HOST" or NULL
+ * (resolv.conf); timeout in seconds per query.
+ */
+struct dns *dns_new(struct event_base *base, const char *server,
+	    unsigned timeout, struct err *err);
+void	dns_free(struct dns *d);
+/* dns_resolver - the dns_resolver interface of d */
+struct dns_resolver dns_resolver(struct dns *d);
+
+/*
+ * dns_rdata_parse - pure: one rdata in wire form (names uncompressed, as
+ * libunbound gives them) into out. -1 if malformed.
+ */
+int	dns_rdata_parse(int type, const uint8_t *p, size_t len,
+	    struct dns_rr *out);
+void	dns_rr_fini(struct dns_rr *rr);
+
+/* dns_answer_free - for answers built by hand (tests, caches) */
+void	dns_answer_fini(struct dns_answer *ans);
+
+#endif

@@ -173,7 +173,7 @@ cli_serve(int argc, char **argv)
 	sv.pool = deliver_pool_new(conf->server.data_dir,
 	    SERVE_DELIVER_THREADS, &sv.live);
 	if (deliver_pool_start(sv.pool, sv.spool) == -1 ||
-	    spool_start(sv.spool, sv.pool) == -1)
+	    spool_start(sv.spool, sv.pool, &sv.live) == -1)
 		fatalx("event=server.init error=\"cannot start threads\"");
 
 	sv.workers = xcalloc(sv.nworkers, sizeof(*sv.workers));

@@ -53,6 +53,10 @@ enum conf_section_id {
 	CONF_SEC_LOCAL,
 	CONF_SEC_RELAY,
 	CONF_SEC_LIMITS,
+	CONF_SEC_DNS,
+	CONF_SEC_TLS,
+	CONF_SEC_TLS_NAME,
+	CONF_SEC_AUTH,
 	CONF_SEC_COUNT,
 };
 
@@ -128,6 +132,8 @@ static void	conf_apply_defaults(struct conf_load *, enum conf_section_id,
 static void	conf_fini_keys(enum conf_section_id, void *);
 static void	*conf_listener_add(struct conf *, const char *);
 static bool	conf_listener_exists(const struct conf *, const char *);
+static void	*conf_tls_name_add(struct conf *, const char *);
+static bool	conf_tls_name_exists(const struct conf *, const char *);
 static bool	conf_line_is_key(struct str);
 static bool	conf_name_valid(struct str);
 static bool	conf_domain_valid(struct str);
@@ -165,6 +171,11 @@ static const struct conf_section conf_sections[] = {
 	{ "local", CONF_SEC_LOCAL, NULL, NULL },
 	{ "relay", CONF_SEC_RELAY, NULL, NULL },
 	{ "limits", CONF_SEC_LIMITS, NULL, NULL },
+	/* [tls] and [tls NAME]: the same word, told apart by the NAME */
+	{ "tls", CONF_SEC_TLS, NULL, NULL },
+	{ "tls", CONF_SEC_TLS_NAME, conf_tls_name_add, conf_tls_name_exists },
+	{ "auth", CONF_SEC_AUTH, NULL, NULL },
+	{ "dns", CONF_SEC_DNS, NULL, NULL },
 };
 
 static const char *const conf_role_names[] = {
@@ -182,6 +193,33 @@ static const char *const conf_tls_names[] = {
 	NULL,
 };
 
+static const char *const conf_smarthost_tls_names[] = {
+	[CONF_RELAY_TLS_NONE] = "none",
+	[CONF_RELAY_TLS_MAY] = "may",
+	[CONF_RELAY_TLS_REQUIRED] = "required",
+	NULL,
+};
+
+static const char *const conf_outbound_tls_names[] = {
+	[CONF_RELAY_TLS_NONE] = "none",
+	[CONF_RELAY_TLS_MAY] = "may",
+	[CONF_RELAY_TLS_REQUIRED] = "encrypt",
+	NULL,
+};
+
+static const char *const conf_tls_version_names[] = {
+	[CONF_TLS_V1_2] = "TLSv1.2",
+	[CONF_TLS_V1_3] = "TLSv1.3",
+	NULL,
+};
+
+/* Mozilla's "intermediate" TLS 1.2 list less DHE: AEAD and forward
+   secrecy only; TLS 1.3 suites are OpenSSL's defaults */
+#define CONF_TLS_CIPHERS	"ECDHE-ECDSA-AES128-GCM-SHA256:" \
+	"ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:" \
+	"ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:" \
+	"ECDHE-RSA-CHACHA20-POLY1305"
+
 _Static_assert(sizeof(enum conf_role) == sizeof(int), "enum as int");
 _Static_assert(sizeof(enum conf_tls) == sizeof(int), "enum as int");
 
@@ -190,6 +228,7 @@ _Static_assert(sizeof(enum conf_tls) == sizeof(int), "enum as int");
 #define GB	(1024ull * MB)
 #define CONF_F(field)		offsetof(struct conf, field)
 #define CONF_L(field)		offsetof(struct conf_listener, field)
+#define CONF_T(field)		offsetof(struct conf_tls_name, field)
 
 /*
  * The key table. Keep it in the order of docs/configuration.md. hostname
@@ -238,6 +277,50 @@ static const struct conf_key conf_keys[] = {
 	  .type = CONF_T_CIDRS, .def = "127.0.0.0/8 ::1/128",
 	  .off = CONF_F(relay.trusted_networks),
 	  .off_n = CONF_F(relay.ntrusted_networks) },
+	{ .section = CONF_SEC_RELAY, .name = "smarthost",
+	  .type = CONF_T_STRING, .off = CONF_F(relay.smarthost) },
+	{ .section = CONF_SEC_RELAY, .name = "smarthost_tls",
+	  .type = CONF_T_ENUM, .def = "may", .names = conf_smarthost_tls_names,
+	  .off = CONF_F(relay.smarthost_tls) },
+	{ .section = CONF_SEC_RELAY, .name = "smarthost_user",
+	  .type = CONF_T_STRING, .off = CONF_F(relay.smarthost_user) },
+	{ .section = CONF_SEC_RELAY, .name = "smarthost_password_file",
+	  .type = CONF_T_STRING, .off = CONF_F(relay.smarthost_password_file) },
+	{ .section = CONF_SEC_RELAY, .name = "outbound_tls",
+	  .type = CONF_T_ENUM, .def = "may", .names = conf_outbound_tls_names,
+	  .off = CONF_F(relay.outbound_tls) },
+	{ .section = CONF_SEC_RELAY, .name = "outbound_port",
+	  .type = CONF_T_UINT, .def = "25", .min = 1, .max = 65535,
+	  .off = CONF_F(relay.outbound_port) },
+	{ .section = CONF_SEC_RELAY, .name = "outbound_address",
+	  .type = CONF_T_STRING, .off = CONF_F(relay.outbound_address) },
+	{ .section = CONF_SEC_RELAY, .name = "postmaster",
+	  .type = CONF_T_STRING, .off = CONF_F(relay.postmaster) },
+	{ .section = CONF_SEC_RELAY, .name = "max_connections_per_domain",
+	  .type = CONF_T_UINT, .def = "20", .min = 1, .max = 10000,
+	  .off = CONF_F(relay.max_connections_per_domain) },
+	{ .section = CONF_SEC_RELAY, .name = "max_outbound_connections",
+	  .type = CONF_T_UINT, .def = "500", .min = 1, .max = 100000,
+	  .off = CONF_F(relay.max_outbound_connections) },
+	{ .section = CONF_SEC_RELAY, .name = "retry_min",
+	  .type = CONF_T_DURATION, .def = "1m", .min = 1, .max = 86400,
+	  .off = CONF_F(relay.retry_min) },
+	{ .section = CONF_SEC_RELAY, .name = "retry_max",
+	  .type = CONF_T_DURATION, .def = "1h", .min = 1, .max = 7 * 86400,
+	  .off = CONF_F(relay.retry_max) },
+	{ .section = CONF_SEC_RELAY, .name = "max_queue_lifetime",
+	  .type = CONF_T_DURATION, .def = "5d", .min = 1, .max = 60 * 86400,
+	  .off = CONF_F(relay.max_queue_lifetime) },
+	{ .section = CONF_SEC_RELAY, .name = "delay_warning",
+	  .type = CONF_T_DURATION, .def = "4h", .min = 0, .max = 60 * 86400,
+	  .off = CONF_F(relay.delay_warning) },
+
+	/* [dns] */
+	{ .section = CONF_SEC_DNS, .name = "resolver",
+	  .type = CONF_T_STRING, .off = CONF_F(dns.resolver) },
+	{ .section = CONF_SEC_DNS, .name = "timeout",
+	  .type = CONF_T_DURATION, .def = "10s", .min = 1, .max = 300,
+	  .off = CONF_F(dns.timeout) },
 
 	/* [limits] */
 	{ .section = CONF_SEC_LIMITS, .name = "max_message_size",
@@ -258,6 +341,58 @@ static const struct conf_key conf_keys[] = {
 	{ .section = CONF_SEC_LIMITS, .name = "data_timeout",
 	  .type = CONF_T_DURATION, .def = "10m", .min = 1, .max = 86400,
 	  .off = CONF_F(limits.data_timeout) },
+	{ .section = CONF_SEC_LIMITS, .name = "connections_per_ip_per_minute",
+	  .type = CONF_T_UINT, .def = "0", .min = 0, .max = 1000000,
+	  .off = CONF_F(limits.connections_per_ip_per_minute) },
+	{ .section = CONF_SEC_LIMITS, .name = "max_errors_per_session",
+	  .type = CONF_T_UINT, .def = "20", .min = 1, .max = 100000,
+	  .off = CONF_F(limits.max_errors_per_session) },
+	{ .section = CONF_SEC_LIMITS, .name = "auth_failures_per_ip",
+	  .type = CONF_T_UINT, .def = "10", .min = 0, .max = 1000000,
+	  .off = CONF_F(limits.auth_failures_per_ip) },
+	{ .section = CONF_SEC_LIMITS, .name = "auth_failure_window",
+	  .type = CONF_T_DURATION, .def = "10m", .min = 1, .max = 86400,
+	  .off = CONF_F(limits.auth_failure_window) },
+	{ .section = CONF_SEC_LIMITS, .name = "auth_ban_time",
+	  .type = CONF_T_DURATION, .def = "10m", .min = 1, .max = 86400,
+	  .off = CONF_F(limits.auth_ban_time) },
+	{ .section = CONF_SEC_LIMITS, .name = "auth_ban_max_time",
+	  .type = CONF_T_DURATION, .def = "1d", .min = 1, .max = 30 * 86400,
+	  .off = CONF_F(limits.auth_ban_max_time) },
+	{ .section = CONF_SEC_LIMITS, .name = "user_daily_limit",
+	  .type = CONF_T_UINT, .def = "0", .min = 0, .max = 100000000,
+	  .off = CONF_F(limits.user_daily_limit) },
+	{ .section = CONF_SEC_LIMITS, .name = "max_session_time",
+	  .type = CONF_T_DURATION, .def = "1h", .min = 0, .max = 7 * 86400,
+	  .off = CONF_F(limits.max_session_time) },
+
+	/* [tls] */
+	{ .section = CONF_SEC_TLS, .name = "certificate",
+	  .type = CONF_T_STRING, .off = CONF_F(tls.certificate) },
+	{ .section = CONF_SEC_TLS, .name = "key",
+	  .type = CONF_T_STRING, .off = CONF_F(tls.key) },
+	{ .section = CONF_SEC_TLS, .name = "ciphers",
+	  .type = CONF_T_STRING, .def = CONF_TLS_CIPHERS,
+	  .off = CONF_F(tls.ciphers) },
+	{ .section = CONF_SEC_TLS, .name = "min_version",
+	  .type = CONF_T_ENUM, .def = "TLSv1.2",
+	  .names = conf_tls_version_names, .off = CONF_F(tls.min_version) },
+
+	/* [tls NAME] */
+	{ .section = CONF_SEC_TLS_NAME, .name = "certificate",
+	  .type = CONF_T_STRING, .off = CONF_T(certificate),
+	  .flags = CONF_KF_REQUIRED },
+	{ .section = CONF_SEC_TLS_NAME, .name = "key",
+	  .type = CONF_T_STRING, .off = CONF_T(key),
+	  .flags = CONF_KF_REQUIRED },
+
+	/* [auth] */
+	{ .section = CONF_SEC_AUTH, .name = "allow_plaintext_loopback",
+	  .type = CONF_T_BOOL, .def = "no",
+	  .off = CONF_F(auth.allow_plaintext_loopback) },
+	{ .section = CONF_SEC_AUTH, .name = "sender_login_check",
+	  .type = CONF_T_BOOL, .def = "yes",
+	  .off = CONF_F(auth.sender_login_check) },
 };
 
 #define CONF_NKEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -492,6 +627,11 @@ conf_free(struct conf *conf)
 		free(conf->listeners[i].name);
 	}
 	free(conf->listeners);
+	for (size_t i = 0; i < conf->tls.nnames; i++) {
+		conf_fini_keys(CONF_SEC_TLS_NAME, &conf->tls.names[i]);
+		free(conf->tls.names[i].name);
+	}
+	free(conf->tls.names);
 	free(conf->path);
 	free(conf);
 }
@@ -662,8 +802,12 @@ conf_section_begin(struct conf_load *ctx, struct str body)
 		conf_error(ctx, ctx->line, "empty section name");
 		return -1;
 	}
+	/* one word may name a singleton and a named kind ([tls], [tls
+	   NAME]): the NAME, or its absence, picks */
 	for (size_t i = 0; i < CONF_NSECTIONS; i++)
-		if (str_eq(type, str_cstr(conf_sections[i].name)))
+		if (str_eq(type, str_cstr(conf_sections[i].name)) &&
+		    (sec == NULL ||
+		    (conf_sections[i].add != NULL) == (name.len > 0)))
 			sec = &conf_sections[i];
 	if (sec == NULL) {
 		conf_error(ctx, ctx->line, "unknown section [%.*s]",
@@ -800,6 +944,31 @@ conf_listener_exists(const struct conf *conf, const char *name)
 {
 	for (size_t i = 0; i < conf->nlisteners; i++)
 		if (strcmp(conf->listeners[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* conf_tls_name_add - [tls NAME]: NAME is a server name, kept lower-case */
+static void *
+conf_tls_name_add(struct conf *conf, const char *name)
+{
+	struct conf_tls_name *t;
+
+	conf->tls.names = xreallocarray(conf->tls.names, conf->tls.nnames + 1,
+	    sizeof(*conf->tls.names));
+	t = &conf->tls.names[conf->tls.nnames++];
+	memset(t, 0, sizeof(*t));
+	t->name = xstrdup(name);
+	for (char *c = t->name; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	return t;
+}
+
+static bool
+conf_tls_name_exists(const struct conf *conf, const char *name)
+{
+	for (size_t i = 0; i < conf->tls.nnames; i++)
+		if (strcasecmp(conf->tls.names[i].name, name) == 0)
 			return true;
 	return false;
 }

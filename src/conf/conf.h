@@ -25,6 +25,14 @@ enum conf_role {
 	CONF_ROLE_SUBMISSIONS,
 };
 
+/* outbound TLS: smarthost_tls uses NONE/MAY/REQUIRED, outbound_tls
+   NONE/MAY/ENCRYPT (REQUIRED and ENCRYPT mean the same: no clear text) */
+enum conf_relay_tls {
+	CONF_RELAY_TLS_NONE,
+	CONF_RELAY_TLS_MAY,
+	CONF_RELAY_TLS_REQUIRED,
+};
+
 enum conf_tls {
 	CONF_TLS_NONE,
 	CONF_TLS_OPTIONAL,
@@ -45,6 +53,19 @@ struct conf_listener {
 	size_t			 naddrs;
 	enum conf_role		 role;		/* default mx */
 	enum conf_tls		 tls;		/* default none */
+};
+
+/* [tls] min_version */
+enum conf_tls_version {
+	CONF_TLS_V1_2,
+	CONF_TLS_V1_3,
+};
+
+/* one [tls NAME] section: the certificate for server name NAME (SNI) */
+struct conf_tls_name {
+	char		*name;		/* the NAME of [tls NAME], a host name */
+	char		*certificate;	/* PEM chain, required */
+	char		*key;		/* PEM private key, required */
 };
 
 struct conf_cidr {
@@ -80,7 +101,41 @@ struct conf {
 	struct {
 		struct conf_cidr *trusted_networks;
 		size_t		  ntrusted_networks;
+		char		*smarthost;		/* HOST[:PORT] or NULL */
+		int		 smarthost_tls;		/* enum conf_relay_tls */
+		char		*smarthost_user;
+		char		*smarthost_password_file;
+		int		 outbound_tls;		/* enum conf_relay_tls */
+		unsigned	 outbound_port;		/* default 25 */
+		char		*outbound_address;	/* source address */
+		char		*postmaster;		/* double bounces */
+		unsigned	 max_connections_per_domain; /* default 20 */
+		unsigned	 max_outbound_connections;   /* default 500 */
+		unsigned	 retry_min;		/* seconds, default 1m */
+		unsigned	 retry_max;		/* seconds, default 1h */
+		unsigned	 max_queue_lifetime;	/* seconds, default 5d */
+		unsigned	 delay_warning;		/* seconds, 0 = off */
 	} relay;
+
+	struct {
+		char		*resolver;	/* HOST:PORT, NULL = resolv.conf */
+		unsigned	 timeout;	/* seconds per query, default 10 */
+	} dns;
+
+	struct {
+		char	*certificate;	/* PEM chain; NULL = self-signed in
+					   DATA_DIR/tls */
+		char	*key;		/* PEM private key */
+		char	*ciphers;	/* TLS 1.2 cipher list (OpenSSL syntax) */
+		int	 min_version;	/* enum conf_tls_version, default 1.2 */
+		struct conf_tls_name *names;	/* [tls NAME] sections */
+		size_t	 nnames;
+	} tls;
+
+	struct {
+		bool	allow_plaintext_loopback;	/* default no */
+		bool	sender_login_check;		/* default yes */
+	} auth;
 
 	struct {
 		uint64_t	max_message_size;	/* default 25M */
@@ -89,6 +144,14 @@ struct conf {
 		unsigned	max_connections_per_ip;	/* default 20 */
 		unsigned	command_timeout;	/* seconds, default 300 */
 		unsigned	data_timeout;		/* seconds, default 600 */
+		unsigned	connections_per_ip_per_minute;	/* 0 = off */
+		unsigned	max_errors_per_session;	/* default 20 */
+		unsigned	auth_failures_per_ip;	/* per window, 0 = off */
+		unsigned	auth_failure_window;	/* seconds, default 10m */
+		unsigned	auth_ban_time;		/* seconds, first ban */
+		unsigned	auth_ban_max_time;	/* seconds, cap of doubling */
+		unsigned	user_daily_limit;	/* messages, 0 = off */
+		unsigned	max_session_time;	/* seconds, 0 = off */
 	} limits;
 };
 

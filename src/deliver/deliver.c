@@ -30,6 +30,8 @@ struct deliver_pool {
 	unsigned		 started;
 	struct conf_live	*live;
 	struct spool		*spool;
+	deliver_remote_fn	*remote;
+	void			*remote_arg;
 
 	pthread_mutex_t		 lock;
 	pthread_cond_t		 cond;
@@ -42,10 +44,47 @@ deliver_job_free(struct deliver_job *job)
 {
 	if (job == NULL)
 		return;
+	for (size_t i = 0; i < job->nrcpts; i++) {
+		free(job->rcpts[i].addr);
+		free(job->rcpts[i].orig);
+		free(job->rcpts[i].orcpt);
+	}
+	free(job->rcpts);
 	free(job->sender);
-	free(job->addr);
-	free(job->orig);
+	free(job->domain);
+	free(job->envid);
+	free(job->body.data);
 	free(job);
+}
+
+void
+deliver_job_add_rcpt(struct deliver_job *job, uint64_t rcpt_id,
+    const char *addr, const char *orig, const char *orcpt, unsigned notify,
+    int attempts)
+{
+	struct deliver_rcpt *r;
+
+	job->rcpts = xreallocarray(job->rcpts, job->nrcpts + 1,
+	    sizeof(*job->rcpts));
+	r = &job->rcpts[job->nrcpts++];
+	r->rcpt_id = rcpt_id;
+	r->addr = xstrdup(addr);
+	r->orig = xstrdup(orig);
+	r->orcpt = orcpt ? xstrdup(orcpt) : NULL;
+	r->notify = notify;
+	r->attempts = attempts;
+}
+
+void
+deliver_result_init(struct spool_result *res, const struct deliver_job *job,
+    size_t i)
+{
+	memset(res, 0, sizeof(*res));
+	res->rcpt_id = job->rcpts[i].rcpt_id;
+	res->msg_id = job->msg_id;
+	res->arrival = job->arrival;
+	snprintf(res->qid, sizeof(res->qid), "%s", job->qid);
+	snprintf(res->addr, sizeof(res->addr), "%s", job->rcpts[i].addr);
 }
 
 struct deliver_pool *
@@ -72,7 +111,7 @@ deliver_pool_new(const char *data_dir, unsigned nthreads,
 static int
 deliver_read_body(struct deliver_pool *pool, sqlite3 *db, sqlite3_stmt *st,
     const struct deliver_job *job, struct deliver_body *body,
-    struct spool_result *res)
+    char *why, size_t whylen)
 {
 	char path[4096];
 	struct stat sb;
@@ -96,16 +135,15 @@ deliver_read_body(struct deliver_pool *pool, sqlite3 *db, sqlite3_stmt *st,
 		sqlite3_reset(st);
 		if (rc == SQLITE_ROW)
 			return 0;
-		snprintf(res->reply, sizeof(res->reply),
-		    "cannot read the spooled message: %s",
+		snprintf(why, whylen, "cannot read the spooled message: %s",
 		    rc == SQLITE_DONE ? "not found" : sqlite3_errmsg(db));
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/%s", pool->body_dir, job->qid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
 	    fstat(fd, &sb) == -1) {
-		snprintf(res->reply, sizeof(res->reply),
-		    "cannot read the spooled body: %s", strerror(errno));
+		snprintf(why, whylen, "cannot read the spooled body: %s",
+		    strerror(errno));
 		if (fd != -1)
 			close(fd);
 		return -1;
@@ -117,9 +155,8 @@ deliver_read_body(struct deliver_pool *pool, sqlite3 *db, sqlite3_stmt *st,
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r <= 0) {
-			snprintf(res->reply, sizeof(res->reply),
-			    "cannot read the spooled body: %s",
-			    r == 0 ? "short file" : strerror(errno));
+			snprintf(why, whylen, "cannot read the spooled body:"
+			    " %s", r == 0 ? "short file" : strerror(errno));
 			close(fd);
 			free(body->data);
 			body->data = NULL;
@@ -132,43 +169,62 @@ deliver_read_body(struct deliver_pool *pool, sqlite3 *db, sqlite3_stmt *st,
 	return 0;
 }
 
-/* deliver_run - one job: read the body, run the agent, report */
+/* deliver_fail_all - every recipient of job deferred for the same reason */
+static void
+deliver_fail_all(struct spool *sp, const struct deliver_job *job,
+    const char *status, const char *why)
+{
+	struct spool_result *res = xcalloc(job->nrcpts, sizeof(*res));
+
+	for (size_t i = 0; i < job->nrcpts; i++) {
+		deliver_result_init(&res[i], job, i);
+		res[i].outcome = SPOOL_OUTCOME_DEFERRED;
+		snprintf(res[i].status, sizeof(res[i].status), "%s", status);
+		snprintf(res[i].reply, sizeof(res[i].reply), "%s", why);
+		snprintf(res[i].relay, sizeof(res[i].relay), "none");
+	}
+	spool_submit_results(sp, res, job->nrcpts);
+	free(res);
+}
+
+/* deliver_run - one job: read the body, run the agent or hand it over */
 static void
 deliver_run(struct deliver_pool *pool, sqlite3 *db, sqlite3_stmt *st,
     struct deliver_job *job)
 {
-	struct spool_result res;
-	struct deliver_body body = { NULL, 0 };
+	struct spool_result *res;
 	struct conf_snap *snap;
+	char why[256];
 
-	memset(&res, 0, sizeof(res));
-	res.rcpt_id = job->rcpt_id;
-	res.msg_id = job->msg_id;
-	res.arrival = job->arrival;
-	snprintf(res.qid, sizeof(res.qid), "%s", job->qid);
-	snprintf(res.addr, sizeof(res.addr), "%s", job->addr);
-
+	if (deliver_read_body(pool, db, st, job, &job->body, why,
+	    sizeof(why)) == -1) {
+		log_error("event=deliver.body id=%s error=\"%s\"", job->qid,
+		    why);
+		deliver_fail_all(pool->spool, job, "4.3.0", why);
+		deliver_job_free(job);
+		return;
+	}
 	if (job->transport == SPOOL_TRANSPORT_REMOTE) {
-		/* no outbound agent in this build: wait in the queue */
-		res.outcome = SPOOL_OUTCOME_DEFERRED;
-		snprintf(res.relay, sizeof(res.relay), "none");
-		snprintf(res.status, sizeof(res.status), "4.4.0");
-		snprintf(res.reply, sizeof(res.reply),
-		    "outbound relaying is not available yet");
-		goto report;
+		if (pool->remote == NULL) {
+			deliver_fail_all(pool->spool, job, "4.4.0",
+			    "outbound relaying is not available");
+			deliver_job_free(job);
+			return;
+		}
+		pool->remote(pool->remote_arg, job);	/* takes the job */
+		return;
 	}
-	snprintf(res.relay, sizeof(res.relay), "local");
-	if (deliver_read_body(pool, db, st, job, &body, &res) == -1) {
-		res.outcome = SPOOL_OUTCOME_DEFERRED;
-		snprintf(res.status, sizeof(res.status), "4.3.0");
-		goto report;
-	}
+	res = xcalloc(job->nrcpts, sizeof(*res));
 	snap = conf_live_get(pool->live);
-	deliver_maildir(snap->conf, job, &body, &res);
+	for (size_t i = 0; i < job->nrcpts; i++) {
+		deliver_result_init(&res[i], job, i);
+		snprintf(res[i].relay, sizeof(res[i].relay), "local");
+		deliver_maildir(snap->conf, job, i, &res[i]);
+	}
 	conf_snap_unref(snap);
-report:
-	free(body.data);
-	spool_submit_result(pool->spool, &res);
+	spool_submit_results(pool->spool, res, job->nrcpts);
+	free(res);
+	deliver_job_free(job);
 }
 
 static void *
@@ -203,11 +259,18 @@ deliver_thread(void *arg)
 		pthread_mutex_unlock(&pool->lock);
 
 		deliver_run(pool, db, st, job);
-		deliver_job_free(job);
 	}
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return NULL;
+}
+
+void
+deliver_pool_set_remote(struct deliver_pool *pool, deliver_remote_fn *fn,
+    void *arg)
+{
+	pool->remote = fn;
+	pool->remote_arg = arg;
 }
 
 int

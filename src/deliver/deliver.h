@@ -16,25 +16,40 @@
 #include "core/id.h"
 #include "spool/spool.h"
 
+struct deliver_rcpt {
+	uint64_t		 rcpt_id;
+	char			*addr;		/* final recipient */
+	char			*orig;		/* as given at RCPT TO */
+	char			*orcpt;		/* ORCPT= or NULL */
+	unsigned		 notify;	/* enum smtp_notify bits */
+	int			 attempts;	/* before this one */
+};
+
+/*
+ * One delivery: one message to one or more recipients that share a
+ * transport and (remote) a destination domain.
+ */
 struct deliver_job {
 	struct deliver_job	*next;
-	uint64_t		 rcpt_id;
 	int64_t			 msg_id;
 	char			 qid[ID_QID_LEN + 1];
 	char			*sender;
-	char			*addr;		/* final recipient */
-	char			*orig;		/* as given at RCPT TO */
 	enum spool_transport	 transport;
+	char			*domain;	/* remote: recipients' domain */
 	int64_t			 arrival;
+	uint64_t		 size;
 	bool			 body_file;	/* body in spool/bodies/QID */
-	bool			 recovered;	/* queued before this start:
-						   the mailbox may hold it */
-};
-
-/* the body of a message, read for a delivery attempt */
-struct deliver_body {
-	char	*data;
-	size_t	 len;
+	bool			 recovered;	/* a copy may exist already */
+	char			*envid;
+	int			 ret;		/* enum smtp_ret */
+	bool			 smtputf8;
+	bool			 body8;
+	struct deliver_rcpt	*rcpts;
+	size_t			 nrcpts;
+	struct deliver_body {
+		char	*data;		/* the stored text, CRLF lines */
+		size_t	 len;
+	}			 body;		/* read by the pool */
 };
 
 struct deliver_pool;
@@ -44,6 +59,10 @@ struct conf_live;
 struct deliver_pool *deliver_pool_new(const char *data_dir, unsigned nthreads,
 	    struct conf_live *live);
 int	deliver_pool_start(struct deliver_pool *pool, struct spool *sp);
+/* remote jobs, body read, go to fn (which owns them from then on) */
+typedef void deliver_remote_fn(void *arg, struct deliver_job *job);
+void	deliver_pool_set_remote(struct deliver_pool *pool,
+	    deliver_remote_fn *fn, void *arg);
 /* deliver_pool_push - hand a job over (the pool frees it) */
 void	deliver_pool_push(struct deliver_pool *pool, struct deliver_job *job);
 /* deliver_pool_stop - finish running jobs, drop queued ones (still leased
@@ -52,14 +71,21 @@ void	deliver_pool_stop(struct deliver_pool *pool);
 void	deliver_pool_free(struct deliver_pool *pool);
 
 void	deliver_job_free(struct deliver_job *job);
+/* deliver_job_add_rcpt - append a recipient (strings copied) */
+void	deliver_job_add_rcpt(struct deliver_job *job, uint64_t rcpt_id,
+	    const char *addr, const char *orig, const char *orcpt,
+	    unsigned notify, int attempts);
+/* deliver_result_init - a result for recipient i of job */
+void	deliver_result_init(struct spool_result *res,
+	    const struct deliver_job *job, size_t i);
 
 /*
- * deliver_maildir - write one message into the Maildir for job->addr.
+ * deliver_maildir - write the message into the Maildir of recipient i.
  * Returns the outcome in res (delivered, or deferred with the reason:
  * a mailbox that cannot be written is a temporary failure).
  */
 struct conf;
 void	deliver_maildir(const struct conf *conf, const struct deliver_job *job,
-	    const struct deliver_body *body, struct spool_result *res);
+	    size_t i, struct spool_result *res);
 
 #endif

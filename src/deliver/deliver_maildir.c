@@ -153,15 +153,15 @@ deliver_maildir_write(int fd, const char *p, size_t n)
 
 /* deliver_maildir_copy - header lines, then the body with CRLF -> LF */
 static int
-deliver_maildir_copy(int fd, const struct deliver_job *job,
-    const struct deliver_body *body)
+deliver_maildir_copy(int fd, const struct deliver_job *job, size_t ri)
 {
+	const struct deliver_body *body = &job->body;
 	char chunk[65536];
 	size_t n = 0;
 	int r;
 
 	r = snprintf(chunk, sizeof(chunk), "Return-Path: <%s>\nDelivered-To: %s\n",
-	    job->sender, job->addr);
+	    job->sender, job->rcpts[ri].addr);
 	if (r < 0 || (size_t)r >= sizeof(chunk))
 		return -1;
 	n = (size_t)r;
@@ -192,8 +192,9 @@ deliver_maildir_fail(struct spool_result *res, const char *what,
 
 void
 deliver_maildir(const struct conf *conf, const struct deliver_job *job,
-    const struct deliver_body *body, struct spool_result *res)
+    size_t ri, struct spool_result *res)
 {
+	const struct deliver_rcpt *rcpt = &job->rcpts[ri];
 	struct buf dir;
 	char name[512], tmp[4096], dst[4096], host[256];
 	int fd = -1, dfd = -1, errnum;
@@ -206,11 +207,11 @@ deliver_maildir(const struct conf *conf, const struct deliver_job *job,
 			host[i] = '_';
 	snprintf(name, sizeof(name), "%lld.Q%sR%llu.%s",
 	    (long long)job->arrival, job->qid,
-	    (unsigned long long)job->rcpt_id, host);
+	    (unsigned long long)rcpt->rcpt_id, host);
 
 	buf_init(&dir, 4000);
-	if (deliver_maildir_path(conf, job->addr, &dir) == -1) {
-		deliver_maildir_fail(res, "bad mailbox path for", job->addr,
+	if (deliver_maildir_path(conf, rcpt->addr, &dir) == -1) {
+		deliver_maildir_fail(res, "bad mailbox path for", rcpt->addr,
 		    EINVAL);
 		goto out;
 	}
@@ -218,7 +219,8 @@ deliver_maildir(const struct conf *conf, const struct deliver_job *job,
 		deliver_maildir_fail(res, "create", dir.data, errno);
 		goto out;
 	}
-	if (job->recovered && deliver_maildir_exists(dir.data, name))
+	if ((job->recovered || rcpt->attempts > 0) &&
+	    deliver_maildir_exists(dir.data, name))
 		goto delivered;
 
 	snprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir.data, name);
@@ -229,7 +231,7 @@ deliver_maildir(const struct conf *conf, const struct deliver_job *job,
 		deliver_maildir_fail(res, "create", tmp, errno);
 		goto out;
 	}
-	if (deliver_maildir_copy(fd, job, body) == -1 || sys_fsync(fd) == -1) {
+	if (deliver_maildir_copy(fd, job, ri) == -1 || sys_fsync(fd) == -1) {
 		errnum = errno;
 		sys_unlink(tmp);
 		deliver_maildir_fail(res, "write", tmp, errnum);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/log.h"
 #include "core/xalloc.h"
@@ -18,21 +19,44 @@
 #include "spool/spool_int.h"
 
 int64_t
-sched_retry_delay(int64_t attempts)
+sched_retry_delay(int64_t attempts, int64_t min, int64_t max)
 {
-	int64_t d = SCHED_RETRY_MIN;
+	int64_t d = min;
 
-	while (attempts-- > 1 && d < SCHED_RETRY_MAX)
+	while (attempts-- > 1 && d < max)
 		d *= 2;
-	return d < SCHED_RETRY_MAX ? d : SCHED_RETRY_MAX;
+	return d < max ? d : max;
 }
 
-static char *
-sched_col(sqlite3_stmt *st, int i)
+static const char *
+sched_text(sqlite3_stmt *st, int i)
 {
 	const char *s = (const char *)sqlite3_column_text(st, i);
 
-	return xstrdup(s ? s : "");
+	return s ? s : "";
+}
+
+/* sched_domain - the domain part of addr (after the last '@') */
+static const char *
+sched_domain(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	return at ? at + 1 : "";
+}
+
+/* sched_job_for - the job this row joins: same message, same transport
+   and, for remote mail, the same domain; or a new one */
+static struct deliver_job *
+sched_job_for(struct deliver_job *head, sqlite3_stmt *st, int64_t msg_id,
+    enum spool_transport transport, const char *addr)
+{
+	for (struct deliver_job *j = head; j; j = j->next)
+		if (j->msg_id == msg_id && j->transport == transport &&
+		    (transport == SPOOL_TRANSPORT_LOCAL ||
+		    strcasecmp(j->domain, sched_domain(addr)) == 0))
+			return j;
+	return NULL;
 }
 
 int
@@ -41,30 +65,45 @@ sched_select(struct spool *sp, int64_t now, size_t max,
 {
 	sqlite3_stmt *st = sp->stmt[SPOOL_STMT_DUE];
 	sqlite3_stmt *lease = sp->stmt[SPOOL_STMT_LEASE];
-	struct deliver_job *head = NULL, **tail = &head, *job;
+	struct deliver_job *head = NULL, *job;
 	int rc;
 
 	*jobs_out = NULL;
 	sqlite3_bind_int64(st, 1, now);
 	sqlite3_bind_int64(st, 2, (int64_t)max);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		job = xcalloc(1, sizeof(*job));
-		job->rcpt_id = (uint64_t)sqlite3_column_int64(st, 0);
-		job->msg_id = sqlite3_column_int64(st, 1);
-		job->addr = sched_col(st, 2);
-		job->orig = sched_col(st, 3);
-		job->transport = (enum spool_transport)sqlite3_column_int(st, 4);
-		snprintf(job->qid, sizeof(job->qid), "%s",
-		    (const char *)sqlite3_column_text(st, 6));
-		job->sender = sched_col(st, 7);
-		job->arrival = sqlite3_column_int64(st, 8);
-		job->body_file = sqlite3_column_int(st, 9) != 0;
-		/* a copy may exist already: made before a crash, or by an
-		   attempt whose directory fsync failed */
-		job->recovered = job->arrival <= sp->started ||
-		    sqlite3_column_int(st, 5) > 0;
-		*tail = job;
-		tail = &job->next;
+		int64_t msg_id = sqlite3_column_int64(st, 1);
+		const char *addr = sched_text(st, 2);
+		enum spool_transport tr =
+		    (enum spool_transport)sqlite3_column_int(st, 4);
+		int attempts = sqlite3_column_int(st, 5);
+
+		if ((job = sched_job_for(head, st, msg_id, tr, addr)) == NULL) {
+			job = xcalloc(1, sizeof(*job));
+			job->msg_id = msg_id;
+			job->transport = tr;
+			job->domain = xstrdup(sched_domain(addr));
+			snprintf(job->qid, sizeof(job->qid), "%s",
+			    sched_text(st, 6));
+			job->sender = xstrdup(sched_text(st, 7));
+			job->arrival = sqlite3_column_int64(st, 8);
+			job->body_file = sqlite3_column_int(st, 9) != 0;
+			if (sqlite3_column_type(st, 12) != SQLITE_NULL)
+				job->envid = xstrdup(sched_text(st, 12));
+			job->ret = sqlite3_column_int(st, 13);
+			job->smtputf8 = sqlite3_column_int(st, 14) != 0;
+			job->body8 = sqlite3_column_int(st, 15) != 0;
+			job->size = (uint64_t)sqlite3_column_int64(st, 16);
+			/* a copy may exist already: made before a crash */
+			job->recovered = job->arrival <= sp->started;
+			job->next = head;
+			head = job;
+		}
+		deliver_job_add_rcpt(job, (uint64_t)sqlite3_column_int64(st, 0),
+		    addr, sched_text(st, 3),
+		    sqlite3_column_type(st, 10) == SQLITE_NULL ? NULL :
+		    sched_text(st, 10), (unsigned)sqlite3_column_int(st, 11),
+		    attempts);
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -72,12 +111,15 @@ sched_select(struct spool *sp, int64_t now, size_t max,
 		goto fail;
 	}
 	for (job = head; job; job = job->next) {
-		sqlite3_bind_int64(lease, 1, (int64_t)job->rcpt_id);
-		rc = sqlite3_step(lease);
-		sqlite3_reset(lease);
-		if (rc != SQLITE_DONE) {
-			err_set(err, rc, "%s", sqlite3_errmsg(sp->db));
-			goto fail;
+		for (size_t i = 0; i < job->nrcpts; i++) {
+			sqlite3_bind_int64(lease, 1,
+			    (int64_t)job->rcpts[i].rcpt_id);
+			rc = sqlite3_step(lease);
+			sqlite3_reset(lease);
+			if (rc != SQLITE_DONE) {
+				err_set(err, rc, "%s", sqlite3_errmsg(sp->db));
+				goto fail;
+			}
 		}
 	}
 	*jobs_out = head;

@@ -14,10 +14,6 @@
 
 #include "core/err.h"
 
-/* retry backoff: doubles from SCHED_RETRY_MIN up to SCHED_RETRY_MAX */
-#define SCHED_RETRY_MIN		60
-#define SCHED_RETRY_MAX		3600
-
 struct spool;
 struct deliver_job;
 
@@ -29,7 +25,8 @@ struct deliver_job;
 int	sched_select(struct spool *sp, int64_t now, size_t max,
 	    struct deliver_job **jobs_out, struct err *err);
 
-/* sched_retry_delay - seconds to wait after the given failed attempts */
-int64_t	sched_retry_delay(int64_t attempts);
+/* sched_retry_delay - seconds to wait after the given failed attempts:
+   min, doubling, at most max */
+int64_t	sched_retry_delay(int64_t attempts, int64_t min, int64_t max);
 
 #endif

@@ -26,7 +26,10 @@
 #include "core/sys.h"
 #include "core/xalloc.h"
 #include "deliver/deliver.h"
+#include "conf/conf_live.h"
+#include "queue/bounce.h"
 #include "queue/sched.h"
+#include "smtp/smtp_param.h"
 #include "spool/spool_int.h"
 
 #define SPOOL_INFLIGHT_MAX	256
@@ -54,6 +57,7 @@ static const char *const spool_schema =
     " transport INTEGER NOT NULL,"
     " status INTEGER NOT NULL DEFAULT 0,"
     " leased INTEGER NOT NULL DEFAULT 0,"
+    " warned INTEGER NOT NULL DEFAULT 0,"
     " attempts INTEGER NOT NULL DEFAULT 0,"
     " next_attempt INTEGER NOT NULL,"
     " last_attempt INTEGER,"
@@ -76,9 +80,15 @@ static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 	    " WHERE id = ?1",
 	[SPOOL_STMT_RCPT_DEFER] =
 	    "UPDATE recipients SET leased = 0, attempts = attempts + 1,"
-	    " last_attempt = ?2, last_reply = ?3,"
-	    " next_attempt = ?2 + min(?4 * (1 << min(attempts, 20)), ?5)"
+	    " last_attempt = ?2, last_reply = ?3, warned = max(warned, ?7),"
+	    " next_attempt = CASE WHEN ?6 > 0 THEN ?6"
+	    " ELSE ?2 + min(?4 * (1 << min(attempts, 20)), ?5) END"
 	    " WHERE id = ?1",
+	[SPOOL_STMT_RCPT_GET] =
+	    "SELECT warned, notify, orig, orcpt FROM recipients WHERE id = ?1",
+	[SPOOL_STMT_MSG_BODY] =
+	    "SELECT sender, envid, ret, arrival, body_file, body, smtputf8"
+	    " FROM messages WHERE id = ?1",
 	[SPOOL_STMT_MSG_PENDING] =
 	    "SELECT 1 FROM recipients WHERE msg_id = ?1 AND status IN (0, 3)"
 	    " LIMIT 1",
@@ -88,7 +98,8 @@ static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 	[SPOOL_STMT_RCPTS_DELETE] = "DELETE FROM recipients WHERE msg_id = ?1",
 	[SPOOL_STMT_DUE] =
 	    "SELECT r.id, r.msg_id, r.addr, r.orig, r.transport, r.attempts,"
-	    " m.qid, m.sender, m.arrival, m.body_file"
+	    " m.qid, m.sender, m.arrival, m.body_file, r.orcpt, r.notify,"
+	    " m.envid, m.ret, m.smtputf8, m.body8, m.size"
 	    " FROM recipients r JOIN messages m ON m.id = r.msg_id"
 	    " WHERE r.status = 0 AND r.leased = 0 AND r.next_attempt <= ?1"
 	    " ORDER BY r.next_attempt LIMIT ?2",
@@ -254,11 +265,13 @@ rollback:
 }
 
 int
-spool_start(struct spool *sp, struct deliver_pool *pool)
+spool_start(struct spool *sp, struct deliver_pool *pool,
+    struct conf_live *live)
 {
 	int r;
 
 	sp->pool = pool;
+	sp->live = live;
 	if ((r = pthread_create(&sp->thread, NULL, spool_thread, sp)) != 0) {
 		errno = r;
 		log_warn("event=spool.start");
@@ -383,11 +396,31 @@ spool_submit_msg(struct spool *sp, struct spool_msg *msg, spool_done_fn *done,
 void
 spool_submit_result(struct spool *sp, const struct spool_result *res)
 {
-	struct spool_req *req = xcalloc(1, sizeof(*req));
+	spool_submit_results(sp, res, 1);
+}
 
-	req->type = SPOOL_REQ_RESULT;
-	req->res = *res;
-	spool_enqueue(sp, req);
+void
+spool_submit_results(struct spool *sp, const struct spool_result *res,
+    size_t n)
+{
+	struct spool_req *head = NULL, **tail = &head;
+
+	for (size_t i = 0; i < n; i++) {
+		struct spool_req *req = xcalloc(1, sizeof(*req));
+
+		req->type = SPOOL_REQ_RESULT;
+		req->res = res[i];
+		*tail = req;
+		tail = &req->next;
+	}
+	if (head == NULL)
+		return;
+	/* all under one lock: they land in the same batch */
+	pthread_mutex_lock(&sp->lock);
+	*sp->tail = head;
+	sp->tail = tail;
+	pthread_cond_signal(&sp->cond);
+	pthread_mutex_unlock(&sp->lock);
 }
 
 void
@@ -429,9 +462,9 @@ spool_step_done(struct spool *sp, sqlite3_stmt *st, struct err *err)
 	return 0;
 }
 
-/* spool_insert_msg - the rows of one message, inside the batch */
-static int
-spool_insert_msg(struct spool *sp, struct spool_msg *msg, struct err *err)
+/* spool__insert_msg - the rows of one message, inside the batch */
+int
+spool__insert_msg(struct spool *sp, struct spool_msg *msg, struct err *err)
 {
 	sqlite3_stmt *st = sp->stmt[SPOOL_STMT_MSG_INSERT];
 	int64_t msg_id;
@@ -476,23 +509,91 @@ spool_insert_msg(struct spool *sp, struct spool_msg *msg, struct err *err)
 	return 0;
 }
 
-/* spool_apply_result - record one delivery outcome, inside the batch */
-static int
-spool_apply_result(struct spool *sp, const struct spool_result *res,
-    int64_t now, struct err *err)
+static char *
+spool_col_dup(sqlite3_stmt *st, int i)
 {
-	sqlite3_stmt *st;
-	char reply[300];
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL :
+	    xstrdup((const char *)sqlite3_column_text(st, i));
+}
 
+/*
+ * spool_apply_result - record one delivery outcome, inside the batch:
+ * the retry policy ([relay] retry_min, retry_max), expiry after
+ * max_queue_lifetime, the one delay warning, and the reports (RFC 3461
+ * NOTIFY) that the outcome calls for.
+ */
+static int
+spool_apply_result(struct spool *sp, struct spool_result *res,
+    const struct conf *conf, int64_t now, struct bounce_batch *bb,
+    struct err *err)
+{
+	sqlite3_stmt *st = sp->stmt[SPOOL_STMT_RCPT_GET];
+	char reply[600], diag[600];
+	char *orig, *orcpt;
+	unsigned notify;
+	int warned, rc;
+	bool never;
+	const char *diag_type = strcmp(res->relay, "local") == 0 ||
+	    strcmp(res->relay, "none") == 0 ? "x-relais" : "smtp";
+
+	sqlite3_bind_int64(st, 1, (int64_t)res->rcpt_id);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		/* deleted meanwhile (relais queue delete): nothing to do */
+		return rc == SQLITE_DONE ? 0 : err_set(err, rc, "%s",
+		    sqlite3_errmsg(sp->db));
+	}
+	warned = sqlite3_column_int(st, 0);
+	notify = (unsigned)sqlite3_column_int(st, 1);
+	orig = spool_col_dup(st, 2);
+	orcpt = spool_col_dup(st, 3);
+	sqlite3_reset(st);
+	never = (notify & SMTP_NOTIFY_NEVER) != 0;
+
+	if (res->outcome == SPOOL_OUTCOME_DEFERRED &&
+	    now - res->arrival >= (int64_t)conf->relay.max_queue_lifetime) {
+		res->outcome = SPOOL_OUTCOME_BOUNCED;
+		char last[sizeof(res->reply)];
+
+		memcpy(last, res->reply, sizeof(last));
+		last[sizeof(last) - 60] = '\0';
+		snprintf(res->reply, sizeof(res->reply), "message expired"
+		    " after %lld s in the queue; last error: %.150s",
+		    (long long)(now - res->arrival), last);
+	}
 	snprintf(reply, sizeof(reply), "%s %s", res->status, res->reply);
+	snprintf(diag, sizeof(diag), "%s; %s", diag_type, res->reply);
+
 	if (res->outcome == SPOOL_OUTCOME_DEFERRED) {
+		if (conf->relay.delay_warning > 0 && !warned && !never &&
+		    now - res->arrival >= (int64_t)conf->relay.delay_warning &&
+		    (notify == 0 || (notify & SMTP_NOTIFY_DELAY))) {
+			bounce_add(bb, res->msg_id, DSN_DELAYED, res->addr, orig,
+			    orcpt, "delayed", res->status, res->remote_mta,
+			    diag, now, res->arrival +
+			    (int64_t)conf->relay.max_queue_lifetime);
+			warned = 1;
+		}
 		st = sp->stmt[SPOOL_STMT_RCPT_DEFER];
 		sqlite3_bind_int64(st, 1, (int64_t)res->rcpt_id);
 		sqlite3_bind_int64(st, 2, now);
 		sqlite3_bind_text(st, 3, reply, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 4, SCHED_RETRY_MIN);
-		sqlite3_bind_int64(st, 5, SCHED_RETRY_MAX);
+		sqlite3_bind_int64(st, 4, conf->relay.retry_min);
+		sqlite3_bind_int64(st, 5, conf->relay.retry_max);
+		sqlite3_bind_int64(st, 6, res->retry_at);
+		sqlite3_bind_int(st, 7, warned);
 	} else {
+		if (res->outcome == SPOOL_OUTCOME_BOUNCED && !never &&
+		    (notify == 0 || (notify & SMTP_NOTIFY_FAILURE)))
+			bounce_add(bb, res->msg_id, DSN_FAILED, res->addr, orig,
+			    orcpt, "failed", res->status, res->remote_mta,
+			    diag, now, 0);
+		else if (res->outcome == SPOOL_OUTCOME_DELIVERED &&
+		    (notify & SMTP_NOTIFY_SUCCESS) && !res->dsn_passed)
+			bounce_add(bb, res->msg_id, DSN_DELIVERED, res->addr,
+			    orig, orcpt, strcmp(res->relay, "local") == 0 ?
+			    "delivered" : "relayed", res->status,
+			    res->remote_mta, diag, now, 0);
 		st = sp->stmt[SPOOL_STMT_RCPT_DONE];
 		sqlite3_bind_int64(st, 1, (int64_t)res->rcpt_id);
 		sqlite3_bind_int(st, 2,
@@ -501,6 +602,8 @@ spool_apply_result(struct spool *sp, const struct spool_result *res,
 		sqlite3_bind_int64(st, 3, now);
 		sqlite3_bind_text(st, 4, reply, -1, SQLITE_TRANSIENT);
 	}
+	free(orig);
+	free(orcpt);
 	return spool_step_done(sp, st, err);
 }
 
@@ -579,6 +682,8 @@ spool_batch(struct spool *sp, struct spool_req *list, bool dispatch)
 		bool	body_file;
 	} *done_msgs = NULL;
 	size_t ndone = 0, nmsgs = 0, nresults = 0;
+	struct bounce_batch bb = { NULL, 0 };
+	struct conf_snap *snap = NULL;
 	int64_t now = time(NULL);
 	bool synced_dir = false, ok = true;
 	char qid[ID_QID_LEN + 1];
@@ -606,6 +711,7 @@ spool_batch(struct spool *sp, struct spool_req *list, bool dispatch)
 	}
 
 	/* 2. one transaction for everything */
+	snap = sp->live ? conf_live_get(sp->live) : NULL;
 	if (spool__exec(sp, "BEGIN IMMEDIATE", &err) == -1) {
 		log_error("event=spool.begin error=\"%s\"", err.msg);
 		ok = false;
@@ -616,7 +722,7 @@ spool_batch(struct spool *sp, struct spool_req *list, bool dispatch)
 			if (req->status == -1)
 				continue;
 			spool__exec(sp, "SAVEPOINT msg", NULL);
-			if (spool_insert_msg(sp, req->msg, &err) == -1) {
+			if (spool__insert_msg(sp, req->msg, &err) == -1) {
 				log_error("event=spool.insert id=%s error=\"%s\"",
 				    req->msg->qid, err.msg);
 				spool__exec(sp, "ROLLBACK TO msg", NULL);
@@ -625,13 +731,21 @@ spool_batch(struct spool *sp, struct spool_req *list, bool dispatch)
 			spool__exec(sp, "RELEASE msg", NULL);
 		} else {
 			nresults++;
-			if (spool_apply_result(sp, &req->res, now, &err) == -1) {
+			if (snap == NULL) {
+				req->status = -1;
+				continue;
+			}
+			if (spool_apply_result(sp, &req->res, snap->conf, now,
+			    &bb, &err) == -1) {
 				log_error("event=spool.update id=%s error=\"%s\"",
 				    req->res.qid, err.msg);
 				req->status = -1;
 			}
 		}
 	}
+	/* reports, in the same commit as the outcomes that called for them */
+	if (bb.n > 0 && bounce_flush(sp, &bb, snap->conf, now, &err) == -1)
+		log_error("event=dsn.queue error=\"%s\"", err.msg);
 	/* messages whose last recipient was just settled */
 	for (req = list; req; req = req->next) {
 		char *path;
@@ -665,6 +779,8 @@ spool_batch(struct spool *sp, struct spool_req *list, bool dispatch)
 		ok = false;
 	}
 commit_done:
+	bounce_batch_fini(&bb);
+	conf_snap_unref(snap);
 	/* 3. answers, only now that the commit is on disk */
 	for (req = list; req; req = next) {
 		next = req->next;
@@ -703,7 +819,9 @@ commit_done:
 			deliver_job_free(job);
 			continue;
 		}
-		idmap_put(&sp->inflight, job->rcpt_id, (void *)1);
+		for (size_t i = 0; i < job->nrcpts; i++)
+			idmap_put(&sp->inflight, job->rcpts[i].rcpt_id,
+			    (void *)1);
 		deliver_pool_push(sp->pool, job);
 	}
 	if (ok && (nmsgs || nresults)) {

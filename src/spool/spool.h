@@ -77,6 +77,9 @@ struct spool_result {
 	char			status[16];	/* enhanced code, "2.0.0" */
 	char			reply[256];	/* diagnostic text */
 	char			relay[64];	/* "local", peer host... */
+	char			remote_mta[256]; /* peer for the DSN, or "" */
+	int64_t			retry_at;	/* deferred: when, 0 = policy */
+	bool			dsn_passed;	/* peer took NOTIFY: no DSN */
 };
 
 /* done callback: runs on the spool thread after the commit (status 0) or
@@ -88,8 +91,11 @@ struct deliver_pool;
 
 /* spool_open - open/create DATA_DIR/spool/queue.db, recover after a crash */
 struct spool *spool_open(const char *data_dir, struct err *err);
-/* spool_start - start the spool thread; deliveries go to pool */
-int	spool_start(struct spool *sp, struct deliver_pool *pool);
+struct conf_live;
+/* spool_start - start the spool thread; deliveries go to pool; the retry
+   policy and reports follow live's current configuration */
+int	spool_start(struct spool *sp, struct deliver_pool *pool,
+	    struct conf_live *live);
 /* spool_stop - commit what is waiting, stop the thread */
 void	spool_stop(struct spool *sp);
 void	spool_free(struct spool *sp);
@@ -108,8 +114,11 @@ void	spool_msg_add_rcpt(struct spool_msg *msg, const char *addr,
 /* spool_submit_msg - take ownership of msg; done(arg, tag, status) later */
 void	spool_submit_msg(struct spool *sp, struct spool_msg *msg,
 	    spool_done_fn *done, void *arg, uint64_t tag);
-/* spool_submit_result - record a delivery outcome (copied) */
+/* spool_submit_result(s) - record delivery outcomes (copied); the
+   results of one call are applied in the same commit */
 void	spool_submit_result(struct spool *sp, const struct spool_result *res);
+void	spool_submit_results(struct spool *sp, const struct spool_result *res,
+	    size_t n);
 /* spool_kick - run the scheduler now (new mail, queue flush) */
 void	spool_kick(struct spool *sp);
 

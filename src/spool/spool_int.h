@@ -34,6 +34,8 @@ enum spool_stmt {
 	SPOOL_STMT_RCPT_INSERT,
 	SPOOL_STMT_RCPT_DONE,		/* delivered or bounced */
 	SPOOL_STMT_RCPT_DEFER,
+	SPOOL_STMT_RCPT_GET,		/* warned, notify, orig, orcpt */
+	SPOOL_STMT_MSG_BODY,		/* what a DSN needs */
 	SPOOL_STMT_MSG_PENDING,		/* any recipient still to do? */
 	SPOOL_STMT_MSG_GET,
 	SPOOL_STMT_MSG_DELETE,
@@ -62,12 +64,17 @@ struct spool {
 	bool			 kicked;
 
 	struct deliver_pool	*pool;
+	struct conf_live	*live;
 	struct idmap		 inflight;	/* rcpt id -> (void *)1 */
 	size_t			 inflight_max;
 
 	pthread_mutex_t		 stats_lock;
 	struct spool_stats	 stats;
 };
+
+/* spool__insert_msg - the rows of one message, in the open transaction */
+int	spool__insert_msg(struct spool *sp, struct spool_msg *msg,
+	    struct err *err);
 
 /* spool__exec - run SQL without results; -1 with err */
 int	spool__exec(struct spool *sp, const char *sql, struct err *err);

@@ -1,5 +1,6 @@
 """Local delivery: SMTP in, Maildir out (issue 2, item 4)."""
 
+import os
 import re
 import smtplib
 import time
@@ -327,3 +328,50 @@ def test_unwritable_mailbox_is_deferred_not_dropped(relais, unique):
     assert out.returncode == 0, out.stderr
     assert qid in out.stdout, out.stdout
     assert "carol@example.test" in out.stdout
+
+
+@pytest.mark.parametrize("local", ['"../../../escape"', 'a/b', '".."', '"a/../../../escape"',
+                                   '"."', '"/abs/escape"'])
+def test_local_part_cannot_escape_mail_root(relais_factory, unique, local):
+    """Without a users file every local part is accepted, so hostile ones
+    (path separators, dot segments) must still land inside the domain's
+    mailbox root (or be refused), never elsewhere."""
+    r = relais_factory(users=None, aliases=None).start()
+    tok = unique("trav")
+    c = r.conn()
+    c.ehlo()
+    c.expect("MAIL FROM:<s@remote.test>", 250)
+    rep = c.cmd(f"RCPT TO:<{local}@example.test>")
+    if rep.code != 250:
+        assert 500 <= rep.code < 600, rep
+        return
+    c.expect("DATA", 354)
+    c.send(f"Subject: {tok}\r\n\r\nx\r\n.\r\n".encode())
+    c.expect(None, 250)
+    c.expect("QUIT", 221)
+    root = (r.data_dir / "mail" / "example.test").resolve()
+    deadline = time.monotonic() + 10
+    hits = []
+    while time.monotonic() < deadline and not hits:
+        hits = [p for p in r.root.parent.rglob("*")
+                if p.is_file() and p.parent.name in ("new", "cur") and tok.encode() in p.read_bytes()]
+        time.sleep(0.1)
+    assert not os.path.exists("/abs/escape"), "mailbox created at an absolute path"
+    assert hits, f"message not delivered under {r.root.parent}"
+    for p in hits:
+        assert root in p.resolve().parents, f"{local} delivered outside {root}: {p}"
+        # the Maildir is a direct child of the domain directory
+        assert p.resolve().parent.parent.parent == root, p
+
+
+def test_quoted_local_part_sender(relais, unique):
+    tok = unique("quoted")
+    c = relais.conn()
+    c.ehlo()
+    c.expect('MAIL FROM:<"john doe"@remote.test>', 250)
+    c.expect("RCPT TO:<alice@example.test>", 250)
+    c.expect("DATA", 354)
+    c.send(f"Subject: {tok}\r\n\r\nx\r\n.\r\n".encode())
+    c.expect(None, 250)
+    [raw] = relais.maildir_messages("example.test", "alice")
+    assert split_headers(raw)[0][0] == 'Return-Path: <"john doe"@remote.test>'

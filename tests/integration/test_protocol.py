@@ -707,3 +707,74 @@ def test_data_after_quit_is_ignored(relais):
     c.expect(None, 221)
     assert c.wait_closed(5)
     assert c.buf == b"", f"replies after QUIT: {c.buf!r}"
+
+
+def test_bdat_chunks_summing_over_limit_552(relais, unique):
+    tok = unique("bdatsum")
+    line = b"q" * 998 + b"\r\n"
+    chunk = f"Subject: {tok}\r\n\r\n".encode() + line * 400      # ~400 kB each
+    c = relais.conn()
+    start_tx(c)
+    codes = []
+    for i in range(3):                                          # ~1.2 MB in total
+        last = " LAST" if i == 2 else ""
+        c.send(f"BDAT {len(chunk)}{last}\r\n".encode() + chunk)
+        codes.append(c.reply(20))
+    assert codes[-1].code == 552 and codes[-1].enhanced == "5.3.4", codes
+    assert all(r.code in (250, 552) for r in codes), codes
+    c.expect("RSET", 250)
+    time.sleep(0.5)
+    assert relais.find_token(tok) == []
+
+
+def conn_from(r, src):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", r.port))
+    from conftest import SMTPConn
+    c = SMTPConn.__new__(SMTPConn)
+    c.sock, c.timeout, c.buf, c.log, c.eof = s, 10.0, b"", [], False
+    c.greeting = c.reply()
+    r.conns.append(c)
+    return c
+
+
+def test_per_ip_limit_counts_each_address(relais_factory, unique):
+    r = relais_factory(overrides={"limits": {"max_connections_per_ip": "2"}}).start()
+    a = [conn_from(r, "127.0.0.2") for _ in range(2)]
+    assert all(c.greeting.code == 220 for c in a)
+    assert conn_from(r, "127.0.0.2").greeting.code == 421
+    b = conn_from(r, "127.0.0.3")
+    assert b.greeting.code == 220, "the limit of 127.0.0.2 was applied to 127.0.0.3"
+    b.ehlo()
+    tok = unique("srcip")
+    b.expect("MAIL FROM:<s@remote.test>", 250)
+    b.expect("RCPT TO:<alice@example.test>", 250)
+    b.expect("DATA", 354)
+    b.send(message(tok).encode() + b".\r\n")
+    b.expect(None, 250)
+    ev = r.log_events("received")
+    assert ev[-1]["client"] == "127.0.0.3", ev[-1]
+    [raw] = r.maildir_messages("example.test", "alice")
+    assert b"127.0.0.3" in split_headers(raw)[0][2].encode()
+
+
+def test_many_concurrent_sessions(relais_factory):
+    """300 sessions open at once from 15 loopback addresses, all served."""
+    r = relais_factory(overrides={"limits": {"max_connections_per_ip": "20"}}).start()
+    conns = []
+    for i in range(300):
+        conns.append(conn_from(r, f"127.0.0.{10 + i % 15}"))
+    assert all(c.greeting.code == 220 for c in conns)
+    for c in conns:
+        c.line("EHLO client.test")
+    for c in conns:
+        c.expect(None, 250)
+    for c in conns:
+        c.line("QUIT")
+    for c in conns:
+        c.expect(None, 221)
+    assert r.running()
+    c = r.conn()
+    c.ehlo()

@@ -258,3 +258,17 @@ def test_sigterm_under_load_loses_nothing(relais, unique):
     dup = [t for t, n in counts.items() if n > 1]
     assert not lost, f"{len(lost)} of {len(want)} acknowledged messages lost"
     assert not dup, f"{len(dup)} messages delivered twice"
+
+
+def test_sighup_rereads_aliases_file(relais, unique):
+    c = relais.conn()
+    c.ehlo()
+    c.expect("MAIL FROM:<s@remote.test>", 250)
+    c.expect("RCPT TO:<sales@example.test>", 550, "5.1.1")
+    c.expect("QUIT", 221)
+    relais.aliases_path.write_text(relais.aliases_path.read_text()
+                                   + "sales@example.test: bob@example.test\n")
+    assert relais.reload() == "event=config.reload"
+    tok = unique("sales")
+    assert relais.send("s@remote.test", ["sales@example.test"], message(tok)) == {}
+    assert tok.encode() in relais.maildir_messages("example.test", "bob")[0]

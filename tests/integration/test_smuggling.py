@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import SMTPClosed, message, vm_rss_kb
+from conftest import SMTPClosed, message, split_headers, vm_rss_kb
 
 # Each vector is a would-be end of data other than <CRLF>.<CRLF>.
 END_VECTORS = {
@@ -361,3 +361,59 @@ def test_bdat_refused_chunk_is_consumed_not_executed(relais):
     extra = c.quiet(0.7)
     assert extra == b"", f"chunk octets were executed as commands: {extra!r}\n{c.transcript()}"
     c.expect("RCPT TO:<bob@example.test>", 503)
+
+
+# ------------------------------------------------------------ segment boundaries
+
+
+def send_segments(c, parts, pause=0.15):
+    c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for p in parts:
+        c.send(p)
+        time.sleep(pause)
+
+
+def test_end_of_data_split_across_segments(relais, unique):
+    tok = unique("seg")
+    c = open_data(relais)
+    send_segments(c, [f"Subject: {tok}\r\n\r\nline one\r".encode(), b"\n.",
+                      b".dot line\r\n", b"last line\r\n", b".", b"\r", b"\n"])
+    c.expect(None, 250)
+    [raw] = relais.maildir_messages("example.test", "alice")
+    _, body = split_headers(raw)
+    assert body == b"line one\n.dot line\nlast line\n", body
+
+
+def test_bare_cr_at_segment_end_refused(relais, unique):
+    tok = unique("segcr")
+    c = open_data(relais)
+    send_segments(c, [f"Subject: {tok}\r\n\r\nline one\r".encode(), b"X\r\n", b".\r\n"])
+    r = c.reply(15)
+    assert 500 <= r.code < 600, f"bare CR split over segments accepted: {r}"
+    barrier(relais, unique)
+    assert relais.find_token(tok) == []
+
+
+def test_smuggled_end_split_across_segments(relais, unique):
+    tok = unique("segsmug")
+    c = open_data(relais)
+    send_segments(c, [f"Subject: {tok}\r\n\r\nhello\n".encode(), b".", b"\n",
+                      b"MAIL FROM:<evil@remote.test>\r\n"])
+    assert c.quiet(1.0) == b"", c.transcript()
+    c.send(b"\r\n.\r\n")
+    r = c.reply(15)
+    assert 500 <= r.code < 600, r
+    barrier(relais, unique)
+    assert relais.find_token(tok) == []
+
+
+def test_command_split_across_segments(relais):
+    c = relais.conn()
+    send_segments(c, [b"EH", b"LO client.test\r", b"\n"])
+    c.expect(None, 250)
+    send_segments(c, [b"NOOP\r", b"\nNO", b"OP\r\n"])
+    c.expect(None, 250)
+    c.expect(None, 250)
+    send_segments(c, [b"NOOP\r", b"NOOP\r\n"])
+    r = c.reply()
+    assert r.code == 500, f"bare CR across segments not refused: {r}"

@@ -143,7 +143,7 @@ test_spool_faults(void **state)
 	log_set_level(LOG_LEVEL_ERROR);
 	sp = spool_open(test_dir, &err);
 	assert_non_null(sp);
-	assert_int_equal(spool_start(sp, NULL), 0);
+	assert_int_equal(spool_start(sp, NULL, NULL), 0);
 
 	/* small and large bodies are stored */
 	assert_int_equal(test_submit(sp, "0000000000000001", 100), 0);

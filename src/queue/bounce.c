@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * bounce.c - DSN messages from delivery outcomes; see bounce.h.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conf/conf.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "queue/bounce.h"
+#include "smtp/smtp_param.h"
+#include "spool/spool_int.h"
+
+static char *
+bounce_dup(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+void
+bounce_add(struct bounce_batch *b, int64_t msg_id, enum dsn_kind kind,
+    const char *final, const char *orig, const char *orcpt,
+    const char *action, const char *status, const char *remote_mta,
+    const char *diagnostic, int64_t last_attempt, int64_t will_retry_until)
+{
+	struct bounce_item *it;
+
+	b->items = xreallocarray(b->items, b->n + 1, sizeof(*b->items));
+	it = &b->items[b->n++];
+	memset(it, 0, sizeof(*it));
+	it->msg_id = msg_id;
+	it->kind = kind;
+	it->final = bounce_dup(final);
+	it->orig = bounce_dup(orig);
+	it->orcpt = bounce_dup(orcpt);
+	it->action = bounce_dup(action);
+	snprintf(it->status, sizeof(it->status), "%s", status);
+	it->remote_mta = bounce_dup(remote_mta);
+	it->diagnostic = bounce_dup(diagnostic);
+	it->last_attempt = last_attempt;
+	it->will_retry_until = will_retry_until;
+}
+
+void
+bounce_batch_fini(struct bounce_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct bounce_item *it = &b->items[i];
+
+		free(it->final);
+		free(it->orig);
+		free(it->orcpt);
+		free(it->action);
+		free(it->remote_mta);
+		free(it->diagnostic);
+	}
+	free(b->items);
+	b->items = NULL;
+	b->n = 0;
+}
+
+/* bounce_original - the facts of the original message; -1 if gone */
+static int
+bounce_original(struct spool *sp, int64_t msg_id, char qid[ID_QID_LEN + 1],
+    char **sender, char **envid, int *ret, int64_t *arrival, struct buf *text)
+{
+	sqlite3_stmt *st = sp->stmt[SPOOL_STMT_MSG_GET];
+	char path[4096], chunk[65536];
+	bool body_file;
+	FILE *f;
+	size_t n;
+
+	sqlite3_bind_int64(st, 1, msg_id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return -1;
+	}
+	snprintf(qid, ID_QID_LEN + 1, "%s",
+	    (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+
+	st = sp->stmt[SPOOL_STMT_MSG_BODY];
+	sqlite3_bind_int64(st, 1, msg_id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return -1;
+	}
+	*sender = xstrdup(sqlite3_column_text(st, 0) ?
+	    (const char *)sqlite3_column_text(st, 0) : "");
+	*envid = sqlite3_column_type(st, 1) == SQLITE_NULL ? NULL :
+	    xstrdup((const char *)sqlite3_column_text(st, 1));
+	*ret = sqlite3_column_int(st, 2);
+	*arrival = sqlite3_column_int64(st, 3);
+	body_file = sqlite3_column_int(st, 4) != 0;
+	if (!body_file)
+		buf_append(text, sqlite3_column_blob(st, 5),
+		    (size_t)sqlite3_column_bytes(st, 5));
+	sqlite3_reset(st);
+	if (body_file && id_qid_valid(qid)) {
+		snprintf(path, sizeof(path), "%s/%s", sp->body_dir, qid);
+		if ((f = fopen(path, "r")) != NULL) {
+			while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+				buf_append(text, chunk, n);
+			fclose(f);
+		}
+	}
+	return 0;
+}
+
+/* bounce_8bit - the report holds octets 7bit cannot carry */
+static bool
+bounce_8bit(const struct buf *b)
+{
+	for (size_t i = 0; i < b->len; i++)
+		if ((unsigned char)b->data[i] >= 0x80)
+			return true;
+	return false;
+}
+
+/* bounce_queue - put one report into the spool, in the open transaction */
+static int
+bounce_queue(struct spool *sp, const struct conf *conf, const char *to,
+    const struct buf *report, bool body8, const char *about,
+    enum dsn_kind kind, struct err *err)
+{
+	struct spool_msg *msg = spool_msg_new();
+	const char *at = strrchr(to, '@');
+	bool local = at != NULL &&
+	    conf_is_local_domain(conf, str_cstr(at + 1));
+	int rc;
+
+	id_qid_new(msg->qid);
+	msg->sender = xstrdup("");
+	msg->arrival = time(NULL);
+	msg->body8 = body8;
+	msg->client = xstrdup("local");
+	msg->listener = xstrdup("bounce");
+	buf_fini(&msg->body.mem);
+	buf_init(&msg->body.mem, 0);
+	buf_append(&msg->body.mem, report->data, report->len);
+	msg->body.size = report->len;
+	spool_msg_add_rcpt(msg, to, to, NULL, SMTP_NOTIFY_NEVER,
+	    local ? SPOOL_TRANSPORT_LOCAL : SPOOL_TRANSPORT_REMOTE);
+	rc = spool__insert_msg(sp, msg, err);
+	if (rc == 0)
+		log_info("event=dsn id=%s orig_id=%s kind=%s to=<%s> size=%zu",
+		    msg->qid, about, kind == DSN_FAILED ? "failed" :
+		    kind == DSN_DELAYED ? "delayed" : "delivered", to,
+		    report->len);
+	spool_msg_free(msg);
+	return rc;
+}
+
+int
+bounce_flush(struct spool *sp, struct bounce_batch *b,
+    const struct conf *conf, int64_t now, struct err *err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < b->n; i++) {
+		struct bounce_item *first = &b->items[i];
+		struct dsn_rcpt *r;
+		struct dsn_msg m;
+		struct buf text, report;
+		char *sender = NULL, *envid = NULL;
+		const char *to;
+		int ret = 0;
+		size_t nr = 0;
+		char qid[ID_QID_LEN + 1] = "";
+
+		if (first->msg_id == 0)
+			continue;	/* taken into an earlier report */
+		buf_init(&text, 0);
+		if (bounce_original(sp, first->msg_id, qid, &sender, &envid,
+		    &ret, &m.arrival, &text) == -1) {
+			buf_fini(&text);
+			first->msg_id = 0;
+			continue;
+		}
+
+		/* every item of this message and kind, in one report */
+		r = xcalloc(b->n, sizeof(*r));
+		for (size_t j = i; j < b->n; j++) {
+			struct bounce_item *it = &b->items[j];
+
+			if (it->msg_id != first->msg_id ||
+			    it->kind != first->kind)
+				continue;
+			r[nr].final = it->final;
+			r[nr].orig = it->orig;
+			r[nr].orcpt = it->orcpt;
+			r[nr].action = it->action;
+			r[nr].status = it->status;
+			r[nr].remote_mta = it->remote_mta;
+			r[nr].diagnostic = it->diagnostic;
+			r[nr].last_attempt = it->last_attempt;
+			r[nr].will_retry_until = it->will_retry_until;
+			nr++;
+			if (j != i)
+				it->msg_id = 0;
+		}
+		to = sender;
+		if (sender[0] == '\0') {
+			/* never bounce a bounce (RFC 5321 6.1; RFC 3461 6.2) */
+			if (conf->relay.postmaster == NULL) {
+				log_info("event=dsn.dropped orig_id=%s reason="
+				    "\"null sender\"", qid);
+				to = NULL;
+			} else {
+				to = conf->relay.postmaster;
+			}
+		}
+		if (to != NULL) {
+			m.kind = first->kind;
+			m.reporting_mta = conf->server.hostname;
+			m.qid = qid;
+			m.sender = to;
+			m.envid = envid;
+			m.ret_full = ret != 2;	/* enum smtp_ret: 2 = HDRS */
+			m.now = now;
+			m.text = text.data;
+			m.text_len = text.len;
+			buf_init(&report, 0);
+			dsn_format(&m, r, nr, &report);
+			if (bounce_queue(sp, conf, to, &report,
+			    bounce_8bit(&report), qid, first->kind, err) == -1)
+				rc = -1;
+			buf_fini(&report);
+		}
+		first->msg_id = 0;
+		free(r);
+		free(sender);
+		free(envid);
+		buf_fini(&text);
+	}
+	bounce_batch_fini(b);
+	return rc;
+}

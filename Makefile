@@ -7,7 +7,7 @@
 PKGS      := libevent_core libevent_pthreads libevent_openssl libevent_extra openssl sqlite3 libunbound inih libpsl libxcrypt
 CC        ?= cc
 PYTHON    := /usr/bin/python3
-WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes
+WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes -Wno-format-truncation
 BASEFLAGS := -std=c17 -D_GNU_SOURCE -pthread -Isrc $(WARN)
 OPTFLAGS  ?= -O2 -g
 SANFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -73,7 +73,7 @@ integration: build/san/relais
 # --- fuzzing (clang libFuzzer) ---------------------------------------------
 FOBJ := build/fuzz
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FOBJ)/bin/%,$(FUZZ_SRCS))
-FUZZFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined
+FUZZFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -Wno-unknown-warning-option
 
 $(FOBJ)/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -81,7 +81,7 @@ $(FOBJ)/%.o: src/%.c
 
 $(FOBJ)/bin/%: tests/fuzz/%.c $(patsubst src/%.c,$(FOBJ)/%.o,$(LIB_SRCS))
 	@mkdir -p $(dir $@)
-	clang $(BASEFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+	clang $(BASEFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -Wno-unknown-warning-option $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 FUZZ_RUNS ?= 20000
 fuzz-run: $(FUZZ_BINS)

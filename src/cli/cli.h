@@ -12,6 +12,7 @@
 int	cli_serve(int argc, char **argv);
 int	cli_queue(int argc, char **argv);
 int	cli_check(int argc, char **argv);
+int	cli_passwd(int argc, char **argv);
 
 /* cli_args - split argv[1..] into -c FILE (or NULL) and up to maxpos
    positional arguments; -1 on an unknown option or too many arguments */

@@ -30,7 +30,9 @@
 #include "conf/conf_live.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "auth/passwd_check.h"
 #include "deliver/deliver.h"
+#include "deliver/deliver_remote.h"
 #include "net/listen.h"
 #include "net/worker.h"
 #include "policy/limits.h"
@@ -44,6 +46,7 @@ struct serve {
 	struct spool		*spool;
 	struct deliver_pool	*pool;
 	struct worker_ctx	 ctx;
+	struct remote_shared	 rshared;
 	struct worker		*workers;
 	unsigned		 nworkers;
 	struct event_base	*base;
@@ -70,7 +73,10 @@ serve_drop(const struct conf *conf)
 	static const char *const paths[] = {
 		"", "spool", "spool/bodies", "spool/queue.db",
 		"spool/queue.db-wal", "spool/queue.db-shm", "mail",
+		"tls", "tls/selfsigned.crt", "tls/selfsigned.key",
 	};
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
 
 	if (geteuid() != 0)
 		return;
@@ -89,8 +95,11 @@ serve_drop(const struct conf *conf)
 	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
 		fatal("event=server.privileges user=%s", conf->server.user);
-	if (setuid(0) != -1 || geteuid() != pw->pw_uid ||
-	    getegid() != pw->pw_gid)
+	/* verify: all three ids of each kind, and no way back to root */
+	if (getresuid(&ru, &eu, &su) == -1 || getresgid(&rg, &eg, &sg) == -1 ||
+	    ru != pw->pw_uid || eu != pw->pw_uid || su != pw->pw_uid ||
+	    rg != pw->pw_gid || eg != pw->pw_gid || sg != pw->pw_gid ||
+	    setuid(0) != -1 || seteuid(0) != -1 || setgid(0) != -1)
 		fatalx("event=server.privileges error=\"could not drop root\"");
 	log_info("event=server.privileges user=%s uid=%u", conf->server.user,
 	    (unsigned)pw->pw_uid);
@@ -170,17 +179,28 @@ cli_serve(int argc, char **argv)
 	limits_init();
 	sv.ctx.live = &sv.live;
 	sv.ctx.spool = sv.spool;
+	/* workers (and their outbound agents) exist before any job does */
+	sv.workers = xcalloc(sv.nworkers, sizeof(*sv.workers));
+	sv.rshared.workers = sv.workers;
+	sv.rshared.nworkers = sv.nworkers;
+	sv.rshared.spool = sv.spool;
+	sv.rshared.live = &sv.live;
+	for (unsigned i = 0; i < sv.nworkers; i++) {
+		if (worker_init(&sv.workers[i], i, &sv.ctx,
+		    listen_worker(&sv.socks, i), sv.socks.per_worker) == -1)
+			fatalx("event=server.init error=\"worker %u\"", i);
+		if ((sv.workers[i].remote = remote_new(&sv.workers[i],
+		    &sv.rshared, &err)) == NULL)
+			fatalx("event=server.init error=\"%s\"", err.msg);
+	}
 	sv.pool = deliver_pool_new(conf->server.data_dir,
 	    SERVE_DELIVER_THREADS, &sv.live);
+	deliver_pool_set_remote(sv.pool, remote_submit, &sv.rshared);
 	if (deliver_pool_start(sv.pool, sv.spool) == -1 ||
 	    spool_start(sv.spool, sv.pool, &sv.live) == -1)
 		fatalx("event=server.init error=\"cannot start threads\"");
-
-	sv.workers = xcalloc(sv.nworkers, sizeof(*sv.workers));
 	for (unsigned i = 0; i < sv.nworkers; i++) {
-		if (worker_init(&sv.workers[i], i, &sv.ctx,
-		    listen_worker(&sv.socks, i), sv.socks.per_worker) == -1 ||
-		    worker_start(&sv.workers[i]) == -1) {
+		if (worker_start(&sv.workers[i]) == -1) {
 			sv.exit_status = 1;
 			break;
 		}
@@ -208,6 +228,7 @@ cli_serve(int argc, char **argv)
 		worker_stop(&sv.workers[i]);
 	for (unsigned i = 0; i < started; i++)
 		worker_join(&sv.workers[i]);
+	passwd_check_stop();	/* before the workers' inboxes go */
 	for (unsigned i = 0; i < sv.nworkers; i++)
 		worker_fini(&sv.workers[i]);
 	free(sv.workers);

@@ -9,6 +9,7 @@
 #include "conf/conf_live.h"
 #include "core/xalloc.h"
 #include "deliver/alias.h"
+#include "net/tls.h"
 
 struct conf_snap *
 conf_snap_load(struct conf *conf, struct err *err)
@@ -22,6 +23,9 @@ conf_snap_load(struct conf *conf, struct err *err)
 		goto fail;
 	if (conf->local.aliases != NULL &&
 	    alias_load(conf->local.aliases, &snap->aliases, err) == -1)
+		goto fail;
+	if (tls_server_needed(conf) &&
+	    tls_server_load(conf, &snap->tls, err) == -1)
 		goto fail;
 	return snap;
 fail:
@@ -39,6 +43,7 @@ conf_snap_unref(struct conf_snap *snap)
 		passwd_file_free(snap->users);
 	if (snap->aliases)
 		alias_free(snap->aliases);
+	tls_server_free(snap->tls);
 	conf_unref(snap->conf);
 	free(snap);
 }

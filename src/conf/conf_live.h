@@ -18,12 +18,14 @@
 
 struct passwd_file;
 struct alias_table;
+struct tls_server;
 
 struct conf_snap {
 	atomic_int		 refs;
 	struct conf		*conf;
 	struct passwd_file	*users;		/* NULL: every local part */
 	struct alias_table	*aliases;	/* NULL: no aliases */
+	struct tls_server	*tls;		/* NULL: no listener uses TLS */
 };
 
 struct conf_live {

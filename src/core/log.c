@@ -172,3 +172,12 @@ log_quote(char *out, size_t outlen, const char *s, size_t len)
 	out[o] = '\0';
 	return out;
 }
+
+const char *
+log_addr(char *out, size_t outlen, const char *addr)
+{
+	char tmp[600];
+
+	snprintf(tmp, sizeof(tmp), "<%s>", addr ? addr : "");
+	return log_quote(out, outlen, tmp, strlen(tmp));
+}

@@ -36,5 +36,8 @@ noreturn void fatalx(const char *fmt, ...) LOG_FMT;
 
 /* log_quote - logfmt-safe copy of s into out (quotes and escapes as needed) */
 const char *log_quote(char *out, size_t outlen, const char *s, size_t len);
+/* log_addr - "<addr>" as one logfmt value (quoted when it needs to be) */
+const char *log_addr(char *out, size_t outlen, const char *addr);
+#define LOG_ADDR_MAX	1100	/* out size for any address relais accepts */
 
 #endif

@@ -18,6 +18,7 @@
 
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "deliver/deliver_remote.h"
 #include "net/worker.h"
 #include "smtp/smtp_server.h"
 
@@ -63,8 +64,12 @@ worker_inbox_cb(evutil_socket_t fd, short what, void *arg)
 		struct smtp_session *s;
 
 		next = m->next;
-		s = idmap_get(&w->sessions, m->session_id);
-		m->fn(s, m->status, m->data);
+		if (m->call != NULL) {
+			m->call(w, m->data);
+		} else {
+			s = idmap_get(&w->sessions, m->session_id);
+			m->fn(s, m->status, m->data);
+		}
 		free(m);
 	}
 }
@@ -103,6 +108,8 @@ worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 	if (w->stopping)
 		return;
 	w->stopping = true;
+	/* outbound connections close; their jobs stay leased */
+	remote_stop(w->remote);
 	for (size_t i = 0; i < w->nsocks; i++) {
 		if (w->levs[i] != NULL)
 			evconnlistener_free(w->levs[i]);
@@ -231,7 +238,10 @@ worker_fini(struct worker *w)
 	free(w->levs);
 	while ((m = w->inbox) != NULL) {
 		w->inbox = m->next;
-		m->fn(NULL, m->status, m->data);
+		if (m->call != NULL)
+			m->call(w, m->data);
+		else
+			m->fn(NULL, m->status, m->data);
 		free(m);
 	}
 	if (w->inbox_ev)
@@ -240,6 +250,8 @@ worker_fini(struct worker *w)
 		event_free(w->stop_ev);
 	if (w->stop_timer)
 		event_free(w->stop_timer);
+	remote_free(w->remote);
+	w->remote = NULL;
 	if (w->base)
 		event_base_free(w->base);
 	idmap_fini(&w->sessions);
@@ -248,10 +260,24 @@ worker_fini(struct worker *w)
 }
 
 void
+worker_call(struct worker *w, worker_call_fn *fn, void *data)
+{
+	struct worker_msg *m = xcalloc(1, sizeof(*m));
+
+	m->call = fn;
+	m->data = data;
+	pthread_mutex_lock(&w->lock);
+	m->next = w->inbox;
+	w->inbox = m;
+	pthread_mutex_unlock(&w->lock);
+	event_active(w->inbox_ev, EV_READ, 0);
+}
+
+void
 worker_post(struct worker *w, uint64_t session_id, worker_fn *fn, int status,
     void *data)
 {
-	struct worker_msg *m = xmalloc(sizeof(*m));
+	struct worker_msg *m = xcalloc(1, sizeof(*m));
 
 	m->session_id = session_id;
 	m->fn = fn;

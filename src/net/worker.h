@@ -21,6 +21,7 @@ struct evconnlistener;
 struct conf_live;
 struct spool;
 struct smtp_session;
+struct remote;
 
 /* what every worker shares, owned by the serve command */
 struct worker_ctx {
@@ -36,10 +37,15 @@ struct worker_ctx {
  */
 typedef void worker_fn(struct smtp_session *s, int status, void *data);
 
+struct worker;
+/* work for the worker itself (outbound deliveries): fn(w, data) */
+typedef void worker_call_fn(struct worker *w, void *data);
+
 struct worker_msg {
 	struct worker_msg	*next;
 	uint64_t		 session_id;
 	worker_fn		*fn;
+	worker_call_fn		*call;		/* instead of fn, if set */
 	int			 status;
 	void			*data;
 };
@@ -62,6 +68,7 @@ struct worker {
 	bool			 stopping;
 	char			*scratch;	/* SMTP_DATA scan output */
 	size_t			 scratch_len;
+	struct remote		*remote;	/* outbound deliveries */
 };
 
 /* worker_init - set up w on its sockets; the thread starts in worker_start */
@@ -76,6 +83,10 @@ void	worker_fini(struct worker *w);
 /* worker_post - run fn(session, status, data) on w's loop (any thread) */
 void	worker_post(struct worker *w, uint64_t session_id, worker_fn *fn,
 	    int status, void *data);
+
+/* worker_call - run fn(w, data) on w's loop (any thread); when w stops
+   before it runs, fn runs with data during worker_fini */
+void	worker_call(struct worker *w, worker_call_fn *fn, void *data);
 
 /* worker_check_done - leave the loop once stopping and no session is left */
 void	worker_check_done(struct worker *w);

@@ -131,6 +131,7 @@ bounce_queue(struct spool *sp, const struct conf *conf, const char *to,
 	const char *at = strrchr(to, '@');
 	bool local = at != NULL &&
 	    conf_is_local_domain(conf, str_cstr(at + 1));
+	char la[LOG_ADDR_MAX];
 	int rc;
 
 	id_qid_new(msg->qid);
@@ -147,9 +148,10 @@ bounce_queue(struct spool *sp, const struct conf *conf, const char *to,
 	    local ? SPOOL_TRANSPORT_LOCAL : SPOOL_TRANSPORT_REMOTE);
 	rc = spool__insert_msg(sp, msg, err);
 	if (rc == 0)
-		log_info("event=dsn id=%s orig_id=%s kind=%s to=<%s> size=%zu",
+		log_info("event=dsn id=%s orig_id=%s kind=%s to=%s size=%zu",
 		    msg->qid, about, kind == DSN_FAILED ? "failed" :
-		    kind == DSN_DELAYED ? "delayed" : "delivered", to,
+		    kind == DSN_DELAYED ? "delayed" : "delivered",
+		    log_addr(la, sizeof(la), to),
 		    report->len);
 	spool_msg_free(msg);
 	return rc;

@@ -27,22 +27,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "auth/passwd_check.h"
+#include "auth/passwd_file.h"
+#include "auth/sasl.h"
 #include "conf/conf_live.h"
 #include "core/buf.h"
 #include "core/id.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "deliver/alias.h"
 #include "deliver/local.h"
 #include "net/listen.h"
+#include "net/tls.h"
 #include "net/worker.h"
 #include "policy/limits.h"
 #include "smtp/smtp_data.h"
+#include "smtp/smtp_header.h"
 #include "smtp/smtp_param.h"
 #include "smtp/smtp_parse.h"
 #include "smtp/smtp_path.h"
@@ -51,7 +64,8 @@
 
 #define SMTP_INPUT_HIGH		(256 * 1024)	/* read high-water mark */
 #define SMTP_OUTPUT_HIGH	(64 * 1024)	/* stop reading commands */
-#define SMTP_MAX_ERRORS		20		/* bad commands per session */
+#define SMTP_HEADER_MAX		(64 * 1024)	/* header section looked at
+						   for Date:/Message-ID: */
 
 enum smtp_state {
 	SMTP_STATE_CONNECTED = 1 << 0,	/* before HELO/EHLO */
@@ -62,7 +76,14 @@ enum smtp_state {
 	SMTP_STATE_BDAT = 1 << 5,	/* between BDAT chunks */
 	SMTP_STATE_COMMIT = 1 << 6,	/* waiting for the spool */
 	SMTP_STATE_CLOSING = 1 << 7,	/* flushing the last reply */
+	SMTP_STATE_AUTH = 1 << 8,	/* reading SASL responses */
+	SMTP_STATE_AUTHWAIT = 1 << 9,	/* waiting for the password check */
+	SMTP_STATE_STARTTLS = 1 << 10,	/* flushing 220, then the handshake */
 };
+
+/* states in which input waits: an answer or a switch is pending */
+#define SMTP_STATE_WAITING	(SMTP_STATE_COMMIT | SMTP_STATE_CLOSING | \
+				 SMTP_STATE_AUTHWAIT | SMTP_STATE_STARTTLS)
 
 #define SMTP_STATE_SESSION	(SMTP_STATE_READY | SMTP_STATE_MAIL | \
 				 SMTP_STATE_RCPT)
@@ -77,8 +98,21 @@ struct smtp_session {
 	char			 ip[INET6_ADDRSTRLEN];
 	char			 listener[64];
 	enum conf_role		 role;
+	enum conf_tls		 tls_mode;	/* the listener's tls */
 	bool			 trusted;
+	bool			 loopback;	/* 127.0.0.0/8, ::1 */
 	bool			 counted;	/* in the limits tables */
+	bool			 tls;		/* TLS on (or handshaking) */
+	evutil_socket_t		 fd;
+	struct event		*life;		/* max_session_time */
+
+	struct sasl		*sasl;		/* during AUTH */
+	char			*auth_try;	/* login being checked */
+	char			*auth_user;	/* authenticated login */
+	bool			 hdr_fix;	/* add Date:/Message-ID: */
+	bool			 hdr_pending;	/* header section buffered */
+	struct buf		 hdr;
+	size_t			 hdr_scan;
 
 	enum smtp_state		 state;
 	bool			 esmtp;
@@ -122,6 +156,14 @@ static void	smtp_server_close(struct smtp_session *s);
 static void	smtp_server_reset(struct smtp_session *s);
 static void	smtp_server_timeouts(struct smtp_session *s);
 static void	smtp_server_bdat_done(struct smtp_session *s);
+static void	smtp_server_auth_done(struct smtp_session *s, int status,
+		    void *data);
+static void	smtp_server_auth_end(struct smtp_session *s);
+static void	smtp_server_tls_switch(struct smtp_session *s);
+static bool	smtp_server_header_has(const struct smtp_session *s,
+		    size_t end, const char *name);
+static void	smtp_server_header_text(struct smtp_session *s,
+		    const char *p, size_t n);
 static const char *smtp_server_sequence_error(const struct smtp_session *s,
 		    enum smtp_verb v);
 static void	smtp_server_cmd_helo(struct smtp_session *,
@@ -146,7 +188,9 @@ static void	smtp_server_cmd_expn(struct smtp_session *,
 		    const struct smtp_cmd *);
 static void	smtp_server_cmd_help(struct smtp_session *,
 		    const struct smtp_cmd *);
-static void	smtp_server_cmd_notavail(struct smtp_session *,
+static void	smtp_server_cmd_starttls(struct smtp_session *,
+		    const struct smtp_cmd *);
+static void	smtp_server_cmd_auth(struct smtp_session *,
 		    const struct smtp_cmd *);
 
 static const struct smtp_server_cmd smtp_server_cmds[SMTP_CMD__COUNT] = {
@@ -177,9 +221,10 @@ static const struct smtp_server_cmd smtp_server_cmds[SMTP_CMD__COUNT] = {
 	[SMTP_CMD_HELP] = { SMTP_CMD_HELP, SMTP_STATE_ANY | SMTP_STATE_BDAT,
 	    smtp_server_cmd_help },
 	[SMTP_CMD_STARTTLS] = { SMTP_CMD_STARTTLS, SMTP_STATE_ANY,
-	    smtp_server_cmd_notavail },
-	[SMTP_CMD_AUTH] = { SMTP_CMD_AUTH, SMTP_STATE_ANY,
-	    smtp_server_cmd_notavail },
+	    smtp_server_cmd_starttls },
+	/* RFC 4954 4: after EHLO, never inside a mail transaction */
+	[SMTP_CMD_AUTH] = { SMTP_CMD_AUTH, SMTP_STATE_READY,
+	    smtp_server_cmd_auth },
 };
 
 static void
@@ -198,10 +243,10 @@ smtp_server_reply(struct smtp_session *s, const char *fmt, ...)
 static void
 smtp_server_error(struct smtp_session *s)
 {
-	if (++s->errors < SMTP_MAX_ERRORS)
+	if (++s->errors < s->conf->limits.max_errors_per_session)
 		return;
-	log_info("event=smtp.errors session=%llu client=%s errors=%u",
-	    (unsigned long long)s->id, s->ip, s->errors);
+	log_info("event=limit.max_errors_per_session session=%llu client=%s"
+	    " errors=%u", (unsigned long long)s->id, s->ip, s->errors);
 	smtp_server_reply(s, "421 4.7.0 %s Error: too many errors",
 	    s->conf->server.hostname);
 	smtp_server_close(s);
@@ -225,6 +270,9 @@ smtp_server_reset(struct smtp_session *s)
 	s->bdat_left = 0;
 	s->bdat_last = false;
 	s->bdat_reject = NULL;
+	buf_fini(&s->hdr);
+	s->hdr_pending = false;
+	s->hdr_scan = 0;
 	if (s->state & (SMTP_STATE_MAIL | SMTP_STATE_RCPT | SMTP_STATE_DATA |
 	    SMTP_STATE_BDAT | SMTP_STATE_COMMIT))
 		s->state = SMTP_STATE_READY;
@@ -239,14 +287,29 @@ smtp_server_free(struct smtp_session *s)
 	if (s->state == SMTP_STATE_COMMIT)
 		s->msg = NULL;		/* the spool owns it now */
 	smtp_server_reset(s);
+	smtp_server_auth_end(s);
+	if (s->bev != NULL && s->tls && s->state != SMTP_STATE_STARTTLS) {
+		SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+
+		/* close_notify, best effort: the socket is non-blocking */
+		if (ssl != NULL && SSL_is_init_finished(ssl))
+			(void)SSL_shutdown(ssl);
+		ERR_clear_error();
+	}
 	if (s->bev != NULL)
-		bufferevent_free(s->bev);
+		bufferevent_free(s->bev);	/* closes fd (and frees SSL) */
+	else if (s->fd != -1)
+		evutil_closesocket(s->fd);
+	if (s->life != NULL)
+		event_free(s->life);
 	if (s->counted)
 		limits_disconnect(s->ip);
 	log_debug("event=smtp.close session=%llu client=%s",
 	    (unsigned long long)s->id, s->ip);
 	conf_snap_unref(s->snap);
 	free(s->commit_from);
+	free(s->auth_try);
+	free(s->auth_user);
 	free(s);
 	worker_check_done(w);
 }
@@ -274,7 +337,7 @@ smtp_server_timeouts(struct smtp_session *s)
 
 	if (s->state == SMTP_STATE_DATA || s->bdat_left > 0)
 		rt.tv_sec = s->conf->limits.data_timeout;
-	if (s->state == SMTP_STATE_COMMIT)
+	if (s->state & (SMTP_STATE_COMMIT | SMTP_STATE_AUTHWAIT))
 		rt.tv_sec = 0;
 	bufferevent_set_timeouts(s->bev, rt.tv_sec ? &rt : NULL, &wt);
 }
@@ -295,6 +358,12 @@ smtp_server_write_cb(struct bufferevent *bev, void *arg)
 			smtp_server_free(s);
 		return;
 	}
+	if (s->state == SMTP_STATE_STARTTLS) {
+		/* the 220 is with the kernel: the handshake may begin */
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			smtp_server_tls_switch(s);
+		return;
+	}
 	/* output drained below the mark: go on with pipelined commands */
 	smtp_server_process(s);
 }
@@ -304,6 +373,26 @@ smtp_server_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct smtp_session *s = arg;
 
+	if (what & BEV_EVENT_CONNECTED) {
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+		log_info("event=smtp.tls session=%llu client=%s version=%s"
+		    " cipher=%s", (unsigned long long)s->id, s->ip,
+		    SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+		return;
+	}
+	if ((what & BEV_EVENT_ERROR) && s->tls) {
+		unsigned long e = bufferevent_get_openssl_error(bev);
+		char msg[256];
+
+		if (e != 0) {
+			ERR_error_string_n(e, msg, sizeof(msg));
+			log_info("event=smtp.tls.failed session=%llu client=%s"
+			    " error=\"%s\"", (unsigned long long)s->id, s->ip,
+			    msg);
+			ERR_clear_error();
+		}
+	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		if (s->state == SMTP_STATE_CLOSING) {
 			smtp_server_free(s);
@@ -325,23 +414,104 @@ smtp_server_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/* smtp_server_is_loopback - 127.0.0.0/8, ::1 or ::ffff:127.x.y.z */
+static bool
+smtp_server_is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 =
+		    (const struct sockaddr_in6 *)sa;
+
+		if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+			return true;
+		return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) &&
+		    in6->sin6_addr.s6_addr[12] == 127;
+	}
+	return false;
+}
+
+/* smtp_server_life_cb - max_session_time is over */
+static void
+smtp_server_life_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+	struct timeval again = { 1, 0 };
+
+	if (s->state == SMTP_STATE_CLOSING)
+		return;
+	if (s->state & (SMTP_STATE_COMMIT | SMTP_STATE_AUTHWAIT)) {
+		evtimer_add(s->life, &again);	/* answer first */
+		return;
+	}
+	log_info("event=limit.max_session_time session=%llu client=%s"
+	    " seconds=%u", (unsigned long long)s->id, s->ip,
+	    s->conf->limits.max_session_time);
+	if (s->state != SMTP_STATE_STARTTLS)
+		smtp_server_reply(s, "421 4.4.2 %s Error: session time limit"
+		    " exceeded", s->conf->server.hostname);
+	smtp_server_close(s);
+}
+
+/* smtp_server_refuse - 421 at connect, for a limit */
+static void
+smtp_server_refuse(struct smtp_session *s, enum limits_verdict v,
+    unsigned ban_left)
+{
+	const char *why;
+
+	log_info("event=limit.%s client=%s listener=%s%s", limits_verdict_name(v),
+	    s->ip, s->listener, v == LIMITS_BANNED ? " banned=yes" : "");
+	switch (v) {
+	case LIMITS_TOO_MANY:
+		why = "too many connections";
+		break;
+	case LIMITS_TOO_MANY_IP:
+		why = "too many connections from your address";
+		break;
+	case LIMITS_RATE:
+		why = "too many connections from your address per minute";
+		break;
+	default:
+		why = "too many authentication failures from your address";
+		break;
+	}
+	smtp_server_reply(s, "421 4.7.0 %s Error: %s, try again later",
+	    s->conf->server.hostname, why);
+	(void)ban_left;
+	bufferevent_enable(s->bev, EV_WRITE);
+	smtp_server_close(s);
+}
+
 void
 smtp_server_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
     struct listen_sock *sock)
 {
 	struct smtp_session *s = xcalloc(1, sizeof(*s));
 	enum limits_verdict v;
+	unsigned ban_left = 0;
 
 	s->id = id_next();
 	s->w = w;
+	s->fd = fd;
 	s->snap = conf_live_get(w->ctx->live);
 	s->conf = s->snap->conf;
 	s->state = SMTP_STATE_CONNECTED;
 	snprintf(s->listener, sizeof(s->listener), "%s", sock->listener);
 	s->role = CONF_ROLE_MX;
-	for (size_t i = 0; i < s->conf->nlisteners; i++)
-		if (strcmp(s->conf->listeners[i].name, sock->listener) == 0)
+	s->tls_mode = CONF_TLS_NONE;
+	for (size_t i = 0; i < s->conf->nlisteners; i++) {
+		if (strcmp(s->conf->listeners[i].name, sock->listener) == 0) {
 			s->role = s->conf->listeners[i].role;
+			s->tls_mode = s->conf->listeners[i].tls;
+		}
+	}
+	if (s->snap->tls == NULL)
+		s->tls_mode = CONF_TLS_NONE;	/* a listener added by reload */
 	if (sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr,
 		    s->ip, sizeof(s->ip));
@@ -351,8 +521,25 @@ smtp_server_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
 	else
 		snprintf(s->ip, sizeof(s->ip), "unknown");
 	s->trusted = conf_is_trusted(s->conf, sa);
+	s->loopback = smtp_server_is_loopback(sa);
 
-	s->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (s->tls_mode == CONF_TLS_IMPLICIT) {
+		SSL *ssl = tls_server_ssl_new(s->snap->tls);
+
+		if (ssl != NULL) {
+			s->bev = bufferevent_openssl_socket_new(w->base, fd, ssl,
+			    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+			if (s->bev == NULL)
+				SSL_free(ssl);
+			else
+				bufferevent_openssl_set_allow_dirty_shutdown(
+				    s->bev, 1);
+		}
+		s->tls = true;
+	} else {
+		s->bev = bufferevent_socket_new(w->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
+	}
 	if (s->bev == NULL) {
 		evutil_closesocket(fd);
 		conf_snap_unref(s->snap);
@@ -370,22 +557,21 @@ smtp_server_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
 		smtp_server_close(s);
 		return;
 	}
-	v = limits_connect(s->ip, s->conf->limits.max_connections,
-	    s->conf->limits.max_connections_per_ip);
+	v = limits_connect(s->ip, s->conf, &ban_left);
 	if (v != LIMITS_OK) {
-		log_info("event=smtp.limit client=%s limit=%s", s->ip,
-		    v == LIMITS_TOO_MANY ? "max_connections" :
-		    "max_connections_per_ip");
-		smtp_server_reply(s, "421 4.7.0 %s Error: too many connections%s",
-		    s->conf->server.hostname,
-		    v == LIMITS_TOO_MANY ? "" : " from your address");
-		bufferevent_enable(s->bev, EV_WRITE);
-		smtp_server_close(s);
+		smtp_server_refuse(s, v, ban_left);
 		return;
 	}
 	s->counted = true;
-	log_info("event=smtp.connect session=%llu client=%s listener=%s",
-	    (unsigned long long)s->id, s->ip, s->listener);
+	if (s->conf->limits.max_session_time > 0) {
+		struct timeval tv = { s->conf->limits.max_session_time, 0 };
+
+		s->life = evtimer_new(w->base, smtp_server_life_cb, s);
+		evtimer_add(s->life, &tv);
+	}
+	log_info("event=smtp.connect session=%llu client=%s listener=%s%s",
+	    (unsigned long long)s->id, s->ip, s->listener,
+	    s->tls ? " tls=implicit" : "");
 	smtp_server_reply(s, "220 %s ESMTP relais", s->conf->server.hostname);
 	smtp_server_timeouts(s);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
@@ -395,15 +581,40 @@ void
 smtp_server_shutdown(struct smtp_session *s)
 {
 	s->stopping = true;
-	if (s->state & (SMTP_STATE_DATA | SMTP_STATE_COMMIT | SMTP_STATE_CLOSING)
-	    || s->bdat_left > 0)
+	if (s->state & (SMTP_STATE_DATA | SMTP_STATE_COMMIT | SMTP_STATE_CLOSING
+	    | SMTP_STATE_AUTHWAIT) || s->bdat_left > 0)
 		return;		/* finishes its transaction first */
+	if (s->state == SMTP_STATE_STARTTLS) {
+		smtp_server_close(s);
+		return;
+	}
 	smtp_server_reply(s, "421 4.3.2 %s Service shutting down",
 	    s->conf->server.hostname);
 	smtp_server_close(s);
 }
 
 /* --- commands ---------------------------------------------------------- */
+
+/* smtp_server_starttls_offered - STARTTLS in EHLO and accepted */
+static bool
+smtp_server_starttls_offered(const struct smtp_session *s)
+{
+	return !s->tls && (s->tls_mode == CONF_TLS_OPTIONAL ||
+	    s->tls_mode == CONF_TLS_REQUIRED);
+}
+
+/* smtp_server_auth_offered - AUTH in EHLO and accepted: users to check
+   against, and TLS (or plaintext on loopback when configured) */
+static bool
+smtp_server_auth_offered(const struct smtp_session *s)
+{
+	if (s->snap->users == NULL)
+		return false;
+	if (s->tls)
+		return true;
+	return s->conf->auth.allow_plaintext_loopback && s->loopback &&
+	    s->tls_mode != CONF_TLS_REQUIRED;
+}
 
 static void
 smtp_server_cmd_helo(struct smtp_session *s, const struct smtp_cmd *cmd)
@@ -433,6 +644,10 @@ smtp_server_cmd_helo(struct smtp_session *s, const struct smtp_cmd *cmd)
 	smtp_server_reply(s, "250-8BITMIME");
 	smtp_server_reply(s, "250-SMTPUTF8");
 	smtp_server_reply(s, "250-ENHANCEDSTATUSCODES");
+	if (smtp_server_starttls_offered(s))
+		smtp_server_reply(s, "250-STARTTLS");
+	if (smtp_server_auth_offered(s))
+		smtp_server_reply(s, "250-AUTH PLAIN LOGIN");
 	smtp_server_reply(s, "250 CHUNKING");
 }
 
@@ -442,14 +657,48 @@ smtp_server_strdup_str(struct str s)
 	return xstrndup(s.p ? s.p : "", s.len);
 }
 
+/*
+ * smtp_server_sender_owned - may the authenticated user send as addr: it
+ * is the login itself, or an alias (or catch-all) of [local] aliases with
+ * the login among its targets. Case does not matter.
+ */
+static bool
+smtp_server_sender_owned(const struct smtp_session *s,
+    const struct smtp_path *path, const char *addr)
+{
+	const struct alias_entry *e;
+
+	if (strcasecmp(addr, s->auth_user) == 0)
+		return true;
+	if (s->snap->aliases == NULL || path->postmaster)
+		return false;
+	e = alias_lookup(s->snap->aliases, path->local, path->domain);
+	for (size_t i = 0; e != NULL && i < e->ntargets; i++)
+		if (strcasecmp(e->targets[i], s->auth_user) == 0)
+			return true;
+	return false;
+}
+
 static void
 smtp_server_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
+	char la[LOG_ADDR_MAX];
 	struct smtp_path path;
 	const char *why = NULL;
 	struct buf addr;
 	enum smtp_param_result pr;
 
+	if (s->tls_mode == CONF_TLS_REQUIRED && !s->tls) {
+		smtp_server_reply(s, "530 5.7.0 Must issue a STARTTLS command"
+		    " first");
+		smtp_server_error(s);
+		return;
+	}
+	if (s->role != CONF_ROLE_MX && s->auth_user == NULL) {
+		smtp_server_reply(s, "530 5.7.0 Authentication required");
+		smtp_server_error(s);
+		return;
+	}
 	if (!s->esmtp && cmd->params.len > 0) {
 		smtp_server_reply(s, "555 5.5.4 Parameters need EHLO");
 		smtp_server_error(s);
@@ -479,6 +728,30 @@ smtp_server_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	}
 	buf_init(&addr, SMTP_PATH_MAX + 1);
 	smtp_path_format(&path, &addr);
+	if (s->auth_user != NULL && s->conf->auth.sender_login_check &&
+	    !path.null && !smtp_server_sender_owned(s, &path,
+	    buf_cstr(&addr))) {
+		log_info("event=auth.sender_mismatch session=%llu client=%s"
+		    " user=%s from=%s", (unsigned long long)s->id, s->ip,
+		    s->auth_user, log_addr(la, sizeof(la), buf_cstr(&addr)));
+		smtp_server_reply(s, "553 5.7.1 <%s>: Sender address rejected:"
+		    " not owned by the authenticated user", buf_cstr(&addr));
+		buf_fini(&addr);
+		memset(&s->mp, 0, sizeof(s->mp));
+		smtp_server_error(s);
+		return;
+	}
+	if (s->auth_user != NULL && !limits_user_allowed(s->auth_user,
+	    s->conf)) {
+		log_info("event=limit.user_daily_limit session=%llu client=%s"
+		    " user=%s limit=%u", (unsigned long long)s->id, s->ip,
+		    s->auth_user, s->conf->limits.user_daily_limit);
+		smtp_server_reply(s, "450 4.7.0 Error: daily message limit"
+		    " reached for this user, try again later");
+		buf_fini(&addr);
+		memset(&s->mp, 0, sizeof(s->mp));
+		return;
+	}
 	s->msg = spool_msg_new();
 	id_qid_new(s->msg->qid);
 	s->msg->sender = buf_steal(&addr, NULL);
@@ -493,8 +766,9 @@ smtp_server_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	s->mp.envid = STR_NULL;
 	s->mp.auth = STR_NULL;
 	s->state = SMTP_STATE_MAIL;
-	log_debug("event=smtp.mail session=%llu id=%s from=<%s>",
-	    (unsigned long long)s->id, s->msg->qid, s->msg->sender);
+	log_debug("event=smtp.mail session=%llu id=%s from=%s",
+	    (unsigned long long)s->id, s->msg->qid,
+	    log_addr(la, sizeof(la), s->msg->sender));
 	smtp_server_reply(s, "250 2.1.0 Ok");
 }
 
@@ -510,6 +784,7 @@ smtp_server_first_domain(const struct smtp_session *s)
 static void
 smtp_server_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
+	char la[LOG_ADDR_MAX];
 	struct smtp_path path;
 	struct smtp_rcpt_params rp;
 	struct local_targets targets = { NULL, 0 };
@@ -559,15 +834,16 @@ smtp_server_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 
 	if (conf_is_local_domain(s->conf, str_cstr(domain))) {
 		v = local_resolve(s->snap, local, domain, &targets);
-	} else if (s->trusted) {
+	} else if (s->trusted || s->auth_user != NULL) {
 		targets.v = xcalloc(1, sizeof(*targets.v));
 		targets.v[0].addr = xstrdup(buf_cstr(&orig));
 		targets.v[0].transport = SPOOL_TRANSPORT_REMOTE;
 		targets.n = 1;
 	} else {
 		log_info("event=rcpt.reject reason=relay session=%llu id=%s"
-		    " client=%s to=<%s>", (unsigned long long)s->id,
-		    s->msg->qid, s->ip, buf_cstr(&orig));
+		    " client=%s to=%s", (unsigned long long)s->id,
+		    s->msg->qid, s->ip, log_addr(la, sizeof(la),
+		    buf_cstr(&orig)));
 		smtp_server_reply(s, "554 5.7.1 <%s>: Relay access denied",
 		    buf_cstr(&orig));
 		goto out;
@@ -577,16 +853,18 @@ smtp_server_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		break;
 	case LOCAL_UNKNOWN:
 		log_info("event=rcpt.reject reason=unknown session=%llu id=%s"
-		    " client=%s to=<%s>", (unsigned long long)s->id,
-		    s->msg->qid, s->ip, buf_cstr(&orig));
+		    " client=%s to=%s", (unsigned long long)s->id,
+		    s->msg->qid, s->ip, log_addr(la, sizeof(la),
+		    buf_cstr(&orig)));
 		smtp_server_reply(s, "550 5.1.1 <%s>: Recipient address"
 		    " rejected: User unknown", buf_cstr(&orig));
 		goto out;
 	case LOCAL_TOO_MANY:
 	case LOCAL_LOOP:
 		log_warnx("event=rcpt.reject reason=alias session=%llu id=%s"
-		    " to=<%s> error=\"%s\"", (unsigned long long)s->id,
-		    s->msg->qid, buf_cstr(&orig), v == LOCAL_LOOP ?
+		    " to=%s error=\"%s\"", (unsigned long long)s->id,
+		    s->msg->qid, log_addr(la, sizeof(la), buf_cstr(&orig)),
+		    v == LOCAL_LOOP ?
 		    "alias nesting too deep" : "alias expands too far");
 		smtp_server_reply(s, "550 5.4.6 <%s>: Alias expansion failed",
 		    buf_cstr(&orig));
@@ -600,8 +878,9 @@ smtp_server_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	s->nrcpts++;
 	snprintf(s->last_rcpt, sizeof(s->last_rcpt), "%s", buf_cstr(&orig));
 	s->state = SMTP_STATE_RCPT;
-	log_debug("event=smtp.rcpt session=%llu id=%s to=<%s> targets=%zu",
-	    (unsigned long long)s->id, s->msg->qid, buf_cstr(&orig), targets.n);
+	log_debug("event=smtp.rcpt session=%llu id=%s to=%s targets=%zu",
+	    (unsigned long long)s->id, s->msg->qid, log_addr(la, sizeof(la),
+	    buf_cstr(&orig)), targets.n);
 	smtp_server_reply(s, "250 2.1.5 Ok");
 out:
 	local_targets_fini(&targets);
@@ -618,22 +897,29 @@ smtp_server_received(struct smtp_session *s)
 	char date[64], buf[1024];
 	struct tm tm;
 	time_t now = time(NULL);
-	const char *proto;
+	char proto[16], tlsinfo[128] = "";
 	int n;
 	struct err err;
 
 	s->msg->arrival = now;
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	if (s->mp.smtputf8)
-		proto = "UTF8SMTP";
-	else
-		proto = s->esmtp ? "ESMTP" : "SMTP";
+	/* RFC 3848 and RFC 6531: ESMTP, ESMTPS, ESMTPA, ESMTPSA, UTF8SMTPSA */
+	snprintf(proto, sizeof(proto), "%s%s%s", s->mp.smtputf8 ? "UTF8SMTP" :
+	    s->esmtp ? "ESMTP" : "SMTP", s->tls ? "S" : "",
+	    s->auth_user ? "A" : "");
+	if (s->tls) {
+		SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+
+		if (ssl != NULL)
+			snprintf(tlsinfo, sizeof(tlsinfo), "\t(%s %s)\r\n",
+			    SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+	}
 	n = snprintf(buf, sizeof(buf), "Received: from %s ([%s])\r\n"
-	    "\tby %s (relais) with %s id %s\r\n"
+	    "\tby %s (relais) with %s id %s\r\n%s"
 	    "\t(listener %s)%s%s%s;\r\n\t%s\r\n",
 	    s->helo, s->ip, s->conf->server.hostname, proto, s->msg->qid,
-	    s->listener, s->nrcpts == 1 ? "\r\n\tfor <" : "",
+	    tlsinfo, s->listener, s->nrcpts == 1 ? "\r\n\tfor <" : "",
 	    s->nrcpts == 1 ? s->last_rcpt : "", s->nrcpts == 1 ? ">" : "",
 	    date);
 	if (n < 0 || (size_t)n >= sizeof(buf))
@@ -646,6 +932,14 @@ smtp_server_received(struct smtp_session *s)
 		return -1;
 	}
 	s->msg->body.size = 0;	/* the size counts the client's text only */
+	/* submission (RFC 6409 8): hold the header section back until its
+	   end is seen, to add a missing Date: or Message-ID: */
+	s->hdr_fix = s->role != CONF_ROLE_MX || s->auth_user != NULL;
+	if (s->hdr_fix) {
+		buf_init(&s->hdr, SMTP_HEADER_MAX);
+		s->hdr_pending = true;
+		s->hdr_scan = 0;
+	}
 	return 0;
 }
 
@@ -673,18 +967,13 @@ smtp_server_cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd)
 	smtp_server_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
-/* smtp_server_text - message text out of the scanner into the body */
+/* smtp_server_body - text into the message body */
 static void
-smtp_server_text(struct smtp_session *s, const char *p, size_t n)
+smtp_server_body(struct smtp_session *s, const char *p, size_t n)
 {
 	struct err err;
 
-	if (n == 0)
-		return;
-	s->text_size += n;
-	if (s->text_size > s->conf->limits.max_message_size)
-		s->too_big = true;
-	if (s->too_big || s->write_failed || s->data.flags)
+	if (n == 0 || s->write_failed)
 		return;
 	if (spool_body_write(&s->msg->body, spool_body_dir(s->w->ctx->spool),
 	    s->msg->qid, p, n, &err) == -1) {
@@ -692,6 +981,88 @@ smtp_server_text(struct smtp_session *s, const char *p, size_t n)
 		    err.msg);
 		s->write_failed = true;
 	}
+}
+
+/*
+ * smtp_server_header_flush - write the held header section, with Date:
+ * and Message-ID: added before the empty line at end (or at the very end
+ * for a message that is all header) when missing.
+ */
+static void
+smtp_server_header_flush(struct smtp_session *s, size_t end)
+{
+	char add[512], date[64];
+	size_t n = 0;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	s->hdr_pending = false;
+	smtp_server_body(s, s->hdr.data, end);
+	if (end > 0 && (end < 2 || s->hdr.data[end - 1] != '\n'))
+		n += (size_t)snprintf(add + n, sizeof(add) - n, "\r\n");
+	if (!smtp_server_header_has(s, end, "Date")) {
+		localtime_r(&now, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+		n += (size_t)snprintf(add + n, sizeof(add) - n, "Date: %s\r\n",
+		    date);
+	}
+	if (!smtp_server_header_has(s, end, "Message-ID"))
+		n += (size_t)snprintf(add + n, sizeof(add) - n,
+		    "Message-ID: <%s.%llx@%s>\r\n", s->msg->qid,
+		    (unsigned long long)s->id, s->conf->server.hostname);
+	if (n > 0 && n < sizeof(add)) {
+		log_debug("event=smtp.header.added session=%llu id=%s",
+		    (unsigned long long)s->id, s->msg->qid);
+		smtp_server_body(s, add, n);
+		if (s->msg->body.size >= n)
+			s->msg->body.size -= n;	/* ours, not the client's */
+	}
+	smtp_server_body(s, s->hdr.data + end, s->hdr.len - end);
+	buf_fini(&s->hdr);
+}
+
+static bool
+smtp_server_header_has(const struct smtp_session *s, size_t end,
+    const char *name)
+{
+	return smtp_header_has(s->hdr.data, end, name);
+}
+
+/* smtp_server_header_text - text while the header section is held */
+static void
+smtp_server_header_text(struct smtp_session *s, const char *p, size_t n)
+{
+	ssize_t end;
+
+	if (buf_append(&s->hdr, p, n) == -1) {
+		/* a header section past SMTP_HEADER_MAX: left as it is */
+		s->hdr_pending = false;
+		smtp_server_body(s, s->hdr.data, s->hdr.len);
+		smtp_server_body(s, p, n);
+		buf_fini(&s->hdr);
+		return;
+	}
+	end = smtp_header_end(s->hdr.data, s->hdr.len, &s->hdr_scan);
+	if (end >= 0)
+		smtp_server_header_flush(s, (size_t)end);
+}
+
+/* smtp_server_text - message text out of the scanner into the body */
+static void
+smtp_server_text(struct smtp_session *s, const char *p, size_t n)
+{
+	if (n == 0)
+		return;
+	s->text_size += n;
+	if (s->text_size > s->conf->limits.max_message_size)
+		s->too_big = true;
+	if (s->too_big || s->write_failed || s->data.flags)
+		return;
+	if (s->hdr_pending) {
+		smtp_server_header_text(s, p, n);
+		return;
+	}
+	smtp_server_body(s, p, n);
 }
 
 /* smtp_server_finish - the message is complete: refuse it or spool it */
@@ -712,6 +1083,9 @@ smtp_server_finish(struct smtp_session *s)
 		reason = "long_line";
 		smtp_server_reply(s, "554 5.6.0 Message refused: text line"
 		    " longer than %d octets", SMTP_TEXT_LINE_MAX);
+	} else if (s->hdr_pending && (smtp_server_header_flush(s, s->hdr.len),
+	    s->write_failed)) {
+		reason = "spool";
 	} else if (s->write_failed) {
 		reason = "spool";
 		smtp_server_reply(s, "451 4.3.0 Error: local error, try again"
@@ -742,17 +1116,21 @@ smtp_server_finish(struct smtp_session *s)
 void
 smtp_server_spool_done(struct smtp_session *s, int status, void *data)
 {
+	char la[LOG_ADDR_MAX];
 	if (s == NULL || s->state != SMTP_STATE_COMMIT)
 		return;
 	/* the spool frees the message after done: what we log was kept */
 	s->msg = NULL;
 	s->state = SMTP_STATE_READY;
 	if (status == 0) {
-		log_info("event=received id=%s from=<%s> rcpts=%zu size=%llu"
-		    " client=%s listener=%s session=%llu", s->commit_qid,
-		    s->commit_from, s->commit_rcpts,
+		log_info("event=received id=%s from=%s rcpts=%zu size=%llu"
+		    " client=%s listener=%s session=%llu%s%s", s->commit_qid,
+		    log_addr(la, sizeof(la), s->commit_from), s->commit_rcpts,
 		    (unsigned long long)s->commit_size, s->ip, s->listener,
-		    (unsigned long long)s->id);
+		    (unsigned long long)s->id, s->auth_user ? " user=" : "",
+		    s->auth_user ? s->auth_user : "");
+		if (s->auth_user != NULL)
+			limits_user_sent(s->auth_user, s->conf);
 		smtp_server_reply(s, "250 2.0.0 Ok: queued as %s",
 		    s->commit_qid);
 	} else {
@@ -857,15 +1235,233 @@ smtp_server_cmd_help(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
 	smtp_server_reply(s, "214-2.0.0 Commands: HELO EHLO MAIL RCPT DATA"
 	    " BDAT RSET");
-	smtp_server_reply(s, "214-2.0.0 NOOP QUIT VRFY HELP");
+	smtp_server_reply(s, "214-2.0.0 NOOP QUIT VRFY HELP STARTTLS AUTH");
 	smtp_server_reply(s, "214 2.0.0 See RFC 5321");
 }
 
+/*
+ * smtp_server_cmd_starttls - RFC 3207. The 220 goes out first; whatever
+ * the client sent after STARTTLS is thrown away unread (CVE-2011-0411:
+ * commands pipelined in clear text must not be taken as sent under TLS),
+ * reading stops, and once the 220 has left, smtp_server_tls_switch
+ * starts the handshake on the same socket. All SMTP state is forgotten
+ * (RFC 3207 4.2): the client starts again with EHLO.
+ */
 static void
-smtp_server_cmd_notavail(struct smtp_session *s, const struct smtp_cmd *cmd)
+smtp_server_cmd_starttls(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
-	smtp_server_reply(s, "502 5.5.1 %s not available",
-	    smtp_parse_verb_name(cmd->verb));
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	size_t dropped;
+
+	if (!smtp_server_starttls_offered(s)) {
+		smtp_server_reply(s, s->tls ? "503 5.5.1 Error: TLS already"
+		    " active" : "502 5.5.1 STARTTLS not available");
+		smtp_server_error(s);
+		return;
+	}
+	if (cmd->arg.len > 0) {
+		smtp_server_reply(s, "501 5.5.4 Syntax: STARTTLS");
+		smtp_server_error(s);
+		return;
+	}
+	smtp_server_reply(s, "220 2.0.0 Ready to start TLS");
+	if ((dropped = evbuffer_get_length(in)) > 0) {
+		log_info("event=smtp.starttls.pipelined session=%llu client=%s"
+		    " dropped=%zu", (unsigned long long)s->id, s->ip, dropped);
+		evbuffer_drain(in, dropped);
+	}
+	smtp_server_reset(s);
+	s->helo[0] = '\0';
+	s->esmtp = false;
+	s->state = SMTP_STATE_STARTTLS;
+	s->tls = true;
+	bufferevent_disable(s->bev, EV_READ);
+	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
+}
+
+/* smtp_server_tls_switch - the plain bufferevent gives way to a TLS one
+   on a duplicate of the socket (the old one closes its own copy) */
+static void
+smtp_server_tls_switch(struct smtp_session *s)
+{
+	struct bufferevent *tls_bev = NULL;
+	evutil_socket_t fd;
+	SSL *ssl;
+
+	bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+	fd = dup(bufferevent_getfd(s->bev));
+	ssl = fd == -1 ? NULL : tls_server_ssl_new(s->snap->tls);
+	if (ssl != NULL) {
+		evutil_make_socket_nonblocking(fd);
+		tls_bev = bufferevent_openssl_socket_new(s->w->base, fd, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		if (tls_bev == NULL)
+			SSL_free(ssl);
+	}
+	bufferevent_free(s->bev);
+	s->bev = NULL;
+	if (tls_bev == NULL) {
+		log_warnx("event=smtp.tls.failed session=%llu client=%s"
+		    " error=\"cannot set up TLS\"", (unsigned long long)s->id,
+		    s->ip);
+		if (fd != -1)
+			evutil_closesocket(fd);
+		s->fd = -1;
+		smtp_server_free(s);
+		return;
+	}
+	s->fd = fd;
+	s->bev = tls_bev;
+	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+	bufferevent_setcb(s->bev, smtp_server_read_cb, smtp_server_write_cb,
+	    smtp_server_event_cb, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_HIGH);
+	s->state = SMTP_STATE_CONNECTED;
+	smtp_server_timeouts(s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+/* smtp_server_auth_end - forget an AUTH exchange in progress */
+static void
+smtp_server_auth_end(struct smtp_session *s)
+{
+	if (s->sasl != NULL) {
+		sasl_wipe(s->sasl);
+		free(s->sasl);
+		s->sasl = NULL;
+	}
+	if (s->state == SMTP_STATE_AUTH)
+		s->state = SMTP_STATE_READY;
+}
+
+/* smtp_server_auth_step - act on what the SASL machine says */
+static void
+smtp_server_auth_step(struct smtp_session *s, enum sasl_step step,
+    const char *challenge)
+{
+	const char *stored;
+
+	switch (step) {
+	case SASL_STEP_CHALLENGE:
+		s->state = SMTP_STATE_AUTH;
+		smtp_server_reply(s, "334 %s", challenge);
+		return;
+	case SASL_STEP_DONE:
+		stored = passwd_file_hash(s->snap->users,
+		    str_cstr(s->sasl->user));
+		if (stored != NULL && stored[0] == '\0')
+			stored = NULL;	/* no password: cannot log in */
+		free(s->auth_try);
+		s->auth_try = xstrdup(s->sasl->user);
+		passwd_check_submit(s->w, s->id, smtp_server_auth_done, stored,
+		    s->sasl->pass);
+		smtp_server_auth_end(s);
+		s->state = SMTP_STATE_AUTHWAIT;
+		smtp_server_timeouts(s);
+		return;
+	case SASL_STEP_BAD_MECH:
+		smtp_server_reply(s, "504 5.5.4 Unrecognized authentication"
+		    " type");
+		break;
+	case SASL_STEP_SYNTAX:
+		smtp_server_reply(s, "501 5.5.2 Cannot decode response");
+		break;
+	case SASL_STEP_CANCEL:
+		smtp_server_reply(s, "501 5.7.0 Authentication cancelled");
+		break;
+	}
+	smtp_server_auth_end(s);
+	smtp_server_error(s);
+}
+
+static void
+smtp_server_cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	const char *challenge = "";
+	enum sasl_step step;
+
+	if (!smtp_server_auth_offered(s)) {
+		if (s->snap->users == NULL)
+			smtp_server_reply(s, "503 5.5.1 Error: authentication"
+			    " not enabled");
+		else if (s->tls_mode == CONF_TLS_REQUIRED)
+			smtp_server_reply(s, "530 5.7.0 Must issue a STARTTLS"
+			    " command first");
+		else
+			smtp_server_reply(s, "538 5.7.11 Encryption required"
+			    " for requested authentication mechanism");
+		smtp_server_error(s);
+		return;
+	}
+	if (s->auth_user != NULL) {
+		smtp_server_reply(s, "503 5.5.1 Error: already authenticated");
+		smtp_server_error(s);
+		return;
+	}
+	s->sasl = xcalloc(1, sizeof(*s->sasl));
+	step = sasl_start(s->sasl, cmd->arg, &challenge);
+	smtp_server_auth_step(s, step, challenge);
+}
+
+/* smtp_server_auth_line - one SASL response line during AUTH */
+static void
+smtp_server_auth_line(struct smtp_session *s, struct str line)
+{
+	const char *challenge = "";
+	enum sasl_step step = sasl_next(s->sasl, line, &challenge);
+
+	smtp_server_auth_step(s, step, challenge);
+}
+
+/* smtp_server_auth_done - the password check's answer (a worker_fn) */
+static void
+smtp_server_auth_done(struct smtp_session *s, int status, void *data)
+{
+	char user[SASL_FIELD_MAX * 2 + 8];
+	unsigned ban;
+
+	if (s == NULL || s->state != SMTP_STATE_AUTHWAIT)
+		return;
+	s->state = SMTP_STATE_READY;
+	log_quote(user, sizeof(user), s->auth_try, strlen(s->auth_try));
+	if (status == PASSWD_CHECK_OK) {
+		log_info("event=auth.success session=%llu client=%s user=%s",
+		    (unsigned long long)s->id, s->ip, user);
+		s->auth_user = s->auth_try;
+		s->auth_try = NULL;
+		smtp_server_reply(s, "235 2.7.0 Authentication successful");
+	} else if (status == PASSWD_CHECK_BUSY) {
+		log_info("event=auth.busy session=%llu client=%s user=%s",
+		    (unsigned long long)s->id, s->ip, user);
+		smtp_server_reply(s, "454 4.7.0 Temporary authentication"
+		    " failure");
+	} else {
+		log_info("event=auth.failed session=%llu client=%s user=%s",
+		    (unsigned long long)s->id, s->ip, user);
+		smtp_server_reply(s, "535 5.7.8 Authentication credentials"
+		    " invalid");
+		if ((ban = limits_auth_failed(s->ip, s->conf)) > 0) {
+			log_info("event=limit.auth_failures_per_ip client=%s"
+			    " failures=%u ban=%u", s->ip,
+			    s->conf->limits.auth_failures_per_ip, ban);
+			smtp_server_reply(s, "421 4.7.0 %s Error: too many"
+			    " authentication failures, try again later",
+			    s->conf->server.hostname);
+			smtp_server_close(s);
+			return;
+		}
+		smtp_server_error(s);
+		if (s->state == SMTP_STATE_CLOSING)
+			return;
+	}
+	smtp_server_timeouts(s);
+	if (s->stopping) {
+		smtp_server_reply(s, "421 4.3.2 %s Service shutting down",
+		    s->conf->server.hostname);
+		smtp_server_close(s);
+		return;
+	}
+	smtp_server_process(s);
 }
 
 /* --- input ------------------------------------------------------------- */
@@ -999,7 +1595,7 @@ smtp_server_process(struct smtp_session *s)
 	char line[SMTP_CMD_LINE_MAX + 1];
 	size_t len, n;
 
-	while (s->state != SMTP_STATE_COMMIT && s->state != SMTP_STATE_CLOSING) {
+	while (!(s->state & SMTP_STATE_WAITING)) {
 		if (evbuffer_get_length(out) > SMTP_OUTPUT_HIGH) {
 			/* a client that does not read its replies waits */
 			bufferevent_setwatermark(s->bev, EV_WRITE,
@@ -1024,6 +1620,7 @@ smtp_server_process(struct smtp_session *s)
 			}
 			evbuffer_drain(in, (size_t)p.pos + 2);
 			s->skipping = false;
+			smtp_server_auth_end(s);
 			smtp_server_reply(s, "500 5.5.2 Error: line too long");
 			smtp_server_error(s);
 			continue;
@@ -1037,6 +1634,7 @@ smtp_server_process(struct smtp_session *s)
 		}
 		if ((size_t)p.pos + 2 > SMTP_CMD_LINE_MAX) {
 			evbuffer_drain(in, (size_t)p.pos + 2);
+			smtp_server_auth_end(s);
 			smtp_server_reply(s, "500 5.5.2 Error: line too long");
 			smtp_server_error(s);
 			continue;
@@ -1046,16 +1644,21 @@ smtp_server_process(struct smtp_session *s)
 		if (memchr(line, '\n', n) != NULL || memchr(line, '\r', n) != NULL) {
 			log_info("event=smtp.bare_cr_lf session=%llu client=%s",
 			    (unsigned long long)s->id, s->ip);
+			smtp_server_auth_end(s);
 			smtp_server_reply(s, "500 5.5.2 Error: bare CR or LF in"
 			    " command (lines must end with CRLF)");
 			smtp_server_error(s);
 			continue;
 		}
-		smtp_server_command(s, str_make(line, n));
+		if (s->state == SMTP_STATE_AUTH)
+			smtp_server_auth_line(s, str_make(line, n));
+		else
+			smtp_server_command(s, str_make(line, n));
+		explicit_bzero(line, n);	/* may have held a password */
 	}
-	if (s->state == SMTP_STATE_CLOSING)
+	if (s->state & (SMTP_STATE_CLOSING | SMTP_STATE_STARTTLS))
 		return;
-	if (s->state != SMTP_STATE_COMMIT)
+	if (!(s->state & (SMTP_STATE_COMMIT | SMTP_STATE_AUTHWAIT)))
 		smtp_server_timeouts(s);
 	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
 }

@@ -662,10 +662,11 @@ spool_log_result(const struct spool_result *res, int64_t now)
 		[SPOOL_OUTCOME_DEFERRED] = "deferred",
 		[SPOOL_OUTCOME_BOUNCED] = "bounced",
 	};
-	char reply[600];
+	char reply[600], la[LOG_ADDR_MAX];
 
-	log_info("event=%s id=%s to=<%s> relay=%s delay=%llds status=%s"
-	    " reply=%s", names[res->outcome], res->qid, res->addr, res->relay,
+	log_info("event=%s id=%s to=%s relay=%s delay=%llds status=%s"
+	    " reply=%s", names[res->outcome], res->qid,
+	    log_addr(la, sizeof(la), res->addr), res->relay,
 	    (long long)(now - res->arrival), res->status,
 	    log_quote(reply, sizeof(reply), res->reply, strlen(res->reply)));
 }

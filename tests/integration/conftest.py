@@ -26,7 +26,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -165,8 +164,10 @@ class SMTPClosed(Exception):
 class SMTPConn:
     """A raw SMTP dialogue over one TCP connection."""
 
-    def __init__(self, port, host=HOST, timeout=10.0, read_greeting=True):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host=HOST, timeout=10.0, read_greeting=True, source=None):
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
         self.timeout = timeout
         self.buf = b""
         self.log = []  # ("C"|"S", bytes)
@@ -404,6 +405,10 @@ class Relais:
     # -- process
     def env(self):
         e = dict(os.environ)
+        # abort_on_error=0: a report ends the process with an exit status
+        # (checked at teardown) instead of a core dump. A small quarantine
+        # keeps freed buffers from inflating VmRSS in the memory-bound tests
+        # (ASan's default holds up to 256 MB of freed memory).
         e["ASAN_OPTIONS"] = ("detect_leaks=1:abort_on_error=0:halt_on_error=1:"
                              "quarantine_size_mb=16:detect_stack_use_after_return=0")
         e["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
@@ -699,3 +704,99 @@ def unique():
 def pytest_report_header(config):
     return f"relais binary: {relais_bin()}"
 
+
+
+# --------------------------------------------------------------------------
+# TLS (issue 4): test certificates, client contexts, TLS on raw connections
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory):
+    """A test CA and two server certificates signed by it, made once per
+    run with the openssl command: 'main' for mx.test (+ localhost and
+    127.0.0.1) and 'sni' for sni.test. Returns a dict of paths."""
+    d = tmp_path_factory.mktemp("tls")
+
+    def run(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, timeout=60,
+                       capture_output=True)
+
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "30",
+        "-subj", "/CN=relais test CA")
+    out = {"ca": d / "ca.crt"}
+    for name, cn, san in (("main", "mx.test", "DNS:mx.test,DNS:localhost,IP:127.0.0.1"),
+                          ("sni", "sni.test", "DNS:sni.test")):
+        run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={cn}")
+        (d / f"{name}.ext").write_text(
+            f"subjectAltName={san}\nextendedKeyUsage=serverAuth\n"
+            "basicConstraints=critical,CA:FALSE\n")
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "30", "-out", f"{name}.crt",
+            "-extfile", f"{name}.ext")
+        out[name] = (d / f"{name}.crt", d / f"{name}.key")
+    return out
+
+
+def tls_client_context(cafile=None, minimum=None, maximum=None, ciphers=None):
+    """An ssl.SSLContext for tests: verifies against cafile when given,
+    else verifies nothing."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cafile:
+        ctx.load_verify_locations(str(cafile))
+    else:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if ciphers:
+        ctx.set_ciphers(ciphers)
+    if minimum is not None:
+        ctx.minimum_version = minimum
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    return ctx
+
+
+def tls_wrap(conn, ctx=None, server_hostname=None):
+    """Turn an SMTPConn's socket into TLS (after 220 to STARTTLS, or at
+    once for implicit TLS); nothing may be buffered."""
+    assert conn.buf == b"", f"bytes before the handshake: {conn.buf!r}"
+    conn.sock = (ctx or tls_client_context()).wrap_socket(
+        conn.sock, server_hostname=server_hostname)
+    return conn
+
+
+def tls_conn(port, implicit=False, ctx=None, server_hostname=None, ehlo=True,
+             **kw):
+    """An SMTPConn over TLS: implicit (handshake first) or STARTTLS."""
+    c = SMTPConn(port, read_greeting=not implicit, **kw)
+    if implicit:
+        tls_wrap(c, ctx, server_hostname)
+        c.greeting = c.reply()
+    else:
+        c.ehlo()
+        c.expect("STARTTLS", 220)
+        tls_wrap(c, ctx, server_hostname)
+    if ehlo:
+        c.ehlo()
+    return c
+
+
+def tls_listeners(relais, tls_files=None, starttls="optional", implicit=True,
+                  role="submission"):
+    """Config overrides adding a STARTTLS listener (role `role`, tls
+    `starttls`) and an implicit-TLS submissions listener to relais, with
+    the test certificate when tls_files is given; sets relais.sub_port
+    and relais.tls_port."""
+    relais.sub_port = free_port()
+    over = {"listener sub": {"address": f"{HOST}:{relais.sub_port}",
+                             "role": role, "tls": starttls}}
+    if implicit:
+        relais.tls_port = free_port()
+        over["listener subs"] = {"address": f"{HOST}:{relais.tls_port}",
+                                 "role": "submissions", "tls": "implicit"}
+    if tls_files:
+        crt, key = tls_files["main"]
+        over["tls"] = {"certificate": str(crt), "key": str(key)}
+    return over

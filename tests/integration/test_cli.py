@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import Relais, message, relais_bin
+from conftest import message, relais_bin
 
 
 def run(*args, timeout=30, cwd=None):

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import message, split_headers
+from conftest import message, parse_logfmt, split_headers
 
 
 def header_values(lines, name):
@@ -375,3 +375,28 @@ def test_quoted_local_part_sender(relais, unique):
     c.expect(None, 250)
     [raw] = relais.maildir_messages("example.test", "alice")
     assert split_headers(raw)[0][0] == 'Return-Path: <"john doe"@remote.test>'
+
+
+@pytest.mark.parametrize("sender", ['"john doe"@remote.test',
+                                    '"x id=FAKE rcpts=99 client=6.6.6.6"@remote.test',
+                                    '"a\\"b=c"@remote.test'])
+def test_log_fields_cannot_be_injected(relais, unique, sender):
+    """logfmt values are quoted: a sender with spaces, '=' or quotes is one
+    value, never extra key=value pairs on the line."""
+    tok = unique("logfmt")
+    c = relais.conn()
+    c.ehlo()
+    c.expect(f"MAIL FROM:<{sender}>", 250)
+    c.expect("RCPT TO:<alice@example.test>", 250)
+    c.expect("DATA", 354)
+    c.send(f"Subject: {tok}\r\n\r\nx\r\n.\r\n".encode())
+    c.expect(None, 250)
+    [raw] = relais.maildir_messages("example.test", "alice")
+    rec = [ln for ln in split_headers(raw)[0] if ln.startswith("Received:")][0]
+    qid = re.search(r"\bid (\S+?);?(\s|$)", rec).group(1)
+    lines = [ln for ln in relais.log().splitlines() if "event=received " in ln]
+    assert len(lines) == 1
+    ev = parse_logfmt(lines[0])
+    assert ev["from"] == f"<{sender}>", lines[0]
+    assert ev["id"] == qid, lines[0]
+    assert ev["rcpts"] == "1" and ev["client"] == "127.0.0.1", lines[0]

@@ -728,16 +728,8 @@ def test_bdat_chunks_summing_over_limit_552(relais, unique):
 
 
 def conn_from(r, src):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(10)
-    s.bind((src, 0))
-    s.connect(("127.0.0.1", r.port))
-    from conftest import SMTPConn
-    c = SMTPConn.__new__(SMTPConn)
-    c.sock, c.timeout, c.buf, c.log, c.eof = s, 10.0, b"", [], False
-    c.greeting = c.reply()
-    r.conns.append(c)
-    return c
+    """A session from another loopback address (127.0.0.0/8 is all local)."""
+    return r.conn(source=src)
 
 
 def test_per_ip_limit_counts_each_address(relais_factory, unique):
@@ -778,3 +770,35 @@ def test_many_concurrent_sessions(relais_factory):
     assert r.running()
     c = r.conn()
     c.ehlo()
+
+
+def test_command_timeout_with_partial_line(relais_factory):
+    r = relais_factory(overrides={"limits": {"command_timeout": "2s"}}).start()
+    c = r.conn()
+    c.ehlo()
+    c.send(b"NOOP half a command without CRLF")
+    rep = c.reply(timeout=10)
+    c.check(rep, 421, "4.4.2")
+    assert c.wait_closed(5)
+
+
+def test_sighup_storm_under_traffic(relais_factory, unique):
+    import signal as _signal
+    r = relais_factory().start()
+    c = r.conn()
+    c.ehlo()
+    toks = []
+    for i in range(20):
+        r.signal(_signal.SIGHUP)
+        tok = unique("hupstorm")
+        c.expect("MAIL FROM:<s@remote.test>", 250)
+        c.expect("RCPT TO:<alice@example.test>", 250)
+        c.expect("DATA", 354)
+        c.send(message(tok).encode() + b".\r\n")
+        c.expect(None, 250)
+        toks.append(tok)
+    msgs = r.maildir_messages("example.test", "alice", count=20, timeout=20)
+    assert all(sum(t.encode() in m for m in msgs) == 1 for t in toks)
+    time.sleep(0.3)
+    assert r.running()
+    assert r.log().count("event=config.reload.failed") == 0

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * deliver_remote.h - the outbound agent: relaying to the recipient's
+ * server through MX (RFC 5321 5.1) or to the [relay] smarthost, over SMTP
+ * connections that run on the worker event loops.
+ *
+ * Each destination (a domain, or the smarthost) belongs to one worker,
+ * chosen by a hash of its name, so its connection limit and its backoff
+ * are kept in one place without locks. A destination holds the jobs
+ * waiting for it, its connections (several messages per connection, idle
+ * connections kept a few seconds) and, when every address failed, the
+ * time before which nobody tries it again.
+ */
+#ifndef RELAIS_DELIVER_REMOTE_H
+#define RELAIS_DELIVER_REMOTE_H
+
+#include "core/err.h"
+
+struct worker;
+struct deliver_job;
+struct spool;
+struct conf_live;
+
+struct remote;
+
+/* the pieces every worker's agent shares */
+struct remote_shared {
+	struct worker		*workers;
+	unsigned		 nworkers;
+	struct spool		*spool;
+	struct conf_live	*live;
+};
+
+/* remote_new - the agent of worker w (called on w's thread or before) */
+struct remote *remote_new(struct worker *w, struct remote_shared *shared,
+	    struct err *err);
+/* remote_stop - close every connection; jobs in flight stay leased in
+   the spool and run again after the next start */
+void	remote_stop(struct remote *r);
+void	remote_free(struct remote *r);
+
+/* remote_submit - deliver_remote_fn for the delivery pool: routes job to
+   its destination's worker (any thread) */
+void	remote_submit(void *shared, struct deliver_job *job);
+
+#endif

@@ -6,6 +6,7 @@
  * through the busy timeout). The daemon's scheduler sees a change at its
  * next tick, within a second.
  */
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,6 +202,24 @@ fail:
 	return 1;
 }
 
+/* cli_queue_signal - tell a running daemon to forget its backoffs */
+static void
+cli_queue_signal(const char *data_dir)
+{
+	char path[4096];
+	FILE *f;
+	long pid = 0;
+
+	snprintf(path, sizeof(path), "%s/relais.pid", data_dir);
+	if ((f = fopen(path, "r")) == NULL)
+		return;		/* not running: the next start runs it */
+	if (fscanf(f, "%ld", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	if (pid > 1 && kill((pid_t)pid, SIGUSR1) == 0)
+		printf("daemon %ld notified\n", pid);
+}
+
 int
 cli_queue(int argc, char **argv)
 {
@@ -259,11 +278,14 @@ cli_queue(int argc, char **argv)
 		rc = cli_queue_list(db);
 	else if (strcmp(cmd, "show") == 0)
 		rc = cli_queue_show(db, qid);
-	else if (strcmp(cmd, "flush") == 0)
+	else if (strcmp(cmd, "flush") == 0) {
 		rc = cli_queue_change(db, "UPDATE recipients SET next_attempt ="
 		    " ?2 WHERE status = 0 AND msg_id IN (SELECT id FROM messages"
 		    " WHERE qid = ?1)", "UPDATE recipients SET next_attempt = ?2"
 		    " WHERE status = 0", qid, "flushed");
+		if (rc == 0)
+			cli_queue_signal(conf->server.data_dir);
+	}
 	else if (strcmp(cmd, "hold") == 0)
 		rc = cli_queue_change(db, "UPDATE recipients SET status = 3"
 		    " WHERE status = 0 AND ?2 > 0 AND msg_id IN (SELECT id FROM"

@@ -112,6 +112,13 @@ serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 	struct err err;
 	struct conf_snap *snap;
 
+	if (sig == SIGUSR1) {
+		/* relais queue flush: backoffs forgotten, the queue run now */
+		log_info("event=queue.flush");
+		remote_flush(&sv->rshared);
+		spool_kick(sv->spool);
+		return;
+	}
 	if (sig == SIGHUP) {
 		if (conf_live_reload(&sv->live, &err) == -1) {
 			log_error("event=config.reload.failed error=\"%s\"",
@@ -128,6 +135,26 @@ serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("event=server.stop signal=%s", sig == SIGTERM ? "TERM" :
 	    "INT");
 	event_base_loopbreak(sv->base);
+}
+
+/* serve_pidfile - DATA_DIR/relais.pid, read by relais queue flush */
+static void
+serve_pidfile(const struct conf *conf, bool create)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/relais.pid", conf->server.data_dir);
+	if (!create) {
+		unlink(path);
+		return;
+	}
+	if ((f = fopen(path, "w")) == NULL) {
+		log_warn("event=server.pidfile path=%s", path);
+		return;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	fclose(f);
 }
 
 static unsigned
@@ -148,8 +175,8 @@ cli_serve(int argc, char **argv)
 	const char *path;
 	const struct conf *conf;
 	struct err err;
-	struct event *sigs[4];
-	static const int signums[4] = { SIGTERM, SIGINT, SIGHUP, 0 };
+	struct event *sigs[5];
+	static const int signums[5] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, 0 };
 	int npos;
 	unsigned started = 0;
 
@@ -217,6 +244,7 @@ cli_serve(int argc, char **argv)
 		for (size_t i = 0; i < sv.socks.per_worker; i++)
 			log_info("event=server.listen listener=%s address=%s",
 			    sv.socks.socks[i].listener, sv.socks.socks[i].addr);
+		serve_pidfile(conf, true);
 		log_info("event=server.ready version=%s threads=%u"
 		    " hostname=%s data_dir=%s", RELAIS_VERSION, sv.nworkers,
 		    conf->server.hostname, conf->server.data_dir);
@@ -240,6 +268,7 @@ cli_serve(int argc, char **argv)
 	for (int i = 0; signums[i]; i++)
 		event_free(sigs[i]);
 	event_base_free(sv.base);
+	serve_pidfile(conf, false);
 	log_info("event=server.exit status=%d", sv.exit_status);
 	conf_live_fini(&sv.live);
 	libevent_global_shutdown();

@@ -105,6 +105,7 @@ struct remote_conn {
 	struct bufferevent	*bev;
 	SSL			*ssl;
 	bool			 tls;		/* TLS is up */
+	bool			 tls_refused;	/* peer said no to STARTTLS */
 	unsigned		 ext;
 	uint64_t		 peer_size;	/* SIZE limit, 0 = none */
 	struct smtp_reply	 reply;
@@ -342,6 +343,7 @@ remote_conn_setup_failed(struct remote_conn *c, const char *status,
 		c->ssl = NULL;		/* freed with the bufferevent */
 	}
 	c->tls = false;
+	c->tls_refused = false;
 	c->ext = 0;
 	c->cur++;
 	remote_conn_next_addr(c);
@@ -527,7 +529,7 @@ remote_after_ehlo(struct remote_conn *c)
 	const struct conf *conf = remote_conf(c);
 	int policy = remote_tls_policy(c);
 
-	if (!c->tls && policy != CONF_RELAY_TLS_NONE) {
+	if (!c->tls && policy != CONF_RELAY_TLS_NONE && !c->tls_refused) {
 		if (c->ext & RX_STARTTLS) {
 			c->state = RC_STARTTLS;
 			remote_send(c, "STARTTLS");
@@ -888,6 +890,7 @@ remote_on_reply(struct remote_conn *c)
 		return;
 	case RC_STARTTLS:
 		if (code != 220) {
+			c->tls_refused = true;
 			if (remote_tls_policy(c) == CONF_RELAY_TLS_REQUIRED) {
 				remote_send(c, "QUIT");
 				remote_conn_setup_failed(c, "4.7.4",
@@ -896,9 +899,7 @@ remote_on_reply(struct remote_conn *c)
 			}
 			/* TLS optional and refused: go on in clear text */
 			c->ext &= ~RX_STARTTLS;
-			c->tls = true;	/* do not ask again */
 			remote_after_ehlo(c);
-			c->tls = false;
 			return;
 		}
 		remote_starttls(c);
@@ -1616,6 +1617,27 @@ remote_submit(void *arg, struct deliver_job *job)
 
 	conf_snap_unref(snap);
 	worker_call(&shared->workers[w], remote_accept, job);
+}
+
+/* remote_flush_here - relais queue flush: forget every backoff */
+static void
+remote_flush_here(struct worker *w, void *data)
+{
+	struct remote *r = w->remote;
+
+	if (r == NULL)
+		return;
+	for (struct remote_dest *d = r->dests; d; d = d->next) {
+		d->retry_at = 0;
+		d->failures = 0;
+	}
+}
+
+void
+remote_flush(struct remote_shared *shared)
+{
+	for (unsigned i = 0; i < shared->nworkers; i++)
+		worker_call(&shared->workers[i], remote_flush_here, NULL);
 }
 
 struct remote *

@@ -39,6 +39,9 @@ struct remote *remote_new(struct worker *w, struct remote_shared *shared,
 void	remote_stop(struct remote *r);
 void	remote_free(struct remote *r);
 
+/* remote_flush - every destination may be tried again now (any thread) */
+void	remote_flush(struct remote_shared *shared);
+
 /* remote_submit - deliver_remote_fn for the delivery pool: routes job to
    its destination's worker (any thread) */
 void	remote_submit(void *shared, struct deliver_job *job);

@@ -96,4 +96,17 @@ fuzz: $(FUZZ_BINS)
 clean:
 	rm -rf build
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find build/obj build/san build/fuzz -name '*.d' -type f 2>/dev/null)
+
+# --- benchmarks (not part of make test) --------------------------------------
+# make bench: relais and Postfix side by side with the shared harness.
+BENCH_HARNESS ?= ../shared/bench
+BENCH_PEERS   ?= build/bench-peers
+BENCH_ARGS    ?= --scenarios relay,latency,idle -r 3
+.PHONY: bench
+bench: all
+	@command -v smtp-source >/dev/null 2>&1 && [ -d $(BENCH_PEERS)/root ] || \
+		$(BENCH_HARNESS)/setup-peers $(BENCH_PEERS)
+	MTA_BENCH_PEERS=$(abspath $(BENCH_PEERS))/root RELAIS_BIN=$(CURDIR)/build/relais \
+	$(BENCH_HARNESS)/mta-bench --mta postfix,custom --custom-name relais \
+		--start '$(CURDIR)/bench/relais-start.sh' $(BENCH_ARGS)

@@ -88,7 +88,13 @@ smtp_reply_line(struct smtp_reply *r, struct str line)
 	n = text.len;
 	if (n > sizeof(r->text) - 1 - r->len)
 		n = sizeof(r->text) - 1 - r->len;
-	memcpy(r->text + r->len, text.p, n);
+	/* a peer's text ends up in logs and reports: keep it printable */
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)text.p[i];
+
+		r->text[r->len + i] = (ch < 0x20 && ch != '\t') || ch == 0x7f ?
+		    '?' : (char)ch;
+	}
 	r->len += n;
 	r->text[r->len] = '\0';
 	if (line.len == 3 || line.p[3] == ' ') {

@@ -34,6 +34,7 @@
 #include "deliver/deliver.h"
 #include "deliver/deliver_remote.h"
 #include "net/listen.h"
+#include "net/tls.h"
 #include "net/worker.h"
 #include "policy/limits.h"
 #include "spool/spool.h"
@@ -138,23 +139,21 @@ serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 /* serve_pidfile - DATA_DIR/relais.pid, read by relais queue flush */
-static void
-serve_pidfile(const struct conf *conf, bool create)
+static char *
+serve_pidfile(const struct conf *conf)
 {
-	char path[4096];
+	size_t n = strlen(conf->server.data_dir) + sizeof("/relais.pid");
+	char *path = xmalloc(n);
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/relais.pid", conf->server.data_dir);
-	if (!create) {
-		unlink(path);
-		return;
-	}
+	snprintf(path, n, "%s/relais.pid", conf->server.data_dir);
 	if ((f = fopen(path, "w")) == NULL) {
 		log_warn("event=server.pidfile path=%s", path);
-		return;
+		return path;
 	}
 	fprintf(f, "%ld\n", (long)getpid());
 	fclose(f);
+	return path;
 }
 
 static unsigned
@@ -176,6 +175,7 @@ cli_serve(int argc, char **argv)
 	const struct conf *conf;
 	struct err err;
 	struct event *sigs[5];
+	char *pidfile = NULL;
 	static const int signums[5] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, 0 };
 	int npos;
 	unsigned started = 0;
@@ -185,6 +185,7 @@ cli_serve(int argc, char **argv)
 		return 2;
 	}
 	memset(&sv, 0, sizeof(sv));
+	tls_server_set_generate(true);	/* self-signed fallback, as root */
 	if (conf_live_init(&sv.live, path, &err) == -1) {
 		fprintf(stderr, "%s\n", err.msg);
 		return 2;
@@ -244,7 +245,7 @@ cli_serve(int argc, char **argv)
 		for (size_t i = 0; i < sv.socks.per_worker; i++)
 			log_info("event=server.listen listener=%s address=%s",
 			    sv.socks.socks[i].listener, sv.socks.socks[i].addr);
-		serve_pidfile(conf, true);
+		pidfile = serve_pidfile(conf);
 		log_info("event=server.ready version=%s threads=%u"
 		    " hostname=%s data_dir=%s", RELAIS_VERSION, sv.nworkers,
 		    conf->server.hostname, conf->server.data_dir);
@@ -268,7 +269,9 @@ cli_serve(int argc, char **argv)
 	for (int i = 0; signums[i]; i++)
 		event_free(sigs[i]);
 	event_base_free(sv.base);
-	serve_pidfile(conf, false);
+	if (pidfile != NULL)
+		unlink(pidfile);
+	free(pidfile);
 	log_info("event=server.exit status=%d", sv.exit_status);
 	conf_live_fini(&sv.live);
 	libevent_global_shutdown();

@@ -17,7 +17,7 @@ LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all deps deps-test run test unit integration fuzz fuzz-run clean
+.PHONY: all deps deps-test run test unit integration fuzz fuzz-run clean security-check
 .DEFAULT_GOAL := all
 
 # Package check runs before anything that needs the libraries.
@@ -93,6 +93,10 @@ fuzz: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); mkdir -p build/fuzz/corpus/$$n; \
 		$$f -max_total_time=$${FUZZ_SECONDS:-60} build/fuzz/corpus/$$n tests/fuzz/corpus/$$n; done
 
+# TLS audit with Debian's testssl.sh (not part of make test: minutes)
+security-check: all
+	@scripts/security-check.sh
+
 clean:
 	rm -rf build
 
@@ -110,3 +114,9 @@ bench: all
 	MTA_BENCH_PEERS=$(abspath $(BENCH_PEERS))/root RELAIS_BIN=$(CURDIR)/build/relais \
 	$(BENCH_HARNESS)/mta-bench --mta postfix,custom --custom-name relais \
 		--start '$(CURDIR)/bench/relais-start.sh' $(BENCH_ARGS)
+
+# make bench-callgrind: instructions per received message (stable figure)
+.PHONY: bench-callgrind
+bench-callgrind: all
+	@command -v valgrind >/dev/null 2>&1 || scripts/deps.sh valgrind
+	$(PYTHON) bench/callgrind.py build/relais $${CG_MESSAGES:-200}

@@ -7,7 +7,8 @@ test="$build libcmocka-dev python3-pytest python3-dnslib python3-aiosmtpd python
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test ;;
-*) echo "usage: $0 build|test" >&2; exit 2 ;;
+valgrind) want="valgrind" ;;
+*) echo "usage: $0 build|test|valgrind" >&2; exit 2 ;;
 esac
 missing=""
 for p in $want; do

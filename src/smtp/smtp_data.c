@@ -6,6 +6,8 @@
  * recognise CRLF "." CRLF at a line start and to hold back a CR until we
  * know whether an LF follows it.
  */
+#include <string.h>
+
 #include "smtp/smtp_data.h"
 
 enum {
@@ -61,12 +63,16 @@ smtp_data_scan(struct smtp_data *d, const char *in, size_t len, char *out,
 				smtp_data_emit(d, c, out, outlen);
 			} else {
 				/* fast path: copy a run of plain octets */
-				size_t j = i;
+				size_t j = i + 1;
 
 				while (j < len && in[j] != '\r' && in[j] != '\n')
 					j++;
-				for (; i < j; i++)
-					smtp_data_emit(d, in[i], out, outlen);
+				memcpy(out + *outlen, in + i, j - i);
+				*outlen += j - i;
+				d->linelen += j - i;
+				if (d->linelen > SMTP_TEXT_LINE_MAX - 2)
+					d->flags |= SMTP_DATA_LONG_LINE;
+				i = j;
 				continue;
 			}
 			i++;

@@ -20,6 +20,15 @@ static const struct main_cmd main_cmds[] = {
 	  "queue list|show ID|flush [ID]|delete ID|hold ID|release ID [-c FILE]" },
 	{ "passwd", cli_passwd,
 	  "passwd [USER]          hash a password read on stdin (passwd-file form)" },
+	{ "spf", cli_spf,
+	  "spf --ip IP --sender ADDR --helo NAME [--resolver HOST:PORT]" },
+	{ "dkim", cli_dkim,
+	  "dkim sign --domain D --selector S --key PEM | verify "
+	  "[--resolver HOST:PORT] |\n"
+	  "              keygen --algorithm A --selector S --domain D" },
+	{ "dmarc", cli_dmarc,
+	  "dmarc --ip IP --helo NAME --sender ADDR [--resolver HOST:PORT] "
+	  "< message" },
 	{ "check-config", cli_check,
 	  "check-config [-c FILE] check the configuration and exit" },
 };

@@ -12,6 +12,9 @@
 int	cli_serve(int argc, char **argv);
 int	cli_queue(int argc, char **argv);
 int	cli_check(int argc, char **argv);
+int	cli_spf(int argc, char **argv);
+int	cli_dkim(int argc, char **argv);
+int	cli_dmarc(int argc, char **argv);
 int	cli_passwd(int argc, char **argv);
 
 /* cli_args - split argv[1..] into -c FILE (or NULL) and up to maxpos

@@ -57,6 +57,8 @@ enum conf_section_id {
 	CONF_SEC_TLS,
 	CONF_SEC_TLS_NAME,
 	CONF_SEC_AUTH,
+	CONF_SEC_DKIM,
+	CONF_SEC_MSGAUTH,
 	CONF_SEC_COUNT,
 };
 
@@ -134,6 +136,8 @@ static void	*conf_listener_add(struct conf *, const char *);
 static bool	conf_listener_exists(const struct conf *, const char *);
 static void	*conf_tls_name_add(struct conf *, const char *);
 static bool	conf_tls_name_exists(const struct conf *, const char *);
+static void	*conf_dkim_add(struct conf *, const char *);
+static bool	conf_dkim_exists(const struct conf *, const char *);
 static bool	conf_line_is_key(struct str);
 static bool	conf_name_valid(struct str);
 static bool	conf_domain_valid(struct str);
@@ -176,6 +180,8 @@ static const struct conf_section conf_sections[] = {
 	{ "tls", CONF_SEC_TLS_NAME, conf_tls_name_add, conf_tls_name_exists },
 	{ "auth", CONF_SEC_AUTH, NULL, NULL },
 	{ "dns", CONF_SEC_DNS, NULL, NULL },
+	{ "dkim", CONF_SEC_DKIM, conf_dkim_add, conf_dkim_exists },
+	{ "msgauth", CONF_SEC_MSGAUTH, NULL, NULL },
 };
 
 static const char *const conf_role_names[] = {
@@ -207,6 +213,12 @@ static const char *const conf_outbound_tls_names[] = {
 	NULL,
 };
 
+static const char *const conf_dkim_alg_names[] = {
+	[CONF_DKIM_RSA_SHA256] = "rsa-sha256",
+	[CONF_DKIM_ED25519_SHA256] = "ed25519-sha256",
+	NULL,
+};
+
 static const char *const conf_tls_version_names[] = {
 	[CONF_TLS_V1_2] = "TLSv1.2",
 	[CONF_TLS_V1_3] = "TLSv1.3",
@@ -229,6 +241,7 @@ _Static_assert(sizeof(enum conf_tls) == sizeof(int), "enum as int");
 #define CONF_F(field)		offsetof(struct conf, field)
 #define CONF_L(field)		offsetof(struct conf_listener, field)
 #define CONF_T(field)		offsetof(struct conf_tls_name, field)
+#define CONF_D(field)		offsetof(struct conf_dkim, field)
 
 /*
  * The key table. Keep it in the order of docs/configuration.md. hostname
@@ -393,6 +406,31 @@ static const struct conf_key conf_keys[] = {
 	{ .section = CONF_SEC_AUTH, .name = "sender_login_check",
 	  .type = CONF_T_BOOL, .def = "yes",
 	  .off = CONF_F(auth.sender_login_check) },
+
+	/* [dkim DOMAIN] */
+	{ .section = CONF_SEC_DKIM, .name = "selector",
+	  .type = CONF_T_HOSTNAME, .off = CONF_D(selector),
+	  .flags = CONF_KF_REQUIRED },
+	{ .section = CONF_SEC_DKIM, .name = "key",
+	  .type = CONF_T_STRING, .off = CONF_D(key),
+	  .flags = CONF_KF_REQUIRED },
+	{ .section = CONF_SEC_DKIM, .name = "algorithm",
+	  .type = CONF_T_ENUM, .def = "rsa-sha256",
+	  .names = conf_dkim_alg_names, .off = CONF_D(algorithm) },
+	{ .section = CONF_SEC_DKIM, .name = "selector2",
+	  .type = CONF_T_HOSTNAME, .off = CONF_D(selector2) },
+	{ .section = CONF_SEC_DKIM, .name = "key2",
+	  .type = CONF_T_STRING, .off = CONF_D(key2) },
+	{ .section = CONF_SEC_DKIM, .name = "algorithm2",
+	  .type = CONF_T_ENUM, .def = "ed25519-sha256",
+	  .names = conf_dkim_alg_names, .off = CONF_D(algorithm2) },
+
+	/* [msgauth] */
+	{ .section = CONF_SEC_MSGAUTH, .name = "authserv_id",
+	  .type = CONF_T_HOSTNAME, .off = CONF_F(msgauth.authserv_id) },
+	{ .section = CONF_SEC_MSGAUTH, .name = "dmarc_enforce",
+	  .type = CONF_T_BOOL, .def = "no",
+	  .off = CONF_F(msgauth.dmarc_enforce) },
 };
 
 #define CONF_NKEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -599,6 +637,8 @@ conf_finish(struct conf *conf)
 		host[sizeof(host) - 1] = '\0';
 		conf->server.hostname = xstrdup(host);
 	}
+	if (conf->msgauth.authserv_id == NULL)
+		conf->msgauth.authserv_id = xstrdup(conf->server.hostname);
 	if (conf->local.mailboxes == NULL) {
 		/* DATA_DIR/mail/%d/%u, with any '%' of data_dir escaped */
 		const char *d = conf->server.data_dir;
@@ -632,6 +672,11 @@ conf_free(struct conf *conf)
 		free(conf->tls.names[i].name);
 	}
 	free(conf->tls.names);
+	for (size_t i = 0; i < conf->ndkim; i++) {
+		conf_fini_keys(CONF_SEC_DKIM, &conf->dkim[i]);
+		free(conf->dkim[i].domain);
+	}
+	free(conf->dkim);
 	free(conf->path);
 	free(conf);
 }
@@ -969,6 +1014,31 @@ conf_tls_name_exists(const struct conf *conf, const char *name)
 {
 	for (size_t i = 0; i < conf->tls.nnames; i++)
 		if (strcasecmp(conf->tls.names[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* conf_dkim_add - [dkim DOMAIN]: DOMAIN is a mail domain, lower-case */
+static void *
+conf_dkim_add(struct conf *conf, const char *name)
+{
+	struct conf_dkim *d;
+
+	conf->dkim = xreallocarray(conf->dkim, conf->ndkim + 1,
+	    sizeof(*conf->dkim));
+	d = &conf->dkim[conf->ndkim++];
+	memset(d, 0, sizeof(*d));
+	d->domain = xstrdup(name);
+	for (char *c = d->domain; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	return d;
+}
+
+static bool
+conf_dkim_exists(const struct conf *conf, const char *name)
+{
+	for (size_t i = 0; i < conf->ndkim; i++)
+		if (strcasecmp(conf->dkim[i].domain, name) == 0)
 			return true;
 	return false;
 }

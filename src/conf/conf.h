@@ -68,6 +68,23 @@ struct conf_tls_name {
 	char		*key;		/* PEM private key, required */
 };
 
+/* [dkim DOMAIN] algorithm / algorithm2 */
+enum conf_dkim_alg {
+	CONF_DKIM_RSA_SHA256,
+	CONF_DKIM_ED25519_SHA256,
+};
+
+/* one [dkim DOMAIN] section: how mail From: DOMAIN is signed */
+struct conf_dkim {
+	char		*domain;	/* the DOMAIN, lower-case */
+	char		*selector;	/* required */
+	char		*key;		/* PEM private key, required */
+	int		 algorithm;	/* enum conf_dkim_alg, default rsa */
+	char		*selector2;	/* optional second signature */
+	char		*key2;
+	int		 algorithm2;	/* default ed25519-sha256 */
+};
+
 struct conf_cidr {
 	int		family;		/* AF_INET or AF_INET6 */
 	uint8_t		addr[16];	/* network address, host bits zero */
@@ -136,6 +153,14 @@ struct conf {
 		bool	allow_plaintext_loopback;	/* default no */
 		bool	sender_login_check;		/* default yes */
 	} auth;
+
+	struct conf_dkim	*dkim;		/* [dkim DOMAIN] sections */
+	size_t			 ndkim;
+
+	struct {
+		char	*authserv_id;	/* default: server.hostname */
+		bool	 dmarc_enforce;	/* default no */
+	} msgauth;
 
 	struct {
 		uint64_t	max_message_size;	/* default 25M */

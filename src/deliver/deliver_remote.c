@@ -165,6 +165,7 @@ struct remote {
 static void	remote_conn_next_addr(struct remote_conn *c);
 static void	remote_conn_free(struct remote_conn *c);
 static void	remote_conn_take_job(struct remote_conn *c);
+static bool	remote_needs_utf8(const struct deliver_job *job);
 static void	remote_dest_kick(struct remote_dest *d);
 static void	remote_send(struct remote_conn *c, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
@@ -600,13 +601,14 @@ remote_send_step(struct remote_conn *c, size_t i)
 
 	extra[0] = '\0';
 	if (i == 0) {
+		/* RFC 1870: the octets we are about to send */
 		if (c->ext & RX_SIZE)
 			o += (size_t)snprintf(extra + o, sizeof(extra) - o,
-			    " SIZE=%llu", (unsigned long long)job->size);
+			    " SIZE=%llu", (unsigned long long)job->body.len);
 		if (job->body8 && (c->ext & RX_8BITMIME))
 			o += (size_t)snprintf(extra + o, sizeof(extra) - o,
 			    " BODY=8BITMIME");
-		if (job->smtputf8 && (c->ext & RX_SMTPUTF8))
+		if (remote_needs_utf8(job) && (c->ext & RX_SMTPUTF8))
 			o += (size_t)snprintf(extra + o, sizeof(extra) - o,
 			    " SMTPUTF8");
 		if (c->ext & RX_DSN) {
@@ -731,21 +733,53 @@ remote_transaction_done(struct remote_conn *c)
 	remote_timeout(c, REMOTE_T_COMMAND);
 }
 
+static bool
+remote_has_8bit(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] >= 0x80)
+			return true;
+	return false;
+}
+
+/*
+ * remote_needs_utf8 - the message came with SMTPUTF8 and really needs it:
+ * a UTF-8 envelope address or UTF-8 in the header section (RFC 6531 3.4:
+ * a client that knows the message does not need it should not ask).
+ */
+static bool
+remote_needs_utf8(const struct deliver_job *job)
+{
+	const char *b = job->body.data ? job->body.data : "";
+	const char *end;
+
+	if (!job->smtputf8)
+		return false;
+	if (remote_has_8bit(job->sender, strlen(job->sender)))
+		return true;
+	for (size_t i = 0; i < job->nrcpts; i++)
+		if (remote_has_8bit(job->rcpts[i].addr,
+		    strlen(job->rcpts[i].addr)))
+			return true;
+	end = memmem(b, job->body.len, "\r\n\r\n", 4);
+	return remote_has_8bit(b, end ? (size_t)(end - b) : job->body.len);
+}
+
 /* remote_job_check - can this peer take job at all? bounce it if not */
 static bool
 remote_job_check(struct remote_conn *c, struct deliver_job *job)
 {
 	char reply[300];
 
-	if (c->peer_size > 0 && job->size > c->peer_size) {
+	if (c->peer_size > 0 && job->body.len > c->peer_size) {
 		snprintf(reply, sizeof(reply), "message size %llu exceeds the"
-		    " limit of %s (%llu)", (unsigned long long)job->size,
+		    " limit of %s (%llu)", (unsigned long long)job->body.len,
 		    c->peer, (unsigned long long)c->peer_size);
 		remote_job_finish(c->dest->r, job, SPOOL_OUTCOME_BOUNCED,
 		    "5.3.4", reply, c->peer, c->addrs[c->cur].host, 0);
 		return false;
 	}
-	if (job->smtputf8 && !(c->ext & RX_SMTPUTF8)) {
+	if (remote_needs_utf8(job) && !(c->ext & RX_SMTPUTF8)) {
 		snprintf(reply, sizeof(reply), "the message needs SMTPUTF8,"
 		    " which %s does not support (RFC 6531 3.5)", c->peer);
 		remote_job_finish(c->dest->r, job, SPOOL_OUTCOME_BOUNCED,

@@ -40,6 +40,19 @@ struct dns_query {
 	struct event	*timer;
 };
 
+/* libunbound's default local zones (unbound.conf(5)) */
+static const char *const dns_local_zones[] = {
+	"localhost.", "127.in-addr.arpa.", "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
+	"0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.", "home.arpa.",
+	"resolver.arpa.", "service.arpa.", "onion.", "test.", "invalid.",
+	"0.in-addr.arpa.", "254.169.in-addr.arpa.", "2.0.192.in-addr.arpa.",
+	"100.51.198.in-addr.arpa.", "113.0.203.in-addr.arpa.",
+	"255.255.255.255.in-addr.arpa.",
+	"0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
+	"ip6.arpa.", "d.f.ip6.arpa.", "8.e.f.ip6.arpa.", "9.e.f.ip6.arpa.",
+	"a.e.f.ip6.arpa.", "b.e.f.ip6.arpa.", "8.b.d.0.1.0.0.2.ip6.arpa.",
+};
+
 static void
 dns_query_free(struct dns_query *q)
 {
@@ -188,8 +201,18 @@ dns_new(struct event_base *base, const char *server, unsigned timeout,
 		else
 			snprintf(fwd, sizeof(fwd), "%s", server);
 		if ((r = ub_ctx_set_option(d->ctx, "do-not-query-localhost:",
-		    "no")) != 0 || (r = ub_ctx_set_fwd(d->ctx, fwd)) != 0)
+		    "no")) != 0 || (r = ub_ctx_set_option(d->ctx,
+		    "unblock-lan-zones:", "yes")) != 0 ||
+		    (r = ub_ctx_set_fwd(d->ctx, fwd)) != 0)
 			goto fail_ub;
+		/* every query goes to the configured server, special-use
+		   names (RFC 6761) included: no answers made up locally.
+		   Removing a zone finalizes the context, so it comes last
+		   (local-zone "nodefault" options are not honoured by the
+		   asynchronous resolver thread). */
+		for (size_t i = 0; i < sizeof(dns_local_zones) /
+		    sizeof(dns_local_zones[0]); i++)
+			(void)ub_ctx_zone_remove(d->ctx, dns_local_zones[i]);
 	} else if ((r = ub_ctx_resolvconf(d->ctx, NULL)) != 0) {
 		goto fail_ub;
 	}

@@ -39,6 +39,8 @@ struct tls_server_name {
 	SSL_CTX		*ctx;
 };
 
+static bool tls_server_generate;	/* set once by relais serve */
+
 struct tls_server {
 	SSL_CTX			*def;
 	struct tls_server_name	*names;
@@ -144,7 +146,8 @@ tls_server_sni_cb(SSL *ssl, int *alert, void *arg)
 	return SSL_TLSEXT_ERR_NOACK;	/* the default certificate */
 }
 
-/* tls_server_selfsigned - DATA_DIR/tls/selfsigned.*, made if missing */
+/* tls_server_selfsigned - DATA_DIR/tls/selfsigned.*, made if missing and
+   allowed; 1 when missing and not allowed */
 static int
 tls_server_selfsigned(const struct conf *conf, char *crt, char *key,
     size_t len, struct err *err)
@@ -156,6 +159,8 @@ tls_server_selfsigned(const struct conf *conf, char *crt, char *key,
 	snprintf(key, len, "%s/selfsigned.key", dir);
 	if (access(crt, F_OK) == 0 && access(key, F_OK) == 0)
 		goto out;
+	if (!tls_server_generate)
+		return 1;	/* not made by this command */
 	if (mkdir(conf->server.data_dir, 0700) == -1 && errno != EEXIST)
 		return err_set(err, errno, "tls: cannot create %s: %s",
 		    conf->server.data_dir, strerror(errno));
@@ -186,9 +191,14 @@ tls_server_load(const struct conf *conf, struct tls_server **out,
 			    "go together");
 			goto fail;
 		}
-		if (tls_server_selfsigned(conf, crt, key, sizeof(crt),
-		    err) == -1)
+		switch (tls_server_selfsigned(conf, crt, key, sizeof(crt),
+		    err)) {
+		case -1:
 			goto fail;
+		case 1:
+			tls_server_free(t);
+			return 0;	/* *out stays NULL */
+		}
 	} else {
 		snprintf(crt, sizeof(crt), "%s", conf->tls.certificate);
 		snprintf(key, sizeof(key), "%s", conf->tls.key);
@@ -213,6 +223,12 @@ tls_server_load(const struct conf *conf, struct tls_server **out,
 fail:
 	tls_server_free(t);
 	return -1;
+}
+
+void
+tls_server_set_generate(bool yes)
+{
+	tls_server_generate = yes;
 }
 
 void

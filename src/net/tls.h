@@ -33,6 +33,13 @@ bool	tls_server_needed(const struct conf *conf);
  */
 int	tls_server_load(const struct conf *conf, struct tls_server **out,
 	    struct err *err);
+/*
+ * tls_server_set_generate - may tls_server_load create the self-signed
+ * certificate (relais serve: yes; check-config and other commands: no,
+ * they load it only if it exists, and have no TLS contexts otherwise).
+ */
+void	tls_server_set_generate(bool yes);
+
 /* tls_server_free - NULL is fine; live SSL objects keep their context */
 void	tls_server_free(struct tls_server *t);
 

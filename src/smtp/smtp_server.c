@@ -781,6 +781,38 @@ smtp_server_first_domain(const struct smtp_session *s)
 	return s->conf->server.hostname;
 }
 
+/*
+ * smtp_server_routing_refused - a local part that reads like an old
+ * routing form ("user%host", "host!user", "\"user@host\"") from a client
+ * that is neither trusted nor authenticated, and that names no user or
+ * alias of its own. relais never routes by them (they are plain local
+ * parts), but where every local part has a mailbox they would still
+ * look like an accepted relay attempt: refuse them, as Postfix's
+ * allow_untrusted_routing = no does.
+ */
+static bool
+smtp_server_routing_refused(const struct smtp_session *s, const char *local,
+    const char *addr)
+{
+	const struct alias_entry *e;
+
+	if (s->trusted || s->auth_user != NULL ||
+	    strpbrk(local, "%!@") == NULL)
+		return false;
+	if (s->snap->users != NULL && passwd_file_has(s->snap->users,
+	    str_cstr(addr)))
+		return false;
+	if (s->snap->aliases != NULL) {
+		const char *at = strrchr(addr, '@');
+
+		if (at != NULL && (e = alias_lookup(s->snap->aliases,
+		    str_make(addr, (size_t)(at - addr)), str_cstr(at + 1))) !=
+		    NULL && e->key[0] != '@' && strcasecmp(e->key, addr) == 0)
+			return false;
+	}
+	return true;
+}
+
 static void
 smtp_server_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
@@ -832,7 +864,16 @@ smtp_server_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	buf_init(&orig, SMTP_PATH_MAX + 1);
 	smtp_path_format(&path, &orig);
 
-	if (conf_is_local_domain(s->conf, str_cstr(domain))) {
+	if (conf_is_local_domain(s->conf, str_cstr(domain)) &&
+	    smtp_server_routing_refused(s, local, buf_cstr(&orig))) {
+		log_info("event=rcpt.reject reason=routing session=%llu id=%s"
+		    " client=%s to=<%s>", (unsigned long long)s->id,
+		    s->msg->qid, s->ip, buf_cstr(&orig));
+		smtp_server_reply(s, "550 5.7.1 <%s>: Recipient address"
+		    " rejected: sender-specified routing is not allowed",
+		    buf_cstr(&orig));
+		goto out;
+	} else if (conf_is_local_domain(s->conf, str_cstr(domain))) {
 		v = local_resolve(s->snap, local, domain, &targets);
 	} else if (s->trusted || s->auth_user != NULL) {
 		targets.v = xcalloc(1, sizeof(*targets.v));
@@ -1071,6 +1112,9 @@ smtp_server_finish(struct smtp_session *s)
 {
 	const char *reason = NULL;
 
+	/* a message that is all header section: write what was held */
+	if (s->hdr_pending && !s->too_big && s->data.flags == 0)
+		smtp_server_header_flush(s, s->hdr.len);
 	if (s->too_big) {
 		reason = "size";
 		smtp_server_reply(s, "552 5.3.4 Message size exceeds fixed"
@@ -1083,9 +1127,6 @@ smtp_server_finish(struct smtp_session *s)
 		reason = "long_line";
 		smtp_server_reply(s, "554 5.6.0 Message refused: text line"
 		    " longer than %d octets", SMTP_TEXT_LINE_MAX);
-	} else if (s->hdr_pending && (smtp_server_header_flush(s, s->hdr.len),
-	    s->write_failed)) {
-		reason = "spool";
 	} else if (s->write_failed) {
 		reason = "spool";
 		smtp_server_reply(s, "451 4.3.0 Error: local error, try again"

@@ -261,7 +261,7 @@ def test_every_hash_scheme(relais_factory, tls_files):
     for u, (pw, _) in users.items():
         if u in ("plain@example.test", "nopw@example.test"):
             continue
-        c.expect(f"AUTH PLAIN {plain(u, pw)}", 535)
+        c.expect(f"AUTH PLAIN {plain(u, pw + 'x')}", 535)
         c2 = sub(r)
         c2.expect(f"AUTH PLAIN {plain(u, pw)}", 235)
         c2.close()
@@ -368,3 +368,26 @@ def test_password_checks_do_not_block_the_loop(relais_factory, tls_files):
     a.expect(None, 235, timeout=60)
     auth = time.monotonic() - t
     assert noop < auth / 2, f"NOOP took {noop:.3f}s while AUTH took {auth:.3f}s"
+
+
+def test_submitted_header_only_and_bdat(subd, unique):
+    c = sub(subd)
+    c.expect(f"AUTH PLAIN {ALICE_PLAIN}", 235)
+    tok = unique("hdronly")
+    c.expect("MAIL FROM:<alice@example.test>", 250)
+    c.expect("RCPT TO:<carol@example.test>", 250)
+    c.expect("DATA", 354)
+    c.send(f"Subject: {tok}\r\n.\r\n")
+    c.expect(None, 250)
+    tok2 = unique("bdat")
+    body = f"Subject: {tok2}\r\n\r\nline\r\n".encode()
+    c.expect("MAIL FROM:<alice@example.test>", 250)
+    c.expect("RCPT TO:<carol@example.test>", 250)
+    c.send(b"BDAT %d LAST\r\n" % len(body) + body)
+    c.expect(None, 250)
+    for raw in subd.maildir_messages("example.test", "carol", count=2):
+        headers, body = split_headers(raw)
+        names = [h.split(":", 1)[0].lower() for h in headers]
+        assert names.count("date") == 1 and names.count("message-id") == 1, raw
+        if tok2.encode() in raw:
+            assert body == b"line\n", raw

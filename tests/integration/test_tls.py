@@ -293,3 +293,28 @@ def test_min_version_tls13(relais_factory, tls_files):
                  ctx=tls_client_context(maximum=ssl.TLSVersion.TLSv1_2))
     c = tls_conn(r.tls_port, implicit=True)
     assert c.sock.version() == "TLSv1.3"
+
+
+def test_tls_name_sections_checked(relais_factory, tls_files):
+    r = relais_factory()
+    crt, key = tls_files["sni"]
+    base = r.config_text(tls_listeners(r, tls_files))
+    cases = [
+        (f"[tls a.test]\ncertificate = {crt}\n", "missing 'key'"),
+        (f"[tls a.test]\ncertificate = {crt}\nkey = {key}\n"
+         f"[tls A.TEST]\ncertificate = {crt}\nkey = {key}\n", "duplicate section"),
+        (f"[tls a.test]\ncertificate = {crt}\nkey = {key}\nciphers = x\n",
+         "unknown key 'ciphers'"),
+        ("[tls]\nciphers = NOSUCHCIPHER\n", "ciphers"),
+    ]
+    for extra, want in cases:
+        if extra.startswith("[tls]\n"):
+            text = base.replace("[tls]\n", extra, 1)
+        else:
+            text = base + "\n" + extra
+        r.write_config(text=text)
+        out = r.cli("check-config", "-c", str(r.conf_path))
+        assert out.returncode == 2 and want in out.stderr, (extra, out.stderr)
+    r.write_config(text=base + f"\n[tls a.test]\ncertificate = {crt}\nkey = {key}\n")
+    out = r.cli("check-config", "-c", str(r.conf_path))
+    assert out.returncode == 0, out.stderr

@@ -1182,9 +1182,10 @@ test_example_file(void **state)
 	if ((f = fopen(path, "r")) == NULL)
 		skip();
 	assert_int_equal(conf_load(path, &conf, &err), 0);
-	assert_int_equal(conf->nlisteners, 2);
+	assert_int_equal(conf->nlisteners, 3);
 	assert_string_equal(conf->listeners[1].addrs[0].text, "0.0.0.0:587");
 	assert_int_equal(conf->listeners[1].tls, CONF_TLS_REQUIRED);
+	assert_int_equal(conf->listeners[2].tls, CONF_TLS_IMPLICIT);
 	assert_string_equal(conf->server.user, "relais");
 	conf_unref(conf);
 

@@ -181,6 +181,7 @@ spool_open(const char *data_dir, struct err *err)
 	    spool__exec(sp, "PRAGMA synchronous = FULL", err) == -1 ||
 	    spool__exec(sp, spool_schema, err) == -1)
 		goto fail;
+	sp->sync_full = true;
 	for (int i = 0; i < SPOOL_STMT__COUNT; i++) {
 		if (sqlite3_prepare_v3(sp->db, spool_sql[i], -1,
 		    SQLITE_PREPARE_PERSISTENT, &sp->stmt[i], NULL) != SQLITE_OK) {
@@ -711,7 +712,22 @@ spool_batch(struct spool *sp, struct spool_req *list, bool dispatch)
 		}
 	}
 
-	/* 2. one transaction for everything */
+	/*
+	 * 2. one transaction for everything. A batch that acknowledges new
+	 * messages is fsynced (synchronous = FULL); one that only records
+	 * outcomes and leases is not (NORMAL: WAL order keeps it consistent,
+	 * and the next FULL commit makes it durable). Losing such a batch to
+	 * a power cut can repeat a delivery, never lose a message.
+	 */
+	{
+		bool full = nmsgs > 0;
+
+		if (full != sp->sync_full) {
+			spool__exec(sp, full ? "PRAGMA synchronous = FULL" :
+			    "PRAGMA synchronous = NORMAL", NULL);
+			sp->sync_full = full;
+		}
+	}
 	snap = sp->live ? conf_live_get(sp->live) : NULL;
 	if (spool__exec(sp, "BEGIN IMMEDIATE", &err) == -1) {
 		log_error("event=spool.begin error=\"%s\"", err.msg);

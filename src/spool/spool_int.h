@@ -54,6 +54,7 @@ struct spool {
 	sqlite3_stmt		*stmt[SPOOL_STMT__COUNT];
 	int			 body_dirfd;
 	int64_t			 started;	/* unix time of spool_open */
+	bool			 sync_full;	/* PRAGMA synchronous = FULL now */
 
 	pthread_t		 thread;
 	bool			 running;

@@ -74,6 +74,7 @@ cli_msgauth_read(struct buf *crlf, bool *lf_out)
 			continue;
 		if (n == -1) {
 			fprintf(stderr, "relais: stdin: %s\n", strerror(errno));
+			buf_fini(crlf);
 			return -1;
 		}
 		if (n == 0)
@@ -98,13 +99,16 @@ cli_msgauth_read(struct buf *crlf, bool *lf_out)
 			if (r == -1) {
 				fprintf(stderr, "relais: message too large "
 				    "(over %u MB)\n", CLI_MSGAUTH_MSG_MAX >> 20);
+				buf_fini(crlf);
 				return -1;
 			}
 			prev = c;
 		}
 	}
-	if (prev == '\r' && buf_append(crlf, "\n", 1) == -1)
+	if (prev == '\r' && buf_append(crlf, "\n", 1) == -1) {
+		buf_fini(crlf);
 		return -1;
+	}
 	*lf_out = lf > 0 && crlfs == 0;
 	return 0;
 }

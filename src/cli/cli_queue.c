@@ -100,7 +100,7 @@ cli_queue_show(sqlite3 *db, const char *qid)
 	int64_t id;
 
 	if (sqlite3_prepare_v2(db, "SELECT id, sender, arrival, size, client,"
-	    " helo, listener, envid, body_file, body FROM messages"
+	    " helo, listener, envid, body_file, body, prefix FROM messages"
 	    " WHERE qid = ?1", -1, &st, NULL) != SQLITE_OK) {
 		fprintf(stderr, "relais: %s\n", sqlite3_errmsg(db));
 		return 1;
@@ -120,6 +120,10 @@ cli_queue_show(sqlite3 *db, const char *qid)
 	    cli_queue_text(st, 5), cli_queue_text(st, 6),
 	    cli_queue_text(st, 7),
 	    sqlite3_column_int(st, 8) ? "file" : "inline");
+	printf("headers:\n");
+	if (sqlite3_column_type(st, 10) != SQLITE_NULL)
+		printf("%.*s", sqlite3_column_bytes(st, 10),
+		    (const char *)sqlite3_column_blob(st, 10));
 	if (!sqlite3_column_int(st, 8)) {
 		/* the header section, up to the first empty line */
 		const char *b = sqlite3_column_blob(st, 9);
@@ -127,8 +131,7 @@ cli_queue_show(sqlite3 *db, const char *qid)
 		const char *end = b ? memmem(b, (size_t)n, "\r\n\r\n", 4) : NULL;
 
 		if (b != NULL)
-			printf("headers:\n%.*s\n", (int)(end ? end - b :
-			    n), b);
+			printf("%.*s\n", (int)(end ? end - b : n), b);
 	}
 	sqlite3_finalize(st);
 	if (sqlite3_prepare_v2(db, "SELECT addr, orig, status, leased, attempts,"

@@ -9,6 +9,7 @@
 #include "conf/conf_live.h"
 #include "core/xalloc.h"
 #include "deliver/alias.h"
+#include "msgauth/dkim.h"
 #include "net/tls.h"
 
 struct conf_snap *
@@ -27,6 +28,9 @@ conf_snap_load(struct conf *conf, struct err *err)
 	if (tls_server_needed(conf) &&
 	    tls_server_load(conf, &snap->tls, err) == -1)
 		goto fail;
+	if (conf->ndkim > 0 &&
+	    (snap->signer = dkim_signer_new(conf, err)) == NULL)
+		goto fail;
 	return snap;
 fail:
 	snap->conf = NULL;	/* the caller still owns conf */
@@ -44,6 +48,8 @@ conf_snap_unref(struct conf_snap *snap)
 	if (snap->aliases)
 		alias_free(snap->aliases);
 	tls_server_free(snap->tls);
+	if (snap->signer)
+		dkim_signer_free(snap->signer);
 	conf_unref(snap->conf);
 	free(snap);
 }

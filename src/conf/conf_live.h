@@ -19,6 +19,7 @@
 struct passwd_file;
 struct alias_table;
 struct tls_server;
+struct dkim_signer;
 
 struct conf_snap {
 	atomic_int		 refs;
@@ -26,6 +27,7 @@ struct conf_snap {
 	struct passwd_file	*users;		/* NULL: every local part */
 	struct alias_table	*aliases;	/* NULL: no aliases */
 	struct tls_server	*tls;		/* NULL: no listener uses TLS */
+	struct dkim_signer	*signer;	/* NULL: no [dkim DOMAIN] */
 };
 
 struct conf_live {

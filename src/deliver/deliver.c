@@ -115,42 +115,46 @@ deliver_read_body(struct deliver_pool *pool, sqlite3 *db, sqlite3_stmt *st,
 {
 	char path[4096];
 	struct stat sb;
-	int fd, rc;
-	size_t off = 0;
+	int fd = -1, rc;
+	size_t off, plen = 0, blen = 0;
+	const void *prefix = NULL, *blob = NULL;
 
 	body->data = NULL;
 	body->len = 0;
-	if (!job->body_file) {
-		sqlite3_bind_int64(st, 1, job->msg_id);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			const void *p = sqlite3_column_blob(st, 0);
-			int n = sqlite3_column_bytes(st, 0);
-
-			body->data = xmalloc((size_t)n + 1);
-			if (n > 0)
-				memcpy(body->data, p, (size_t)n);
-			body->len = (size_t)n;
-		}
+	/* the prefix (our header fields), then the text: blob or file */
+	sqlite3_bind_int64(st, 1, job->msg_id);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
 		sqlite3_reset(st);
-		if (rc == SQLITE_ROW)
-			return 0;
 		snprintf(why, whylen, "cannot read the spooled message: %s",
 		    rc == SQLITE_DONE ? "not found" : sqlite3_errmsg(db));
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/%s", pool->body_dir, job->qid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
-	    fstat(fd, &sb) == -1) {
-		snprintf(why, whylen, "cannot read the spooled body: %s",
-		    strerror(errno));
-		if (fd != -1)
-			close(fd);
-		return -1;
+	prefix = sqlite3_column_blob(st, 0);
+	plen = (size_t)sqlite3_column_bytes(st, 0);
+	if (!job->body_file) {
+		blob = sqlite3_column_blob(st, 1);
+		blen = (size_t)sqlite3_column_bytes(st, 1);
+	} else {
+		snprintf(path, sizeof(path), "%s/%s", pool->body_dir, job->qid);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+		    fstat(fd, &sb) == -1) {
+			snprintf(why, whylen, "cannot read the spooled body:"
+			    " %s", strerror(errno));
+			if (fd != -1)
+				close(fd);
+			sqlite3_reset(st);
+			return -1;
+		}
+		blen = (size_t)sb.st_size;
 	}
-	body->data = xmalloc((size_t)sb.st_size + 1);
-	while (off < (size_t)sb.st_size) {
-		ssize_t r = read(fd, body->data + off, (size_t)sb.st_size - off);
+	body->data = xmalloc(plen + blen + 1);
+	if (plen > 0)
+		memcpy(body->data, prefix, plen);
+	if (blob != NULL && blen > 0)
+		memcpy(body->data + plen, blob, blen);
+	sqlite3_reset(st);
+	for (off = 0; fd != -1 && off < blen;) {
+		ssize_t r = read(fd, body->data + plen + off, blen - off);
 
 		if (r == -1 && errno == EINTR)
 			continue;
@@ -164,8 +168,9 @@ deliver_read_body(struct deliver_pool *pool, sqlite3 *db, sqlite3_stmt *st,
 		}
 		off += (size_t)r;
 	}
-	close(fd);
-	body->len = off;
+	if (fd != -1)
+		close(fd);
+	body->len = plen + blen;
 	return 0;
 }
 
@@ -237,7 +242,7 @@ deliver_thread(void *arg)
 
 	if (sqlite3_open_v2(pool->db_path, &db, SQLITE_OPEN_READONLY |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT body FROM messages WHERE id = ?1",
+	    sqlite3_prepare_v2(db, "SELECT prefix, body FROM messages WHERE id = ?1",
 	    -1, &st, NULL) != SQLITE_OK)
 		log_error("event=deliver.open error=\"%s\"",
 		    db ? sqlite3_errmsg(db) : "out of memory");

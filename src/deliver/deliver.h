@@ -44,6 +44,7 @@ struct deliver_job {
 	int			 ret;		/* enum smtp_ret */
 	bool			 smtputf8;
 	bool			 body8;
+	bool			 junk;		/* into the .Junk folder */
 	struct deliver_rcpt	*rcpts;
 	size_t			 nrcpts;
 	struct deliver_body {

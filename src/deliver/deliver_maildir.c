@@ -111,6 +111,26 @@ deliver_maildir_mkdirs(char *path)
 	return 0;
 }
 
+/* deliver_maildir_junk - dir becomes DIR/.Junk, a Maildir++ folder: the
+   mailbox itself, then the folder with its "maildirfolder" marker */
+static int
+deliver_maildir_junk(struct buf *dir)
+{
+	char p[4096];
+	int fd;
+
+	if (deliver_maildir_mkdirs(dir->data) == -1)
+		return -1;
+	buf_puts(dir, "/.Junk");
+	if (deliver_maildir_mkdirs(dir->data) == -1)
+		return -1;
+	snprintf(p, sizeof(p), "%s/maildirfolder", dir->data);
+	if ((fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		return -1;
+	close(fd);
+	return 0;
+}
+
 /* deliver_maildir_exists - after a restart: is our copy already there? */
 static bool
 deliver_maildir_exists(const char *dir, const char *name)
@@ -213,6 +233,11 @@ deliver_maildir(const struct conf *conf, const struct deliver_job *job,
 	if (deliver_maildir_path(conf, rcpt->addr, &dir) == -1) {
 		deliver_maildir_fail(res, "bad mailbox path for", rcpt->addr,
 		    EINVAL);
+		goto out;
+	}
+	/* DMARC quarantine: the Maildir++ folder .Junk of the mailbox */
+	if (job->junk && deliver_maildir_junk(&dir) == -1) {
+		deliver_maildir_fail(res, "create", dir.data, errno);
 		goto out;
 	}
 	if (deliver_maildir_mkdirs(dir.data) == -1) {

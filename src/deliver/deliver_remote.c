@@ -1653,6 +1653,12 @@ remote_submit(void *arg, struct deliver_job *job)
 	worker_call(&shared->workers[w], remote_accept, job);
 }
 
+struct dns_resolver
+remote_resolver(struct remote *r)
+{
+	return r->res;
+}
+
 /* remote_flush_here - relais queue flush: forget every backoff */
 static void
 remote_flush_here(struct worker *w, void *data)

@@ -15,6 +15,7 @@
 #define RELAIS_DELIVER_REMOTE_H
 
 #include "core/err.h"
+#include "net/dns.h"
 
 struct worker;
 struct deliver_job;
@@ -38,6 +39,9 @@ struct remote *remote_new(struct worker *w, struct remote_shared *shared,
    the spool and run again after the next start */
 void	remote_stop(struct remote *r);
 void	remote_free(struct remote *r);
+
+/* remote_resolver - the worker's asynchronous DNS (for message checks) */
+struct dns_resolver remote_resolver(struct remote *r);
 
 /* remote_flush - every destination may be tried again now (any thread) */
 void	remote_flush(struct remote_shared *shared);

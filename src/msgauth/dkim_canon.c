@@ -15,6 +15,33 @@
 
 #define DKIM_CANON_CHUNK	8192
 
+static int
+dkim_canon_one(struct str s, enum dkim_canon *out)
+{
+	if (str_eq_nocase(s, STR("simple")))
+		*out = DKIM_CANON_SIMPLE;
+	else if (str_eq_nocase(s, STR("relaxed")))
+		*out = DKIM_CANON_RELAXED;
+	else
+		return -1;
+	return 0;
+}
+
+int
+dkim_canon_parse(struct str s, enum dkim_canon *hdr_out,
+    enum dkim_canon *body_out)
+{
+	struct str h = str_cut(&s, '/');
+
+	if (dkim_canon_one(h, hdr_out) == -1)
+		return -1;
+	if (s.p == h.p + h.len) {	/* no '/' */
+		*body_out = DKIM_CANON_SIMPLE;
+		return 0;
+	}
+	return dkim_canon_one(s, body_out);
+}
+
 int
 dkim_canon_header(enum dkim_canon c, struct str field, struct buf *out)
 {

@@ -146,10 +146,25 @@ dkim_sign_prefix(const struct dkim_sign_conf *conf,
 			first = false;
 		}
 	}
+	if (first) {
+		/* a custom list without From: sign it anyway (RFC 6376 5.4) */
+		dkim_sign_word(&l, "h=from", 6, true);
+		names[(*nnames)++] = STR("From");
+	}
 	dkim_sign_word(&l, ";", 1, false);
 	n = snprintf(tag, sizeof(tag), "bh=%s;", bh);
 	dkim_sign_word(&l, tag, (size_t)n, true);
-	dkim_sign_word(&l, "b=", 2, true);
+	/* room for some of the value after "b=": verifiers differ on FWS
+	   between the two, so there must never be any */
+	if (l.col + 1 + 2 + 16 > DKIM_SIGN_WIDTH) {
+		buf_append(out, "\r\n\t", 3);
+		l.col = 1;
+	} else {
+		buf_append(out, " ", 1);
+		l.col++;
+	}
+	buf_append(out, "b=", 2);
+	l.col += 2;
 }
 
 /* dkim_sign_one - sign data with key into sig (raw octets) */
@@ -393,8 +408,13 @@ dkim_signer_new(const struct conf *conf, struct err *err)
 			struct dkim_sign_key *sk = &d->conf.keys[d->conf.nkeys];
 			enum dkim_alg got;
 
-			if (sel[k] == NULL || key[k] == NULL)
+			if (sel[k] == NULL && key[k] == NULL)
 				continue;
+			if (sel[k] == NULL || key[k] == NULL) {
+				err_set(err, EINVAL, "[dkim %s]: selector2 and "
+				    "key2 go together", c->domain);
+				goto fail;
+			}
 			d->selectors[k] = xstrdup(sel[k]);
 			sk->selector = d->selectors[k];
 			sk->alg = alg[k] == CONF_DKIM_ED25519_SHA256 ?

@@ -62,33 +62,6 @@ dkim_alg_parse(struct str s, enum dkim_alg *out)
 	return -1;
 }
 
-static int
-dkim_tags_canon1(struct str s, enum dkim_canon *out)
-{
-	if (str_eq_nocase(s, STR("simple")))
-		*out = DKIM_CANON_SIMPLE;
-	else if (str_eq_nocase(s, STR("relaxed")))
-		*out = DKIM_CANON_RELAXED;
-	else
-		return -1;
-	return 0;
-}
-
-int
-dkim_canon_parse(struct str s, enum dkim_canon *hdr_out,
-    enum dkim_canon *body_out)
-{
-	struct str h = str_cut(&s, '/');
-
-	if (dkim_tags_canon1(h, hdr_out) == -1)
-		return -1;
-	if (s.p == h.p + h.len) {	/* no '/' */
-		*body_out = DKIM_CANON_SIMPLE;
-		return 0;
-	}
-	return dkim_tags_canon1(s, body_out);
-}
-
 /* dkim_tags_fws - past WSP and CRLFs that FWS allows (WSP after them) */
 static size_t
 dkim_tags_fws(struct str s, size_t i)

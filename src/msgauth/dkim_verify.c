@@ -319,37 +319,83 @@ dkim_verify_pubkey(const struct dkim_key *k)
 /*
  * dkim_verify_data - the signed data: the h= fields, then this
  * DKIM-Signature field with the b= value removed, without its CRLF.
+ * RFC 6376 3.7 removes the value "including all surrounding whitespace";
+ * dkimpy and others remove the value alone. Both readings agree unless
+ * FWS touches the value; *differs_out tells whether the strict reading
+ * (wsp true) gives other data, so the caller can try both.
  */
 static int
-dkim_verify_data(struct dkim_verify_sig *s, struct buf *data)
+dkim_verify_data(struct dkim_verify_sig *s, bool wsp, struct buf *data,
+    bool *differs_out)
 {
 	const struct msgauth_field *f = &s->v->h.f[s->field];
+	const char *start = s->sig.b_raw.p;
+	const char *end = s->sig.b_raw.p + s->sig.b_raw.len;
+	const char *fend = f->raw.p + f->raw.len;
 	struct buf self;
-	size_t pre = (size_t)(s->sig.b_raw.p - f->raw.p);
 	int r;
 
+	if (wsp) {
+		while (start > f->raw.p && start[-1] != '=')
+			start--;
+		while (end < fend && *end != ';')
+			end++;
+	}
+	if (differs_out != NULL) {
+		const char *a = start, *b = end;
+
+		while (a > f->raw.p && a[-1] != '=')
+			a--;
+		while (b < fend && *b != ';')
+			b++;
+		*differs_out = a != start || b != end;
+	}
 	if (dkim_canon_headers(&s->v->h, s->sig.hdrs, s->sig.nhdrs,
 	    s->sig.hcanon, data) == -1)
 		return -1;
 	buf_init(&self, 0);
-	buf_append(&self, f->raw.p, pre);
-	buf_append(&self, s->sig.b_raw.p + s->sig.b_raw.len,
-	    f->raw.len - pre - s->sig.b_raw.len);
+	buf_append(&self, f->raw.p, (size_t)(start - f->raw.p));
+	buf_append(&self, end, (size_t)(fend - end));
 	r = dkim_canon_header(s->sig.hcanon, buf_str(&self), data);
 	buf_fini(&self);
 	return r;
 }
 
-/* dkim_verify_crypto - the public-key check of b= over data */
+/* dkim_verify_check_sig - does b= verify over data with pkey? */
+static bool
+dkim_verify_check_sig(struct dkim_verify_sig *s, const struct dkim_key *k,
+    EVP_PKEY *pkey, const struct buf *data)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char hash[EVP_MAX_MD_SIZE];
+	unsigned int hlen = 0;
+	bool ok = false;
+
+	if (ctx == NULL)
+		return false;
+	if (k->type == DKIM_KEY_ED25519) {
+		ok = EVP_Digest(data->data, data->len, hash, &hlen,
+		    EVP_sha256(), NULL) == 1 &&
+		    EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pkey) == 1 &&
+		    EVP_DigestVerify(ctx, s->sig.b, s->sig.b_len, hash,
+		    hlen) == 1;
+	} else {
+		ok = EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL,
+		    pkey) == 1 &&
+		    EVP_DigestVerify(ctx, s->sig.b, s->sig.b_len,
+		    (const unsigned char *)data->data, data->len) == 1;
+	}
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
+
+/* dkim_verify_crypto - the public-key check of b= over the data */
 static void
 dkim_verify_crypto(struct dkim_verify_sig *s, const struct dkim_key *k)
 {
 	EVP_PKEY *pkey = dkim_verify_pubkey(k);
-	EVP_MD_CTX *ctx = NULL;
-	unsigned char hash[EVP_MAX_MD_SIZE];
-	unsigned int hlen = 0;
 	struct buf data;
-	int ok = 0;
+	bool ok = false, differs = false;
 
 	if (pkey == NULL) {
 		dkim_verify_decide(s, DKIM_PERMERROR, "key record p= is not "
@@ -371,23 +417,13 @@ dkim_verify_crypto(struct dkim_verify_sig *s, const struct dkim_key *k)
 		}
 	}
 	buf_init(&data, 0);
-	if (dkim_verify_data(s, &data) == 0 &&
-	    (ctx = EVP_MD_CTX_new()) != NULL) {
-		if (k->type == DKIM_KEY_ED25519) {
-			ok = EVP_Digest(data.data, data.len, hash, &hlen,
-			    EVP_sha256(), NULL) == 1 &&
-			    EVP_DigestVerifyInit(ctx, NULL, NULL, NULL,
-			    pkey) == 1 &&
-			    EVP_DigestVerify(ctx, s->sig.b, s->sig.b_len, hash,
-			    hlen) == 1;
-		} else {
-			ok = EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(),
-			    NULL, pkey) == 1 &&
-			    EVP_DigestVerify(ctx, s->sig.b, s->sig.b_len,
-			    (const unsigned char *)data.data, data.len) == 1;
-		}
+	if (dkim_verify_data(s, false, &data, &differs) == 0)
+		ok = dkim_verify_check_sig(s, k, pkey, &data);
+	if (!ok && differs) {
+		buf_reset(&data);
+		if (dkim_verify_data(s, true, &data, NULL) == 0)
+			ok = dkim_verify_check_sig(s, k, pkey, &data);
 	}
-	EVP_MD_CTX_free(ctx);
 	EVP_PKEY_free(pkey);
 	buf_fini(&data);
 	if (ok)

@@ -96,6 +96,9 @@ bounce_original(struct spool *sp, int64_t msg_id, char qid[ID_QID_LEN + 1],
 	*ret = sqlite3_column_int(st, 2);
 	*arrival = sqlite3_column_int64(st, 3);
 	body_file = sqlite3_column_int(st, 4) != 0;
+	if (sqlite3_column_type(st, 7) != SQLITE_NULL)
+		buf_append(text, sqlite3_column_blob(st, 7),
+		    (size_t)sqlite3_column_bytes(st, 7));
 	if (!body_file)
 		buf_append(text, sqlite3_column_blob(st, 5),
 		    (size_t)sqlite3_column_bytes(st, 5));

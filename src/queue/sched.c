@@ -94,6 +94,7 @@ sched_select(struct spool *sp, int64_t now, size_t max,
 			job->smtputf8 = sqlite3_column_int(st, 14) != 0;
 			job->body8 = sqlite3_column_int(st, 15) != 0;
 			job->size = (uint64_t)sqlite3_column_int64(st, 16);
+			job->junk = sqlite3_column_int(st, 17) != 0;
 			/* a copy may exist already: made before a crash */
 			job->recovered = job->arrival <= sp->started;
 			job->next = head;

@@ -49,7 +49,11 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "deliver/alias.h"
+#include "deliver/deliver_remote.h"
 #include "deliver/local.h"
+#include "msgauth/dkim.h"
+#include "msgauth/dmarc.h"
+#include "msgauth/msgauth.h"
 #include "net/listen.h"
 #include "net/tls.h"
 #include "net/worker.h"
@@ -79,17 +83,20 @@ enum smtp_state {
 	SMTP_STATE_AUTH = 1 << 8,	/* reading SASL responses */
 	SMTP_STATE_AUTHWAIT = 1 << 9,	/* waiting for the password check */
 	SMTP_STATE_STARTTLS = 1 << 10,	/* flushing 220, then the handshake */
+	SMTP_STATE_CHECK = 1 << 11,	/* SPF/DKIM/DMARC of the message */
 };
 
 /* states in which input waits: an answer or a switch is pending */
 #define SMTP_STATE_WAITING	(SMTP_STATE_COMMIT | SMTP_STATE_CLOSING | \
-				 SMTP_STATE_AUTHWAIT | SMTP_STATE_STARTTLS)
+				 SMTP_STATE_AUTHWAIT | SMTP_STATE_STARTTLS | \
+				 SMTP_STATE_CHECK)
 
 #define SMTP_STATE_SESSION	(SMTP_STATE_READY | SMTP_STATE_MAIL | \
 				 SMTP_STATE_RCPT)
 #define SMTP_STATE_ANY		(SMTP_STATE_CONNECTED | SMTP_STATE_SESSION)
 
 struct smtp_session {
+	struct msgauth_check	*mac;		/* SPF/DKIM/DMARC running */
 	uint64_t		 id;
 	struct worker		*w;
 	struct conf_snap	*snap;
@@ -156,6 +163,7 @@ static void	smtp_server_close(struct smtp_session *s);
 static void	smtp_server_reset(struct smtp_session *s);
 static void	smtp_server_timeouts(struct smtp_session *s);
 static void	smtp_server_bdat_done(struct smtp_session *s);
+static void	smtp_server_msgauth(struct smtp_session *s);
 static void	smtp_server_auth_done(struct smtp_session *s, int status,
 		    void *data);
 static void	smtp_server_auth_end(struct smtp_session *s);
@@ -255,6 +263,10 @@ smtp_server_error(struct smtp_session *s)
 static void
 smtp_server_reset(struct smtp_session *s)
 {
+	if (s->mac != NULL) {
+		msgauth_check_cancel(s->mac);
+		s->mac = NULL;
+	}
 	if (s->msg != NULL) {
 		spool_body_discard(&s->msg->body);
 		spool_msg_free(s->msg);
@@ -274,7 +286,7 @@ smtp_server_reset(struct smtp_session *s)
 	s->hdr_pending = false;
 	s->hdr_scan = 0;
 	if (s->state & (SMTP_STATE_MAIL | SMTP_STATE_RCPT | SMTP_STATE_DATA |
-	    SMTP_STATE_BDAT | SMTP_STATE_COMMIT))
+	    SMTP_STATE_BDAT | SMTP_STATE_COMMIT | SMTP_STATE_CHECK))
 		s->state = SMTP_STATE_READY;
 }
 
@@ -337,7 +349,8 @@ smtp_server_timeouts(struct smtp_session *s)
 
 	if (s->state == SMTP_STATE_DATA || s->bdat_left > 0)
 		rt.tv_sec = s->conf->limits.data_timeout;
-	if (s->state & (SMTP_STATE_COMMIT | SMTP_STATE_AUTHWAIT))
+	if (s->state & (SMTP_STATE_COMMIT | SMTP_STATE_AUTHWAIT |
+	    SMTP_STATE_CHECK))
 		rt.tv_sec = 0;
 	bufferevent_set_timeouts(s->bev, rt.tv_sec ? &rt : NULL, &wt);
 }
@@ -444,7 +457,8 @@ smtp_server_life_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (s->state == SMTP_STATE_CLOSING)
 		return;
-	if (s->state & (SMTP_STATE_COMMIT | SMTP_STATE_AUTHWAIT)) {
+	if (s->state & (SMTP_STATE_COMMIT | SMTP_STATE_AUTHWAIT |
+	    SMTP_STATE_CHECK)) {
 		evtimer_add(s->life, &again);	/* answer first */
 		return;
 	}
@@ -582,7 +596,7 @@ smtp_server_shutdown(struct smtp_session *s)
 {
 	s->stopping = true;
 	if (s->state & (SMTP_STATE_DATA | SMTP_STATE_COMMIT | SMTP_STATE_CLOSING
-	    | SMTP_STATE_AUTHWAIT) || s->bdat_left > 0)
+	    | SMTP_STATE_AUTHWAIT | SMTP_STATE_CHECK) || s->bdat_left > 0)
 		return;		/* finishes its transaction first */
 	if (s->state == SMTP_STATE_STARTTLS) {
 		smtp_server_close(s);
@@ -940,7 +954,6 @@ smtp_server_received(struct smtp_session *s)
 	time_t now = time(NULL);
 	char proto[16], tlsinfo[128] = "";
 	int n;
-	struct err err;
 
 	s->msg->arrival = now;
 	localtime_r(&now, &tm);
@@ -966,13 +979,9 @@ smtp_server_received(struct smtp_session *s)
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		n = snprintf(buf, sizeof(buf), "Received: by %s (relais) id %s;"
 		    "\r\n\t%s\r\n", s->conf->server.hostname, s->msg->qid, date);
-	if (spool_body_write(&s->msg->body, spool_body_dir(s->w->ctx->spool),
-	    s->msg->qid, buf, (size_t)n, &err) == -1) {
-		log_error("event=spool.body id=%s error=\"%s\"", s->msg->qid,
-		    err.msg);
-		return -1;
-	}
-	s->msg->body.size = 0;	/* the size counts the client's text only */
+	/* kept apart from the text: more fields may go in front of it */
+	buf_reset(&s->msg->prefix);
+	buf_append(&s->msg->prefix, buf, (size_t)n);
 	/* submission (RFC 6409 8): hold the header section back until its
 	   end is seen, to add a missing Date: or Message-ID: */
 	s->hdr_fix = s->role != CONF_ROLE_MX || s->auth_user != NULL;
@@ -1139,6 +1148,13 @@ smtp_server_finish(struct smtp_session *s)
 		smtp_server_reset(s);
 		return;
 	}
+	smtp_server_msgauth(s);
+}
+
+/* smtp_server_commit - hand the message to the spool; 250 comes later */
+static void
+smtp_server_commit(struct smtp_session *s)
+{
 	s->msg->client = xstrdup(s->ip);
 	s->msg->helo = xstrdup(s->helo);
 	s->msg->listener = xstrdup(s->listener);
@@ -1152,6 +1168,164 @@ smtp_server_finish(struct smtp_session *s)
 	spool_submit_msg(s->w->ctx->spool, s->msg, worker_spool_done, s->w,
 	    s->id);
 	/* s->msg stays for the log line; the spool owns it until done */
+}
+
+/* smtp_server_text_all - the whole received text, in memory (read back
+   from the body file when it was spilled); -1 if it cannot be read */
+static int
+smtp_server_text_all(struct smtp_session *s, struct buf *out)
+{
+	struct spool_body *b = &s->msg->body;
+	char chunk[65536];
+	off_t off = 0;
+	ssize_t n;
+
+	if (b->fd == -1)
+		return buf_append(out, b->mem.data ? b->mem.data : "",
+		    b->mem.len);
+	while ((n = pread(b->fd, chunk, sizeof(chunk), off)) > 0) {
+		if (buf_append(out, chunk, (size_t)n) == -1)
+			return -1;
+		off += n;
+	}
+	return n == 0 ? 0 : -1;
+}
+
+/* smtp_server_text_replace - the stored text becomes p[0..n) */
+static int
+smtp_server_text_replace(struct smtp_session *s, const char *p, size_t n)
+{
+	struct spool_body *b = &s->msg->body;
+	struct err err;
+
+	if (b->fd == -1) {
+		buf_reset(&b->mem);
+		b->size = 0;
+		return spool_body_write(b, spool_body_dir(s->w->ctx->spool),
+		    s->msg->qid, p, n, &err);
+	}
+	if (ftruncate(b->fd, 0) == -1 || lseek(b->fd, 0, SEEK_SET) == -1)
+		return -1;
+	b->size = 0;
+	return spool_body_write(b, spool_body_dir(s->w->ctx->spool),
+	    s->msg->qid, p, n, &err);
+}
+
+static void
+smtp_server_msgauth_done(void *arg, const struct msgauth_result *res)
+{
+	struct smtp_session *s = arg;
+	const struct conf *conf = s->conf;
+	char la[LOG_ADDR_MAX];
+	struct buf prefix;
+
+	s->mac = NULL;
+	log_info("event=msgauth id=%s client=%s from=%s dmarc=%s"
+	    " disposition=%s ar=\"%s\"", s->msg->qid, s->ip,
+	    log_addr(la, sizeof(la), s->msg->sender),
+	    dmarc_result_name(res->dmarc_result),
+	    dmarc_policy_name(res->disposition), res->arh_value);
+	if (conf->msgauth.dmarc_enforce &&
+	    res->disposition == DMARC_POLICY_REJECT) {
+		log_info("event=smtp.refused session=%llu id=%s client=%s"
+		    " reason=dmarc", (unsigned long long)s->id, s->msg->qid,
+		    s->ip);
+		smtp_server_reply(s, "550 5.7.1 Message rejected by the DMARC"
+		    " policy of the sender's domain");
+		smtp_server_reset(s);
+		smtp_server_process(s);
+		return;
+	}
+	if (conf->msgauth.dmarc_enforce &&
+	    res->disposition == DMARC_POLICY_QUARANTINE)
+		s->msg->junk = true;
+	/* Authentication-Results goes on top (RFC 8601 5) */
+	buf_init(&prefix, 0);
+	buf_puts(&prefix, res->arh_field);
+	buf_append(&prefix, s->msg->prefix.data, s->msg->prefix.len);
+	buf_fini(&s->msg->prefix);
+	s->msg->prefix = prefix;
+	smtp_server_commit(s);
+}
+
+/*
+ * smtp_server_msgauth - mail from trusted networks or authenticated users
+ * is DKIM-signed when a [dkim DOMAIN] section matches its From: domain;
+ * mail from anyone else on an mx listener is checked (SPF, DKIM, DMARC)
+ * and gets an Authentication-Results field. Then it is committed.
+ */
+static void
+smtp_server_msgauth(struct smtp_session *s)
+{
+	const struct conf *conf = s->conf;
+	struct buf text, out;
+	struct msgauth_input in;
+	struct err err;
+	int r;
+
+	buf_init(&text, 0);
+	if (s->trusted || s->auth_user != NULL) {
+		if (s->snap->signer == NULL)
+			goto commit;
+		if (smtp_server_text_all(s, &text) == -1) {
+			log_warn("event=dkim.sign id=%s", s->msg->qid);
+			goto commit;
+		}
+		buf_init(&out, 0);
+		r = dkim_signer_sign(s->snap->signer, text.data ? text.data :
+		    "", text.len, time(NULL), &out, &err);
+		if (r == -1)
+			log_error("event=dkim.sign id=%s error=\"%s\"",
+			    s->msg->qid, err.msg);
+		else if (r == 1) {
+			buf_append(&s->msg->prefix, out.data, out.len);
+			log_info("event=dkim.signed id=%s", s->msg->qid);
+		}
+		buf_fini(&out);
+		goto commit;
+	}
+	if (s->role != CONF_ROLE_MX || s->w->remote == NULL)
+		goto commit;
+	if (smtp_server_text_all(s, &text) == -1) {
+		log_warn("event=msgauth.read id=%s", s->msg->qid);
+		goto commit;
+	}
+	/* fields that claim to be our verdicts are forgeries: drop them */
+	buf_init(&out, 0);
+	if (msgauth_strip_arh(text.data ? text.data : "", text.len,
+	    conf->msgauth.authserv_id, &out) > 0) {
+		if (smtp_server_text_replace(s, out.data, out.len) == -1) {
+			buf_fini(&out);
+			smtp_server_reply(s, "451 4.3.0 Error: local error, try"
+			    " again later");
+			smtp_server_reset(s);
+			buf_fini(&text);
+			return;
+		}
+		buf_fini(&text);
+		text = out;
+	} else {
+		buf_fini(&out);
+	}
+	memset(&in, 0, sizeof(in));
+	in.client_ip = s->ip;
+	in.helo = s->helo;
+	in.mail_from = s->msg->sender;
+	in.authserv_id = conf->msgauth.authserv_id;
+	in.receiver = conf->server.hostname;
+	in.msg = text.data ? text.data : "";
+	in.len = text.len;
+	in.base = s->w->base;
+	in.pct_sample = -1;
+	s->state = SMTP_STATE_CHECK;
+	smtp_server_timeouts(s);
+	s->mac = msgauth_check_start(remote_resolver(s->w->remote), &in,
+	    smtp_server_msgauth_done, s);
+	buf_fini(&text);
+	return;
+commit:
+	buf_fini(&text);
+	smtp_server_commit(s);
 }
 
 void
@@ -1699,7 +1873,8 @@ smtp_server_process(struct smtp_session *s)
 	}
 	if (s->state & (SMTP_STATE_CLOSING | SMTP_STATE_STARTTLS))
 		return;
-	if (!(s->state & (SMTP_STATE_COMMIT | SMTP_STATE_AUTHWAIT)))
+	if (!(s->state & (SMTP_STATE_COMMIT | SMTP_STATE_AUTHWAIT |
+	    SMTP_STATE_CHECK)))
 		smtp_server_timeouts(s);
 	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
 }

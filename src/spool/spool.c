@@ -46,7 +46,9 @@ static const char *const spool_schema =
     " client TEXT, helo TEXT, listener TEXT, envid TEXT,"
     " ret INTEGER NOT NULL DEFAULT 0,"
     " smtputf8 INTEGER NOT NULL DEFAULT 0,"
-    " body8 INTEGER NOT NULL DEFAULT 0);"
+    " body8 INTEGER NOT NULL DEFAULT 0,"
+    " prefix BLOB,"
+    " junk INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS recipients("
     " id INTEGER PRIMARY KEY,"
     " msg_id INTEGER NOT NULL,"
@@ -69,8 +71,9 @@ static const char *const spool_schema =
 static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 	[SPOOL_STMT_MSG_INSERT] =
 	    "INSERT INTO messages(qid, sender, arrival, size, body, body_file,"
-	    " client, helo, listener, envid, ret, smtputf8, body8)"
-	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	    " client, helo, listener, envid, ret, smtputf8, body8, prefix,"
+	    " junk) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+	    " ?13, ?14, ?15)",
 	[SPOOL_STMT_RCPT_INSERT] =
 	    "INSERT INTO recipients(msg_id, addr, orig, orcpt, notify,"
 	    " transport, next_attempt) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -87,8 +90,8 @@ static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 	[SPOOL_STMT_RCPT_GET] =
 	    "SELECT warned, notify, orig, orcpt FROM recipients WHERE id = ?1",
 	[SPOOL_STMT_MSG_BODY] =
-	    "SELECT sender, envid, ret, arrival, body_file, body, smtputf8"
-	    " FROM messages WHERE id = ?1",
+	    "SELECT sender, envid, ret, arrival, body_file, body, smtputf8,"
+	    " prefix FROM messages WHERE id = ?1",
 	[SPOOL_STMT_MSG_PENDING] =
 	    "SELECT 1 FROM recipients WHERE msg_id = ?1 AND status IN (0, 3)"
 	    " LIMIT 1",
@@ -99,7 +102,7 @@ static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 	[SPOOL_STMT_DUE] =
 	    "SELECT r.id, r.msg_id, r.addr, r.orig, r.transport, r.attempts,"
 	    " m.qid, m.sender, m.arrival, m.body_file, r.orcpt, r.notify,"
-	    " m.envid, m.ret, m.smtputf8, m.body8, m.size"
+	    " m.envid, m.ret, m.smtputf8, m.body8, m.size, m.junk"
 	    " FROM recipients r JOIN messages m ON m.id = r.msg_id"
 	    " WHERE r.status = 0 AND r.leased = 0 AND r.next_attempt <= ?1"
 	    " ORDER BY r.next_attempt LIMIT ?2",
@@ -330,6 +333,7 @@ spool_msg_new(void)
 	struct spool_msg *msg = xcalloc(1, sizeof(*msg));
 
 	spool_body_init(&msg->body, SPOOL_BLOB_MAX);
+	buf_init(&msg->prefix, 0);
 	return msg;
 }
 
@@ -345,6 +349,7 @@ spool_msg_free(struct spool_msg *msg)
 	}
 	free(msg->rcpts);
 	spool_body_release(&msg->body);
+	buf_fini(&msg->prefix);
 	free(msg->sender);
 	free(msg->client);
 	free(msg->helo);
@@ -489,6 +494,12 @@ spool__insert_msg(struct spool *sp, struct spool_msg *msg, struct err *err)
 	sqlite3_bind_int(st, 11, msg->ret);
 	sqlite3_bind_int(st, 12, msg->smtputf8);
 	sqlite3_bind_int(st, 13, msg->body8);
+	if (msg->prefix.len > 0)
+		sqlite3_bind_blob64(st, 14, msg->prefix.data, msg->prefix.len,
+		    SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 14);
+	sqlite3_bind_int(st, 15, msg->junk);
 	if (spool_step_done(sp, st, err) == -1)
 		return -1;
 	msg_id = sqlite3_last_insert_rowid(sp->db);

@@ -48,7 +48,11 @@ struct spool_msg {
 	char		 qid[ID_QID_LEN + 1];
 	char		*sender;	/* "" for the null sender */
 	int64_t		 arrival;	/* unix seconds */
-	struct spool_body body;		/* Received: header + text, CRLF */
+	struct buf	 prefix;	/* header fields relais adds in
+					   front (Received:, and
+					   Authentication-Results: or
+					   DKIM-Signature:), CRLF */
+	struct spool_body body;		/* the client's text, CRLF */
 	char		*client;	/* client address text */
 	char		*helo;
 	char		*listener;
@@ -56,6 +60,8 @@ struct spool_msg {
 	int		 ret;		/* enum smtp_ret */
 	bool		 smtputf8;
 	bool		 body8;
+	bool		 junk;		/* DMARC quarantine: local copies
+					   go to the .Junk folder */
 	struct spool_rcpt *rcpts;
 	size_t		 nrcpts;
 };

@@ -34,6 +34,29 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
+
+# Every daemon a test starts resolves through this server (an empty zone:
+# NXDOMAIN for every name) unless the test gives its own [dns] resolver, so
+# relais never asks the machine's resolver. Started once per session.
+_DNS = None
+
+
+def default_dns():
+    global _DNS
+    if _DNS is None:
+        from dnsserver import DNSServer
+        _DNS = DNSServer({})
+        _DNS.start()
+    return _DNS
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _default_dns_server():
+    yield
+    global _DNS
+    if _DNS is not None:
+        _DNS.stop()
+        _DNS = None
 CLIENT_NAME = "client.test"  # never depend on the machine's host name
 
 SANITIZER_RE = re.compile(
@@ -369,6 +392,7 @@ class Relais:
                 "mailboxes": self.mailboxes,
             },
             "relay": {"trusted_networks": "127.0.0.0/8"},
+            "dns": {"resolver": default_dns().address, "timeout": "2s"},
             "limits": {
                 "max_message_size": "1M",
                 "max_recipients": "5",

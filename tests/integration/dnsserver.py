@@ -39,13 +39,9 @@ octets are split into several character-strings of one record. UDP answers
 that do not fit the client's EDNS size (512 without EDNS) are truncated
 (TC=1), so resolvers retry over TCP, which is served too.
 
-Pick names libunbound will forward: it answers some zones itself and never
-asks us, whatever the forwarder: *.test, *.invalid, *.localhost, *.onion,
-home.arpa, and (unless dns.c sets unblock-lan-zones) the reverse zones of
-private and documentation ranges (10/8, 192.168/16, 192.0.2/24,
-198.51.100/24, 203.0.113/24, 2001:db8::/32...). Subdomains of example.com,
-example.net and example.org work; so do PTR zones of public-looking
-addresses (4.5.6.7). libunbound also rotates the order of RRsets.
+relais's dns.c sends every name to a configured resolver, special-use ones
+(*.test, *.invalid, private and documentation reverse zones) included;
+libunbound does rotate the order of RRsets, so do not rely on it.
 
 The zone can be changed while the server runs (set(), remove(), or
 assignment to .zone); every question is appended to .queries as

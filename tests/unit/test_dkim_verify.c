@@ -471,6 +471,35 @@ test_rfc8301(void **state)
 	free(m);
 }
 
+/*
+ * FWS between "b=" and its value: removed with the value (RFC 6376 3.7,
+ * OpenDKIM) or kept (dkimpy); both readings are tried.
+ */
+static void
+test_b_surrounding_fws(void **state)
+{
+	const struct fake_dns_rec zone[] = {
+		{ "one._domainkey.example.com", DNS_T_TXT, rsa_txt },
+	};
+	struct out o;
+	struct buf b;
+	size_t len;
+	char *m = sign(plain_msg, rsa_key, NULL, DKIM_CANON_SIMPLE,
+	    DKIM_CANON_SIMPLE, 0, false, &len);
+	char *v = strstr(m, " b=") + 3;
+
+	(void)state;
+	assert_true(v[0] != '\r' && v[0] != ' ');	/* never FWS after b= */
+	buf_init(&b, 0);
+	buf_append(&b, m, (size_t)(v - m));
+	buf_puts(&b, "\r\n ");
+	buf_puts(&b, v);
+	verify(zone, 1, b.data, b.len, NOW, false, &o);
+	assert_int_equal(o.v[0].result, DKIM_PASS);
+	buf_fini(&b);
+	free(m);
+}
+
 static void
 test_dns_errors(void **state)
 {
@@ -558,6 +587,7 @@ main(void)
 		cmocka_unit_test(test_key_records),
 		cmocka_unit_test(test_key_strict),
 		cmocka_unit_test(test_rfc8301),
+		cmocka_unit_test(test_b_surrounding_fws),
 		cmocka_unit_test(test_dns_errors),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_cancel),

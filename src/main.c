@@ -29,6 +29,8 @@ static const struct main_cmd main_cmds[] = {
 	{ "dmarc", cli_dmarc,
 	  "dmarc --ip IP --helo NAME --sender ADDR [--resolver HOST:PORT] "
 	  "< message" },
+	{ "sendmail", cli_sendmail,
+	  "sendmail [-t] [-i] [-f SENDER] [-c FILE] [RCPT...]  message on stdin" },
 	{ "check-config", cli_check,
 	  "check-config [-c FILE] check the configuration and exit" },
 };
@@ -45,6 +47,12 @@ main_usage(FILE *f)
 int
 main(int argc, char **argv)
 {
+	const char *base = strrchr(argv[0], '/');
+
+	/* installed as /usr/sbin/sendmail: behave as "relais sendmail" */
+	base = base ? base + 1 : argv[0];
+	if (strcmp(base, "sendmail") == 0)
+		return cli_sendmail(argc, argv);
 	if (argc < 2) {
 		main_usage(stderr);
 		return 2;

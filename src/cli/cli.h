@@ -16,6 +16,7 @@ int	cli_spf(int argc, char **argv);
 int	cli_dkim(int argc, char **argv);
 int	cli_dmarc(int argc, char **argv);
 int	cli_passwd(int argc, char **argv);
+int	cli_sendmail(int argc, char **argv);
 
 /* cli_args - split argv[1..] into -c FILE (or NULL) and up to maxpos
    positional arguments; -1 on an unknown option or too many arguments */

@@ -120,3 +120,10 @@ bench: all
 bench-callgrind: all
 	@command -v valgrind >/dev/null 2>&1 || scripts/deps.sh valgrind
 	$(PYTHON) bench/callgrind.py build/relais $${CG_MESSAGES:-200}
+
+# make queue-scale: 1,000,000 recipients deferred to an unreachable
+# destination; times queueing, relais queue list, the scheduler's pass and
+# a restart (QS_ARGS="--recipients 100000" for a quick run)
+.PHONY: queue-scale
+queue-scale: all
+	$(PYTHON) bench/queue_scale.py --relais build/relais $(QS_ARGS)

@@ -5,7 +5,9 @@
  * Runs on the spool thread, inside the batch transaction: each selected
  * recipient is leased (leased = 1) in the same commit as the batch, so it
  * is not selected again while its delivery runs. Spool recovery clears
- * every lease at start.
+ * every lease at start. Recipients whose destination backs off (what the
+ * spool learnt from remote results, struct spool_backoff) are not leased:
+ * they get the deferral their worker would have given them, in place.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,21 +65,79 @@ int
 sched_select(struct spool *sp, int64_t now, size_t max,
     struct deliver_job **jobs_out, struct err *err)
 {
+	struct spool_req *deferred = NULL;
+	bool more;
+
+	return sched__select(sp, now, max, 0, false, jobs_out, &deferred,
+	    &more, err);
+}
+
+/* sched_backoff_req - the result the destination's worker would give a
+   job that reaches it while it backs off (remote_dest_kick) */
+static struct spool_req *
+sched_backoff_req(sqlite3_stmt *st, const char *addr, int64_t until)
+{
+	struct spool_req *req = xcalloc(1, sizeof(*req));
+	struct spool_result *res = &req->res;
+
+	req->type = SPOOL_REQ_RESULT;
+	req->backoff = true;
+	res->rcpt_id = (uint64_t)sqlite3_column_int64(st, 0);
+	res->msg_id = sqlite3_column_int64(st, 1);
+	snprintf(res->qid, sizeof(res->qid), "%s", sched_text(st, 6));
+	snprintf(res->addr, sizeof(res->addr), "%s", addr);
+	res->arrival = sqlite3_column_int64(st, 8);
+	res->outcome = SPOOL_OUTCOME_DEFERRED;
+	snprintf(res->status, sizeof(res->status), "4.4.1");
+	snprintf(res->reply, sizeof(res->reply), "destination is backing"
+	    " off after failed connections");
+	snprintf(res->relay, sizeof(res->relay), "none");
+	res->retry_at = until;
+	return req;
+}
+
+int
+sched__select(struct spool *sp, int64_t now, size_t max, size_t defer_max,
+    bool smarthost, struct deliver_job **jobs_out,
+    struct spool_req **deferred_out, bool *more, struct err *err)
+{
 	sqlite3_stmt *st = sp->stmt[SPOOL_STMT_DUE];
 	sqlite3_stmt *lease = sp->stmt[SPOOL_STMT_LEASE];
 	struct deliver_job *head = NULL, *job;
+	struct spool_req *dhead = NULL, **dtail = &dhead, *req;
+	size_t rows = 0, leased = 0, ndeferred = 0;
 	int rc;
 
 	*jobs_out = NULL;
+	*deferred_out = NULL;
+	*more = false;
+	if (sp->nbackoff == 0)
+		defer_max = 0;
+	if (max + defer_max == 0)
+		return 0;
 	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int64(st, 2, (int64_t)max);
+	sqlite3_bind_int64(st, 2, (int64_t)(max + defer_max));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t msg_id = sqlite3_column_int64(st, 1);
 		const char *addr = sched_text(st, 2);
 		enum spool_transport tr =
 		    (enum spool_transport)sqlite3_column_int(st, 4);
 		int attempts = sqlite3_column_int(st, 5);
+		int64_t until;
 
+		rows++;
+		if (tr == SPOOL_TRANSPORT_REMOTE && ndeferred < defer_max &&
+		    (until = spool__backoff_until(sp,
+		    spool__backoff_key(smarthost, addr), now)) > 0) {
+			req = sched_backoff_req(st, addr, until);
+			*dtail = req;
+			dtail = &req->next;
+			ndeferred++;
+			continue;
+		}
+		if (leased >= max)
+			continue;	/* no room: stays due */
+		leased++;
 		if ((job = sched_job_for(head, st, msg_id, tr, addr)) == NULL) {
 			job = xcalloc(1, sizeof(*job));
 			job->msg_id = msg_id;
@@ -124,11 +184,18 @@ sched_select(struct spool *sp, int64_t now, size_t max,
 		}
 	}
 	*jobs_out = head;
+	*deferred_out = dhead;
+	/* the window was full and some of it went: there is more to do */
+	*more = rows == max + defer_max && ndeferred > 0;
 	return 0;
 fail:
 	while ((job = head) != NULL) {
 		head = job->next;
 		deliver_job_free(job);
+	}
+	while ((req = dhead) != NULL) {
+		dhead = req->next;
+		free(req);
 	}
 	return -1;
 }

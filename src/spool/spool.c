@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +34,13 @@
 #include "spool/spool_int.h"
 
 #define SPOOL_INFLIGHT_MAX	256
+/* recipients of backing-off destinations deferred in place per batch:
+   bounds the batch (and so the wait of a 250) to a few milliseconds */
+#define SPOOL_DEFER_MAX		1024
+/* event=spool.stats at most this often (and at stop) */
+#define SPOOL_STATS_INTERVAL	60
+/* a batch slower than this is logged at info */
+#define SPOOL_SLOW_BATCH_MS	500
 
 static const char *const spool_schema =
     "CREATE TABLE IF NOT EXISTS messages("
@@ -66,7 +74,14 @@ static const char *const spool_schema =
     " last_reply TEXT);"
     "CREATE INDEX IF NOT EXISTS recipients_msg ON recipients(msg_id);"
     "CREATE INDEX IF NOT EXISTS recipients_due ON recipients(next_attempt)"
-    " WHERE status = 0 AND leased = 0;";
+    " WHERE status = 0 AND leased = 0;"
+    /* small partial indexes: recovery and counts without a table scan */
+    "CREATE INDEX IF NOT EXISTS recipients_leased ON recipients(leased)"
+    " WHERE leased = 1;"
+    "CREATE INDEX IF NOT EXISTS recipients_held ON recipients(msg_id)"
+    " WHERE status = 3;"
+    /* relais queue list: arrival order without sorting the queue */
+    "CREATE INDEX IF NOT EXISTS messages_arrival ON messages(arrival);";
 
 static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 	[SPOOL_STMT_MSG_INSERT] =
@@ -111,6 +126,8 @@ static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 
 static int	spool_recover(struct spool *sp, struct err *err);
 static void	*spool_thread(void *arg);
+static int	spool_step_done(struct spool *sp, sqlite3_stmt *st,
+		    struct err *err);
 
 int
 spool__exec(struct spool *sp, const char *sql, struct err *err)
@@ -172,6 +189,10 @@ spool_open(const char *data_dir, struct err *err)
 		    strerror(errno));
 		goto fail;
 	}
+	/* no global allocation statistics: they cost a mutex per malloc,
+	   and every connection of the process is single-threaded (fails
+	   harmlessly when SQLite is already initialised) */
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	if (sqlite3_open_v2(sp->db_path, &sp->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		err_set(err, 0, "open %s: %s", sp->db_path,
@@ -207,24 +228,59 @@ spool_recover(struct spool *sp, struct err *err)
 	sqlite3_stmt *st;
 	DIR *dir;
 	struct dirent *de;
-	int leases, done, orphans = 0;
+	int leases, done = 0, orphans = 0;
 	int64_t msgs = 0, rcpts = 0;
 
+	/*
+	 * Every statement here follows an index (recipients_leased,
+	 * recipients_msg, recipients_due, recipients_held): the cost is in
+	 * the leases and messages, not in the size of the queue.
+	 */
 	if (spool__exec(sp, "BEGIN IMMEDIATE", err) == -1)
 		return -1;
 	if (spool__exec(sp, "UPDATE recipients SET leased = 0 WHERE leased = 1",
 	    err) == -1)
 		goto rollback;
 	leases = sqlite3_changes(sp->db);
-	/* messages whose every recipient is final were about to go */
-	if (spool__exec(sp, "DELETE FROM messages WHERE NOT EXISTS (SELECT 1"
-	    " FROM recipients r WHERE r.msg_id = messages.id AND"
-	    " r.status IN (0, 3))", err) == -1)
+	/* messages whose every recipient is final were about to go: their
+	   rows go (recipients first, by index), their body files below */
+	if (sqlite3_prepare_v2(sp->db, "SELECT id FROM messages m WHERE NOT"
+	    " EXISTS (SELECT 1 FROM recipients r WHERE r.msg_id = m.id AND"
+	    " r.status IN (0, 3))", -1, &st, NULL) != SQLITE_OK) {
+		err_set(err, 0, "prepare: %s", sqlite3_errmsg(sp->db));
 		goto rollback;
-	done = sqlite3_changes(sp->db);
-	if (spool__exec(sp, "DELETE FROM recipients WHERE msg_id NOT IN"
-	    " (SELECT id FROM messages)", err) == -1)
-		goto rollback;
+	}
+	{
+		int64_t *ids = NULL;
+		size_t n = 0;
+		int rc;
+
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			ids = xreallocarray(ids, n + 1, sizeof(*ids));
+			ids[n++] = sqlite3_column_int64(st, 0);
+		}
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE) {
+			free(ids);
+			err_set(err, rc, "%s", sqlite3_errmsg(sp->db));
+			goto rollback;
+		}
+		for (size_t i = 0; i < n; i++) {
+			sqlite3_stmt *d = sp->stmt[SPOOL_STMT_RCPTS_DELETE];
+
+			sqlite3_bind_int64(d, 1, ids[i]);
+			if (spool_step_done(sp, d, err) == -1)
+				break;
+			d = sp->stmt[SPOOL_STMT_MSG_DELETE];
+			sqlite3_bind_int64(d, 1, ids[i]);
+			if (spool_step_done(sp, d, err) == -1)
+				break;
+			done++;
+		}
+		free(ids);
+		if ((size_t)done != n)
+			goto rollback;
+	}
 	if (spool__exec(sp, "COMMIT", err) == -1)
 		goto rollback;
 
@@ -251,7 +307,8 @@ spool_recover(struct spool *sp, struct err *err)
 	sqlite3_finalize(st);
 
 	if (sqlite3_prepare_v2(sp->db, "SELECT (SELECT count(*) FROM messages),"
-	    " (SELECT count(*) FROM recipients WHERE status IN (0, 3))", -1,
+	    " (SELECT count(*) FROM recipients WHERE status = 0 AND leased = 0)"
+	    " + (SELECT count(*) FROM recipients WHERE status = 3)", -1,
 	    &st, NULL) == SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			msgs = sqlite3_column_int64(st, 0);
@@ -444,6 +501,113 @@ spool_get_stats(struct spool *sp, struct spool_stats *out)
 	pthread_mutex_lock(&sp->stats_lock);
 	*out = sp->stats;
 	pthread_mutex_unlock(&sp->stats_lock);
+}
+
+/* --- destinations backing off (see struct spool_backoff) -------------- */
+
+static unsigned
+spool_backoff_hash(const char *s)
+{
+	unsigned h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)(*s | 0x20)) * 16777619u;
+	return h % SPOOL_BACKOFF_BUCKETS;
+}
+
+const char *
+spool__backoff_key(bool smarthost, const char *addr)
+{
+	const char *at;
+
+	if (smarthost)
+		return "[smarthost]";
+	at = strrchr(addr, '@');
+	return at ? at + 1 : "";
+}
+
+int64_t
+spool__backoff_until(struct spool *sp, const char *dest, int64_t now)
+{
+	if (sp->nbackoff == 0)
+		return 0;
+	for (struct spool_backoff *b = sp->backoff[spool_backoff_hash(dest)];
+	    b; b = b->next)
+		if (strcasecmp(b->dest, dest) == 0)
+			return b->until > now ? b->until : 0;
+	return 0;
+}
+
+/* spool_backoff_set - dest backs off until then; 0 forgets it */
+static void
+spool_backoff_set(struct spool *sp, const char *dest, int64_t until)
+{
+	struct spool_backoff **pp = &sp->backoff[spool_backoff_hash(dest)], *b;
+	size_t n;
+
+	for (; (b = *pp) != NULL; pp = &b->next)
+		if (strcasecmp(b->dest, dest) == 0)
+			break;
+	if (b != NULL) {
+		if (until > 0) {
+			b->until = until;
+			return;
+		}
+		*pp = b->next;
+		free(b);
+		sp->nbackoff--;
+		return;
+	}
+	if (until <= 0)
+		return;
+	n = strlen(dest) + 1;
+	b = xmalloc(sizeof(*b) + n);
+	memcpy(b->dest, dest, n);
+	b->until = until;
+	b->next = NULL;
+	*pp = b;
+	sp->nbackoff++;
+}
+
+/* spool_backoff_expire - drop entries past their time, or every entry
+   (all: relais queue flush forgets every backoff) */
+static void
+spool_backoff_expire(struct spool *sp, int64_t now, bool all)
+{
+	for (size_t i = 0; sp->nbackoff > 0 && i < SPOOL_BACKOFF_BUCKETS; i++) {
+		struct spool_backoff **pp = &sp->backoff[i], *b;
+
+		while ((b = *pp) != NULL) {
+			if (all || b->until <= now) {
+				*pp = b->next;
+				free(b);
+				sp->nbackoff--;
+			} else
+				pp = &b->next;
+		}
+	}
+}
+
+/* spool_backoff_learn - what the remote results of a batch say */
+static void
+spool_backoff_learn(struct spool *sp, const struct spool_req *list,
+    bool smarthost, int64_t now)
+{
+	for (const struct spool_req *req = list; req; req = req->next) {
+		const struct spool_result *res = &req->res;
+
+		if (req->type != SPOOL_REQ_RESULT || req->backoff ||
+		    req->status != 0 || strcmp(res->relay, "local") == 0)
+			continue;
+		/* only a backing-off destination answers with a retry time */
+		if (res->retry_at > now)
+			spool_backoff_set(sp,
+			    spool__backoff_key(smarthost, res->addr),
+			    res->retry_at);
+		else if (res->outcome == SPOOL_OUTCOME_DELIVERED)
+			spool_backoff_set(sp,
+			    spool__backoff_key(smarthost, res->addr), 0);
+	}
 }
 
 /* spool_bind_text_or_null - bind a C string, NULL as SQL NULL */
@@ -683,22 +847,31 @@ spool_log_result(const struct spool_result *res, int64_t now)
 	    log_quote(reply, sizeof(reply), res->reply, strlen(res->reply)));
 }
 
+static int64_t
+spool_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* spool_batch - one group commit over every request in list */
 static void
 spool_batch(struct spool *sp, struct spool_req *list, bool dispatch)
 {
-	struct spool_req *req, *next;
+	struct spool_req *req, *next, *deferred = NULL, **tail;
 	struct deliver_job *jobs = NULL, *job;
 	struct err err;
 	struct {
 		char	qid[ID_QID_LEN + 1];
 		bool	body_file;
 	} *done_msgs = NULL;
-	size_t ndone = 0, nmsgs = 0, nresults = 0;
+	size_t ndone = 0, nmsgs = 0, nresults = 0, nbackoff = 0, nleased = 0;
 	struct bounce_batch bb = { NULL, 0 };
 	struct conf_snap *snap = NULL;
-	int64_t now = time(NULL);
-	bool synced_dir = false, ok = true;
+	int64_t now = time(NULL), t0 = spool_mono_us(), us;
+	bool synced_dir = false, ok = true, smarthost, more = false;
 	char qid[ID_QID_LEN + 1];
 
 	/* 1. bodies on disk before the rows that name them */
@@ -740,6 +913,7 @@ spool_batch(struct spool *sp, struct spool_req *list, bool dispatch)
 		}
 	}
 	snap = sp->live ? conf_live_get(sp->live) : NULL;
+	smarthost = snap != NULL && snap->conf->relay.smarthost != NULL;
 	if (spool__exec(sp, "BEGIN IMMEDIATE", &err) == -1) {
 		log_error("event=spool.begin error=\"%s\"", err.msg);
 		ok = false;
@@ -771,9 +945,43 @@ spool_batch(struct spool *sp, struct spool_req *list, bool dispatch)
 			}
 		}
 	}
-	/* reports, in the same commit as the outcomes that called for them */
-	if (bb.n > 0 && bounce_flush(sp, &bb, snap->conf, now, &err) == -1)
-		log_error("event=dsn.queue error=\"%s\"", err.msg);
+	/*
+	 * the scheduler: due recipients leased for the delivery pool, as
+	 * many as it has room for; those of destinations that back off
+	 * deferred right here, as their worker would have done
+	 */
+	spool_backoff_learn(sp, list, smarthost, now);
+	spool_backoff_expire(sp, now, false);
+	if (dispatch && sp->pool != NULL && snap != NULL) {
+		size_t room = sp->inflight.len < sp->inflight_max ?
+		    sp->inflight_max - sp->inflight.len : 0;
+
+		if ((room > 0 || sp->nbackoff > 0) && sched__select(sp, now,
+		    room, SPOOL_DEFER_MAX, smarthost, &jobs, &deferred, &more,
+		    &err) == -1)
+			log_error("event=sched.select error=\"%s\"", err.msg);
+	}
+	for (job = jobs; job; job = job->next)
+		nleased += job->nrcpts;
+	for (tail = &list; *tail; tail = &(*tail)->next)
+		;
+	*tail = deferred;	/* settled and logged like the others */
+	for (req = deferred; req; req = req->next) {
+		nbackoff++;
+		if (spool_apply_result(sp, &req->res, snap->conf, now, &bb,
+		    &err) == -1) {
+			log_error("event=spool.update id=%s error=\"%s\"",
+			    req->res.qid, err.msg);
+			req->status = -1;
+		}
+	}
+	/* reports, in the same commit as the outcomes that called for them;
+	   their recipients are leased by the next batch, at once */
+	if (bb.n > 0) {
+		if (bounce_flush(sp, &bb, snap->conf, now, &err) == -1)
+			log_error("event=dsn.queue error=\"%s\"", err.msg);
+		more = true;
+	}
 	/* messages whose last recipient was just settled */
 	for (req = list; req; req = req->next) {
 		char *path;
@@ -796,11 +1004,6 @@ spool_batch(struct spool *sp, struct spool_req *list, bool dispatch)
 		}
 		free(path);
 	}
-	if (dispatch && sp->pool != NULL &&
-	    sp->inflight.len < sp->inflight_max &&
-	    sched_select(sp, now, sp->inflight_max - sp->inflight.len, &jobs,
-	    &err) == -1)
-		log_error("event=sched.select error=\"%s\"", err.msg);
 	if (spool__exec(sp, "COMMIT", &err) == -1) {
 		log_error("event=spool.commit error=\"%s\"", err.msg);
 		sqlite3_exec(sp->db, "ROLLBACK", NULL, NULL, NULL);
@@ -823,12 +1026,19 @@ commit_done:
 			spool_msg_free(req->msg);
 			free(req);
 		} else if (!ok) {
-			/* not recorded: try again in the next batch */
-			spool_enqueue(sp, req);
+			/* not recorded: try again in the next batch (the
+			   scheduler's own deferrals are simply made again) */
+			if (req->backoff)
+				free(req);
+			else {
+				req->next = NULL;
+				spool_enqueue(sp, req);
+			}
 		} else {
 			if (req->status == 0)
 				spool_log_result(&req->res, now);
-			idmap_del(&sp->inflight, req->res.rcpt_id);
+			if (!req->backoff)
+				idmap_del(&sp->inflight, req->res.rcpt_id);
 			free(req);
 		}
 	}
@@ -852,13 +1062,59 @@ commit_done:
 			    (void *)1);
 		deliver_pool_push(sp->pool, job);
 	}
-	if (ok && (nmsgs || nresults)) {
-		pthread_mutex_lock(&sp->stats_lock);
-		sp->stats.commits++;
-		sp->stats.messages += nmsgs;
-		sp->stats.results += nresults;
-		pthread_mutex_unlock(&sp->stats_lock);
-	}
+	sp->more = ok && more;
+	if (!ok || (nmsgs == 0 && nresults == 0 && nbackoff == 0 &&
+	    nleased == 0))
+		return;
+	us = spool_mono_us() - t0;
+	pthread_mutex_lock(&sp->stats_lock);
+	sp->stats.commits++;
+	if (nmsgs > 0)
+		sp->stats.msg_commits++;
+	sp->stats.messages += nmsgs;
+	sp->stats.results += nresults;
+	sp->stats.leased += nleased;
+	sp->stats.backoff_deferred += nbackoff;
+	sp->stats.batch_us += (uint64_t)us;
+	if ((uint64_t)us > sp->stats.batch_us_max)
+		sp->stats.batch_us_max = (uint64_t)us;
+	pthread_mutex_unlock(&sp->stats_lock);
+	log_debug("event=spool.batch us=%lld messages=%zu results=%zu"
+	    " leased=%zu backoff_deferred=%zu", (long long)us, nmsgs, nresults,
+	    nleased, nbackoff);
+	if (us >= SPOOL_SLOW_BATCH_MS * 1000)
+		log_info("event=spool.slow_batch ms=%lld messages=%zu"
+		    " results=%zu leased=%zu backoff_deferred=%zu",
+		    (long long)(us / 1000), nmsgs, nresults, nleased, nbackoff);
+}
+
+/* spool_log_stats - event=spool.stats: the group commit at work */
+static void
+spool_log_stats(struct spool *sp, struct spool_stats *last)
+{
+	struct spool_stats st;
+	char avg[32];
+
+	spool_get_stats(sp, &st);
+	if (last != NULL && memcmp(&st, last, sizeof(st)) == 0)
+		return;
+	if (st.msg_commits > 0)
+		snprintf(avg, sizeof(avg), "%.2f",
+		    (double)st.messages / (double)st.msg_commits);
+	else
+		snprintf(avg, sizeof(avg), "0");
+	log_info("event=spool.stats commits=%llu message_commits=%llu"
+	    " messages=%llu avg_messages_per_commit=%s results=%llu"
+	    " leased=%llu backoff_deferred=%llu batch_ms_avg=%.2f"
+	    " batch_ms_max=%.1f", (unsigned long long)st.commits,
+	    (unsigned long long)st.msg_commits,
+	    (unsigned long long)st.messages, avg,
+	    (unsigned long long)st.results, (unsigned long long)st.leased,
+	    (unsigned long long)st.backoff_deferred,
+	    st.commits ? (double)st.batch_us / (double)st.commits / 1000.0 :
+	    0.0, (double)st.batch_us_max / 1000.0);
+	if (last != NULL)
+		*last = st;
 }
 
 static void *
@@ -866,12 +1122,16 @@ spool_thread(void *arg)
 {
 	struct spool *sp = arg;
 	struct spool_req *list;
+	struct spool_stats logged;
 	struct timespec ts;
-	bool stop, dispatch;
+	int64_t next_stats = spool_mono_us() + SPOOL_STATS_INTERVAL * 1000000LL;
+	bool stop, dispatch, flush;
 
+	memset(&logged, 0, sizeof(logged));
 	for (;;) {
 		pthread_mutex_lock(&sp->lock);
-		if (sp->head == NULL && !sp->kicked && !sp->stopping) {
+		if (sp->head == NULL && !sp->kicked && !sp->stopping &&
+		    !sp->more) {
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += 1;
 			pthread_cond_timedwait(&sp->cond, &sp->lock, &ts);
@@ -879,13 +1139,22 @@ spool_thread(void *arg)
 		list = sp->head;
 		sp->head = NULL;
 		sp->tail = &sp->head;
+		flush = sp->kicked;
 		sp->kicked = false;
 		stop = sp->stopping;
 		pthread_mutex_unlock(&sp->lock);
 
+		/* relais queue flush: the workers forget their backoffs */
+		if (flush)
+			spool_backoff_expire(sp, 0, true);
 		dispatch = !stop;
 		if (list != NULL || dispatch)
 			spool_batch(sp, list, dispatch);
+		if (spool_mono_us() >= next_stats) {
+			spool_log_stats(sp, &logged);
+			next_stats = spool_mono_us() +
+			    SPOOL_STATS_INTERVAL * 1000000LL;
+		}
 		if (stop) {
 			pthread_mutex_lock(&sp->lock);
 			list = sp->head;
@@ -894,5 +1163,7 @@ spool_thread(void *arg)
 				break;
 		}
 	}
+	spool_log_stats(sp, NULL);
+	spool_backoff_expire(sp, 0, true);
 	return NULL;
 }

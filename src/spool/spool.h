@@ -125,14 +125,22 @@ void	spool_submit_msg(struct spool *sp, struct spool_msg *msg,
 void	spool_submit_result(struct spool *sp, const struct spool_result *res);
 void	spool_submit_results(struct spool *sp, const struct spool_result *res,
 	    size_t n);
-/* spool_kick - run the scheduler now (new mail, queue flush) */
+/* spool_kick - run the scheduler now and forget what the spool knows of
+   destinations backing off (relais queue flush) */
 void	spool_kick(struct spool *sp);
 
 /* statistics for logs and metrics */
 struct spool_stats {
-	uint64_t	commits;
+	uint64_t	commits;	/* batches that changed something */
+	uint64_t	msg_commits;	/* of them, acknowledging messages
+					   (fsynced: synchronous = FULL) */
 	uint64_t	messages;
-	uint64_t	results;
+	uint64_t	results;	/* outcomes from delivery agents */
+	uint64_t	leased;		/* recipients handed to the pool */
+	uint64_t	backoff_deferred; /* deferred by the scheduler: their
+					   destination backs off */
+	uint64_t	batch_us;	/* time in batches, total */
+	uint64_t	batch_us_max;
 };
 void	spool_get_stats(struct spool *sp, struct spool_stats *out);
 

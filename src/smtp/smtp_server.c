@@ -1287,8 +1287,13 @@ smtp_server_msgauth(struct smtp_session *s)
 	if (s->role != CONF_ROLE_MX || s->w->remote == NULL)
 		goto commit;
 	if (smtp_server_text_all(s, &text) == -1) {
+		/* never accept unchecked what could not be checked */
 		log_warn("event=msgauth.read id=%s", s->msg->qid);
-		goto commit;
+		smtp_server_reply(s, "451 4.3.0 Error: local error, try again"
+		    " later");
+		smtp_server_reset(s);
+		buf_fini(&text);
+		return;
 	}
 	/* fields that claim to be our verdicts are forgeries: drop them */
 	buf_init(&out, 0);

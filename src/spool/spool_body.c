@@ -60,7 +60,7 @@ spool_body_write(struct spool_body *b, const char *dir, const char *qid,
 	}
 	if (b->fd == -1) {
 		spool_body_path(path, sizeof(path), dir, qid);
-		b->fd = sys_open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		b->fd = sys_open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, 0600);
 		if (b->fd == -1)
 			return err_set(err, errno, "create %s: %s", path,

@@ -11,85 +11,28 @@
 #include <strings.h>
 
 #include "auth/sasl.h"
+#include "core/base64.h"
 
 #define SASL_DECODED_MAX	(3 * SASL_FIELD_MAX + 8)
-
-static const char sasl_b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int
-sasl_b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
 
 int
 sasl_b64_decode(struct str in, char *out, size_t outlen, size_t *len_out)
 {
-	size_t n = 0;
-
-	if (in.len % 4 != 0)
-		return -1;
-	for (size_t i = 0; i < in.len; i += 4) {
-		int v[4], pad = 0;
-
-		for (int j = 0; j < 4; j++) {
-			unsigned char c = (unsigned char)in.p[i + j];
-
-			if (c == '=' && i + 4 == in.len && j >= 2) {
-				v[j] = 0;
-				pad++;
-				continue;
-			}
-			if (pad > 0 || (v[j] = sasl_b64_value(c)) < 0)
-				return -1;
-		}
-		if (n + 3 - (size_t)pad > outlen)
-			return -1;
-		/* bits past the last octet must be zero (canonical form) */
-		if ((pad == 1 && (v[2] & 0x3)) || (pad == 2 && (v[1] & 0xf)))
-			return -1;
-		out[n++] = (char)(v[0] << 2 | v[1] >> 4);
-		if (pad < 2)
-			out[n++] = (char)((v[1] & 0xf) << 4 | v[2] >> 2);
-		if (pad < 1)
-			out[n++] = (char)((v[2] & 0x3) << 6 | v[3]);
-	}
-	*len_out = n;
-	return 0;
+	return base64_decode(in, BASE64_STRICT, (uint8_t *)out, outlen,
+	    len_out);
 }
 
 int
 sasl_b64_encode(const char *in, size_t n, char *out, size_t outlen)
 {
-	const unsigned char *p = (const unsigned char *)in;
-	size_t o = 0;
+	struct buf b;
 
 	if ((n + 2) / 3 * 4 + 1 > outlen)
 		return -1;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16;
-
-		if (i + 1 < n)
-			v |= (unsigned)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		out[o++] = sasl_b64_alphabet[v >> 18 & 63];
-		out[o++] = sasl_b64_alphabet[v >> 12 & 63];
-		out[o++] = i + 1 < n ? sasl_b64_alphabet[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < n ? sasl_b64_alphabet[v & 63] : '=';
-	}
-	out[o] = '\0';
+	buf_init(&b, outlen);
+	base64_encode(in, n, &b);
+	memcpy(out, buf_cstr(&b), b.len + 1);
+	buf_fini(&b);
 	return 0;
 }
 

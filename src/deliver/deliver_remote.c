@@ -38,6 +38,7 @@
 #include <openssl/ssl.h>
 
 #include "conf/conf_live.h"
+#include "core/base64.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/xalloc.h"
@@ -457,25 +458,14 @@ remote_starttls(struct remote_conn *c)
 static void
 remote_b64(const char *p, size_t n, char *out, size_t outlen)
 {
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t o = 0;
+	struct buf b;
 
-	for (size_t i = 0; i < n && o + 5 < outlen; i += 3) {
-		unsigned v = (unsigned char)p[i] << 16;
-
-		if (i + 1 < n)
-			v |= (unsigned char)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= (unsigned char)p[i + 2];
-		out[o++] = tab[(v >> 18) & 63];
-		out[o++] = tab[(v >> 12) & 63];
-		out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < n ? tab[v & 63] : '=';
-	}
-	out[o] = '\0';
+	buf_init(&b, 0);
+	base64_encode(p, n, &b);
+	snprintf(out, outlen, "%s", buf_cstr(&b));
+	explicit_bzero(b.data, b.len);
+	buf_fini(&b);
 }
-
 /* remote_password - the first line of [relay] smarthost_password_file */
 static int
 remote_password(const struct conf *conf, char *out, size_t outlen)

@@ -258,11 +258,16 @@ cli_serve(int argc, char **argv)
 	for (unsigned i = 0; i < started; i++)
 		worker_join(&sv.workers[i]);
 	passwd_check_stop();	/* before the workers' inboxes go */
+	/*
+	 * The delivery pool and the spool may still hand outbound jobs to a
+	 * worker's inbox; the workers are only freed after both stopped, and
+	 * worker_fini drains the inbox (the jobs stay leased for next time).
+	 */
+	deliver_pool_stop(sv.pool);
+	spool_stop(sv.spool);
 	for (unsigned i = 0; i < sv.nworkers; i++)
 		worker_fini(&sv.workers[i]);
 	free(sv.workers);
-	deliver_pool_stop(sv.pool);
-	spool_stop(sv.spool);
 	deliver_pool_free(sv.pool);
 	spool_free(sv.spool);
 	listen_close(&sv.socks);

@@ -201,8 +201,8 @@ deliver_run(struct deliver_pool *pool, sqlite3 *db, sqlite3_stmt *st,
 	struct conf_snap *snap;
 	char why[256];
 
-	if (deliver_read_body(pool, db, st, job, &job->body, why,
-	    sizeof(why)) == -1) {
+	if (job->body.data == NULL && deliver_read_body(pool, db, st, job,
+	    &job->body, why, sizeof(why)) == -1) {
 		log_error("event=deliver.body id=%s error=\"%s\"", job->qid,
 		    why);
 		deliver_fail_all(pool->spool, job, "4.3.0", why);
@@ -299,6 +299,12 @@ deliver_pool_start(struct deliver_pool *pool, struct spool *sp)
 void
 deliver_pool_push(struct deliver_pool *pool, struct deliver_job *job)
 {
+	/* a remote job whose body came with it needs no pool thread */
+	if (job->transport == SPOOL_TRANSPORT_REMOTE && job->body.data != NULL &&
+	    pool->remote != NULL) {
+		pool->remote(pool->remote_arg, job);
+		return;
+	}
 	pthread_mutex_lock(&pool->lock);
 	if (pool->stopping) {
 		pthread_mutex_unlock(&pool->lock);

@@ -47,6 +47,24 @@ sched_domain(const char *addr)
 	return at ? at + 1 : "";
 }
 
+/* sched_load_body - prefix and text of the row into job->body */
+static void
+sched_load_body(sqlite3_stmt *st, struct deliver_job *job)
+{
+	size_t plen = (size_t)sqlite3_column_bytes(st, 18);
+	const void *prefix = sqlite3_column_blob(st, 18);
+	size_t blen = (size_t)sqlite3_column_bytes(st, 19);
+	const void *body = sqlite3_column_blob(st, 19);
+
+	job->body.data = xmalloc(plen + blen + 1);
+	if (plen > 0)
+		memcpy(job->body.data, prefix, plen);
+	if (blen > 0)
+		memcpy(job->body.data + plen, body, blen);
+	job->body.data[plen + blen] = '\0';
+	job->body.len = plen + blen;
+}
+
 /* sched_job_for - the job this row joins: same message, same transport
    and, for remote mail, the same domain; or a new one */
 static struct deliver_job *
@@ -155,6 +173,11 @@ sched__select(struct spool *sp, int64_t now, size_t max, size_t defer_max,
 			job->body8 = sqlite3_column_int(st, 15) != 0;
 			job->size = (uint64_t)sqlite3_column_int64(st, 16);
 			job->junk = sqlite3_column_int(st, 17) != 0;
+			/* a body kept in the row comes along (read only for
+			   the rows that become jobs): no second query, and
+			   remote jobs skip the delivery pool */
+			if (!job->body_file)
+				sched_load_body(st, job);
 			/* a copy may exist already: made before a crash */
 			job->recovered = job->arrival <= sp->started;
 			job->next = head;

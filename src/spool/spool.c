@@ -117,7 +117,8 @@ static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 	[SPOOL_STMT_DUE] =
 	    "SELECT r.id, r.msg_id, r.addr, r.orig, r.transport, r.attempts,"
 	    " m.qid, m.sender, m.arrival, m.body_file, r.orcpt, r.notify,"
-	    " m.envid, m.ret, m.smtputf8, m.body8, m.size, m.junk"
+	    " m.envid, m.ret, m.smtputf8, m.body8, m.size, m.junk, m.prefix,"
+	    " m.body"
 	    " FROM recipients r JOIN messages m ON m.id = r.msg_id"
 	    " WHERE r.status = 0 AND r.leased = 0 AND r.next_attempt <= ?1"
 	    " ORDER BY r.next_attempt LIMIT ?2",

@@ -138,6 +138,7 @@ struct smtp_session {
 	uint64_t		 text_size;	/* octets of text received */
 	bool			 too_big;
 	bool			 write_failed;
+	bool			 write_full;	/* ... with ENOSPC or EDQUOT */
 	uint64_t		 bdat_left;	/* octets of the chunk to come */
 	bool			 bdat_last;
 	const char		*bdat_reject;	/* refusal for the chunk being
@@ -279,6 +280,7 @@ smtp_server_reset(struct smtp_session *s)
 	s->text_size = 0;
 	s->too_big = false;
 	s->write_failed = false;
+	s->write_full = false;
 	s->bdat_left = 0;
 	s->bdat_last = false;
 	s->bdat_reject = NULL;
@@ -1030,6 +1032,7 @@ smtp_server_body(struct smtp_session *s, const char *p, size_t n)
 		log_error("event=spool.body id=%s error=\"%s\"", s->msg->qid,
 		    err.msg);
 		s->write_failed = true;
+		s->write_full = err.code == ENOSPC || err.code == EDQUOT;
 	}
 }
 
@@ -1136,6 +1139,11 @@ smtp_server_finish(struct smtp_session *s)
 		reason = "long_line";
 		smtp_server_reply(s, "554 5.6.0 Message refused: text line"
 		    " longer than %d octets", SMTP_TEXT_LINE_MAX);
+	} else if (s->write_failed && s->write_full) {
+		/* RFC 5321 4.2.3: storage full is 452, the client retries */
+		reason = "storage";
+		smtp_server_reply(s, "452 4.3.1 Error: insufficient system"
+		    " storage");
 	} else if (s->write_failed) {
 		reason = "spool";
 		smtp_server_reply(s, "451 4.3.0 Error: local error, try again"

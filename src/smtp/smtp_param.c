@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/utf8.h"
 #include "smtp/smtp_param.h"
 
 #define SMTP_PARAM_SIZE_DIGITS	20	/* UINT64_MAX has 20 digits */
@@ -43,7 +44,6 @@ static bool smtp_param_keyword_valid(struct str kw);
 static bool smtp_param_value_valid(struct str value);
 static bool smtp_param_atom_valid(struct str s);
 static bool smtp_param_utf8_xtext_valid(struct str s);
-static size_t smtp_param_utf8_len(const unsigned char *p, size_t n);
 static bool smtp_param_hex(char c, bool upper_only);
 static smtp_param_fn smtp_param_size;
 static smtp_param_fn smtp_param_body;
@@ -246,7 +246,7 @@ smtp_param_utf8_xtext_valid(struct str s)
 		unsigned char c = (unsigned char)s.p[i];
 
 		if (c >= 0x80) {
-			n = smtp_param_utf8_len((const unsigned char *)s.p + i,
+			n = utf8_seq_len((const unsigned char *)s.p + i,
 			    s.len - i);
 			if (n == 0)
 				return false;
@@ -266,37 +266,6 @@ smtp_param_utf8_xtext_valid(struct str s)
 			return false;
 	}
 	return true;
-}
-
-/* smtp_param_utf8_len - length of the well-formed UTF-8 sequence at p */
-static size_t
-smtp_param_utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t len, i;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		len = 3;
-		if (p[0] == 0xe0)
-			lo = 0xa0;
-		else if (p[0] == 0xed)
-			hi = 0x9f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		len = 4;
-		if (p[0] == 0xf0)
-			lo = 0x90;
-		else if (p[0] == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (n < len || p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return len;
 }
 
 static bool

@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "core/utf8.h"
 #include "smtp/smtp_path.h"
 
 /* RFC 1035 2.3.4 */
@@ -51,7 +52,6 @@ static int smtp_path_domain_name(struct str d, unsigned flags,
 static int smtp_path_literal(struct str d, const char **why_out);
 static size_t smtp_path_utf8(struct str s, size_t i, unsigned flags,
     const char **why_out);
-static size_t smtp_path_utf8_len(const unsigned char *p, size_t n);
 static bool smtp_path_atext(unsigned char c);
 static bool smtp_path_has_8bit(struct str s);
 
@@ -382,45 +382,10 @@ smtp_path_utf8(struct str s, size_t i, unsigned flags, const char **why_out)
 		smtp_path_fail("8-bit address requires SMTPUTF8", why_out);
 		return 0;
 	}
-	n = smtp_path_utf8_len((const unsigned char *)s.p + i, s.len - i);
+	n = utf8_seq_len((const unsigned char *)s.p + i, s.len - i);
 	if (n == 0)
 		smtp_path_fail("Invalid UTF-8 in address", why_out);
 	return n;
-}
-
-/*
- * smtp_path_utf8_len - length of the well-formed UTF-8 sequence at p
- * (Unicode 3.9 table 3-7: no overlongs, no surrogates, <= U+10FFFF),
- * or 0 if there is none.
- */
-static size_t
-smtp_path_utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t len, i;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		len = 3;
-		if (p[0] == 0xe0)
-			lo = 0xa0;
-		else if (p[0] == 0xed)
-			hi = 0x9f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		len = 4;
-		if (p[0] == 0xf0)
-			lo = 0x90;
-		else if (p[0] == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (n < len || p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return len;
 }
 
 /* smtp_path_atext - RFC 5322 atext, ASCII part */

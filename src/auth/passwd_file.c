@@ -31,7 +31,6 @@ struct passwd_file {
 	size_t				 n;
 };
 
-static int	passwd_file_read(const char *, struct buf *, struct err *);
 static int	passwd_file_check_dups(const struct passwd_file *,
 		    const char *, struct err *);
 static int	passwd_file_sort_cmp(const void *, const void *);
@@ -94,7 +93,7 @@ passwd_file_load(const char *path, struct passwd_file **out,
 
 	*out = NULL;
 	buf_init(&b, 0);
-	if (passwd_file_read(path, &b, err) == -1) {
+	if (buf_read_file(&b, path, err) == -1) {
 		buf_fini(&b);
 		return -1;
 	}
@@ -170,30 +169,6 @@ passwd_file_free(struct passwd_file *pf)
 	free(pf->entries);
 	free(pf->data);
 	free(pf);
-}
-
-/* passwd_file_read - the whole file into b */
-static int
-passwd_file_read(const char *path, struct buf *b, struct err *err)
-{
-	char chunk[65536];
-	size_t n;
-	FILE *f;
-	int rc = 0;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return err_set(err, errno, "%s: cannot open: %s", path,
-		    strerror(errno));
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (buf_append(b, chunk, n) == -1) {
-			rc = err_set(err, EFBIG, "%s: file too large", path);
-			break;
-		}
-	if (rc == 0 && ferror(f))
-		rc = err_set(err, errno, "%s: cannot open: %s", path,
-		    strerror(errno));
-	fclose(f);
-	return rc;
 }
 
 /*

@@ -464,33 +464,14 @@ struct conf_load {
 int
 conf_load(const char *path, struct conf **conf_out, struct err *err)
 {
-	char chunk[8192];
 	struct buf b;
-	FILE *f;
-	size_t n;
 	int rc = -1;
 
 	*conf_out = NULL;
-	if ((f = fopen(path, "r")) == NULL)
-		return err_set(err, errno, "%s: cannot open: %s", path,
-		    strerror(errno));
 	buf_init(&b, CONF_FILE_MAX);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (buf_append(&b, chunk, n) == -1) {
-			err_set(err, EFBIG, "%s: file too large (over %uM)",
-			    path, CONF_FILE_MAX / (1024 * 1024));
-			goto out_close;
-		}
-	}
-	if (ferror(f)) {
-		err_set(err, errno, "%s: cannot open: %s", path,
-		    strerror(errno));
-		goto out_close;
-	}
-	rc = conf_load_string(path, buf_cstr(&b), b.len, conf_out, err);
-out_close:
+	if (buf_read_file(&b, path, err) == 0)
+		rc = conf_load_string(path, buf_cstr(&b), b.len, conf_out, err);
 	buf_fini(&b);
-	fclose(f);
 	return rc;
 }
 

@@ -2,6 +2,7 @@
 /*
  * buf.c - owning byte buffer; see buf.h for the contract.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/err.h"
 #include "core/xalloc.h"
 
 void
@@ -117,4 +119,31 @@ const char *
 buf_cstr(const struct buf *b)
 {
 	return b->data ? b->data : "";
+}
+
+int
+buf_read_file(struct buf *b, const char *path, struct err *err)
+{
+	char chunk[65536];
+	size_t n;
+	FILE *f;
+	int rc = 0;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return err_set(err, errno, "%s: cannot open: %s", path,
+		    strerror(errno));
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (buf_append(b, chunk, n) == -1) {
+			rc = err_set(err, EFBIG, "%s: file too large (over %zu"
+			    " octets)", path, b->max);
+			break;
+		}
+	}
+	if (rc == 0 && ferror(f))
+		rc = err_set(err, errno, "%s: cannot open: %s", path,
+		    strerror(errno));
+	if (rc == 0)
+		rc = buf_reserve(b, 0);		/* data is never NULL */
+	fclose(f);
+	return rc;
 }

@@ -36,6 +36,10 @@ int	buf_appendf(struct buf *b, const char *fmt, ...)
 void	buf_reset(struct buf *b);
 /* buf_steal - hand the storage (NUL-terminated) to the caller; b is empty */
 char	*buf_steal(struct buf *b, size_t *len_out);
+/* buf_read_file - append the whole file at path; -1 with err->msg
+   "PATH: cannot open: ..." or "PATH: file too large ..." (past b->max) */
+struct err;
+int	buf_read_file(struct buf *b, const char *path, struct err *err);
 /* buf_cstr - the contents as a C string ("" when empty) */
 const char *buf_cstr(const struct buf *b);
 

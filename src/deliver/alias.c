@@ -39,7 +39,6 @@ struct alias_key {
 static bool	alias_domain_ok(struct str);
 static bool	alias_split(struct str, struct str *, struct str *);
 static char	*alias_lower_domain(struct str, size_t);
-static int	alias_read(const char *, struct buf *, struct err *);
 static int	alias_check_dups(const struct alias_table *, const char *,
 		    struct err *);
 static int	alias_sort_cmp(const void *, const void *);
@@ -154,7 +153,7 @@ alias_load(const char *path, struct alias_table **out, struct err *err)
 
 	*out = NULL;
 	buf_init(&b, 0);
-	if (alias_read(path, &b, err) == -1) {
+	if (buf_read_file(&b, path, err) == -1) {
 		buf_fini(&b);
 		return -1;
 	}
@@ -265,32 +264,6 @@ alias_lower_domain(struct str addr, size_t local_len)
 	for (size_t i = local_len; i < addr.len; i++)
 		s[i] = alias_lower(s[i]);
 	return s;
-}
-
-/* alias_read - the whole file into b (b.data non-NULL on success) */
-static int
-alias_read(const char *path, struct buf *b, struct err *err)
-{
-	char chunk[65536];
-	size_t n;
-	FILE *f;
-	int rc = 0;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return err_set(err, errno, "%s: cannot open: %s", path,
-		    strerror(errno));
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (buf_append(b, chunk, n) == -1) {
-			rc = err_set(err, EFBIG, "%s: file too large", path);
-			break;
-		}
-	if (rc == 0 && ferror(f))
-		rc = err_set(err, errno, "%s: cannot open: %s", path,
-		    strerror(errno));
-	if (rc == 0)
-		buf_reserve(b, 0);
-	fclose(f);
-	return rc;
 }
 
 /* alias_check_dups - a key given twice: report the repeat seen first */

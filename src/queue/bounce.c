@@ -69,10 +69,8 @@ bounce_original(struct spool *sp, int64_t msg_id, char qid[ID_QID_LEN + 1],
     char **sender, char **envid, int *ret, int64_t *arrival, struct buf *text)
 {
 	sqlite3_stmt *st = sp->stmt[SPOOL_STMT_MSG_GET];
-	char path[4096], chunk[65536];
+	char path[4096];
 	bool body_file;
-	FILE *f;
-	size_t n;
 
 	sqlite3_bind_int64(st, 1, msg_id);
 	if (sqlite3_step(st) != SQLITE_ROW) {
@@ -104,12 +102,9 @@ bounce_original(struct spool *sp, int64_t msg_id, char qid[ID_QID_LEN + 1],
 		    (size_t)sqlite3_column_bytes(st, 5));
 	sqlite3_reset(st);
 	if (body_file && id_qid_valid(qid)) {
+		/* unreadable: the report goes out with what there is */
 		snprintf(path, sizeof(path), "%s/%s", sp->body_dir, qid);
-		if ((f = fopen(path, "r")) != NULL) {
-			while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-				buf_append(text, chunk, n);
-			fclose(f);
-		}
+		(void)buf_read_file(text, path, NULL);
 	}
 	return 0;
 }

@@ -121,6 +121,20 @@ bench-callgrind: all
 	@command -v valgrind >/dev/null 2>&1 || scripts/deps.sh valgrind
 	$(PYTHON) bench/callgrind.py build/relais $${CG_MESSAGES:-200}
 
+# make bench-latency: end of DATA -> 250 latency under a 20-session relay
+# load, relais and Postfix interleaved (LL_ARGS="-r 3 -m 1000 --conc 20")
+.PHONY: bench-latency
+bench-latency: all
+	@command -v smtp-source >/dev/null 2>&1 || $(BENCH_HARNESS)/setup-peers $(BENCH_PEERS)
+	RELAIS_BIN=$(CURDIR)/build/relais BENCH_HARNESS=$(abspath $(BENCH_HARNESS)) \
+	$(PYTHON) bench/latency_load.py $(LL_ARGS)
+
+# make crash-load: kill -9 under load, every acknowledged message delivered
+# (CL_ARGS="--mode relay -c 100 -s 1000000 -m 500 -k 3")
+.PHONY: crash-load
+crash-load: all
+	$(PYTHON) bench/crash_load.py --relais build/relais $(CL_ARGS)
+
 # make queue-scale: 1,000,000 recipients deferred to an unreachable
 # destination; times queueing, relais queue list, the scheduler's pass and
 # a restart (QS_ARGS="--recipients 100000" for a quick run)

@@ -95,6 +95,7 @@ passwd_check_start_locked(void)
 			log_warn("event=auth.pool.start");
 			break;
 		}
+		(void)pthread_setname_np(passwd_check_threads[i], "relais-auth");
 		passwd_check_nthreads++;
 	}
 }

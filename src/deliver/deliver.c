@@ -281,6 +281,7 @@ deliver_pool_set_remote(struct deliver_pool *pool, deliver_remote_fn *fn,
 int
 deliver_pool_start(struct deliver_pool *pool, struct spool *sp)
 {
+	char name[16];
 	int r;
 
 	pool->spool = sp;
@@ -291,6 +292,8 @@ deliver_pool_start(struct deliver_pool *pool, struct spool *sp)
 			log_warn("event=deliver.start");
 			return -1;
 		}
+		(void)snprintf(name, sizeof(name), "relais-dlv%u", i);
+		(void)pthread_setname_np(pool->threads[i], name);
 		pool->started++;
 	}
 	return 0;

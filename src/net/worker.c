@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -181,6 +182,7 @@ worker_thread(void *arg)
 int
 worker_start(struct worker *w)
 {
+	char name[16];
 	int r;
 
 	if ((r = pthread_create(&w->thread, NULL, worker_thread, w)) != 0) {
@@ -189,6 +191,8 @@ worker_start(struct worker *w)
 		return -1;
 	}
 	w->running = true;
+	(void)snprintf(name, sizeof(name), "relais-w%u", w->index);
+	(void)pthread_setname_np(w->thread, name);
 	return 0;
 }
 

@@ -340,6 +340,7 @@ spool_start(struct spool *sp, struct deliver_pool *pool,
 		return -1;
 	}
 	sp->running = true;
+	(void)pthread_setname_np(sp->thread, "relais-spool");
 	return 0;
 }
 

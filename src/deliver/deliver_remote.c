@@ -663,15 +663,20 @@ remote_send_body(struct remote_conn *c)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	const char *p = c->job->body.data ? c->job->body.data : "";
-	size_t len = c->job->body.len, start = 0;
+	size_t len = c->job->body.len, start = 0, i = 0;
+	const char *dot;
 
-	for (size_t i = 0; i < len; i++) {
-		if (p[i] != '.' || (i > 0 && p[i - 1] != '\n'))
-			continue;
-		/* a line starting with '.': send up to here, then one more */
-		evbuffer_add_reference(out, p + start, i - start, NULL, NULL);
-		evbuffer_add(out, ".", 1);
-		start = i;
+	/* memchr finds the candidates; most dots are not at a line start */
+	while (i < len && (dot = memchr(p + i, '.', len - i)) != NULL) {
+		i = (size_t)(dot - p);
+		if (i == 0 || p[i - 1] == '\n') {
+			/* a line starting with '.': up to here, then one more */
+			evbuffer_add_reference(out, p + start, i - start, NULL,
+			    NULL);
+			evbuffer_add(out, ".", 1);
+			start = i;
+		}
+		i++;
 	}
 	evbuffer_add_reference(out, p + start, len - start, NULL, NULL);
 	if (len > 0 && p[len - 1] != '\n')

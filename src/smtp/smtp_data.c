@@ -65,9 +65,13 @@ smtp_data_scan(struct smtp_data *d, const char *in, size_t len, char *out,
 				/* fast path: copy a run of plain octets, found
 				   with memchr (vectorised) rather than octet by
 				   octet; the CR or LF that ends it is handled
-				   by the states above */
-				const char *cr = memchr(in + i, '\r', len - i);
-				size_t j = cr ? (size_t)(cr - in) : len;
+				   by the states above. The search looks at most
+				   one line length ahead, so input without CRs
+				   ("a\na\n...") costs O(len), not O(len^2) */
+				size_t win = len - i < SMTP_TEXT_LINE_MAX ?
+				    len - i : SMTP_TEXT_LINE_MAX;
+				const char *cr = memchr(in + i, '\r', win);
+				size_t j = cr ? (size_t)(cr - in) : i + win;
 				const char *lf = memchr(in + i, '\n', j - i);
 
 				if (lf != NULL)

@@ -128,6 +128,37 @@ test_data_line_limit(void **state)
 	assert_int_equal(d.flags, 0);
 }
 
+/* runs longer than the scanner's look-ahead window, with and without CRs */
+static void
+test_data_long_run(void **state)
+{
+	static char in[6000], out[6100];
+	size_t outlen = 0, n;
+	struct smtp_data d;
+
+	memset(in, 'x', 2500);
+	memcpy(in + 2500, "\r\n.\r\n", 5);
+	smtp_data_init(&d, SMTP_DATA_DOT);
+	n = smtp_data_scan(&d, in, 2505, out, &outlen);
+	assert_int_equal(n, 2505);
+	assert_true(d.ended);
+	assert_int_equal(d.flags, SMTP_DATA_LONG_LINE);
+	assert_int_equal(outlen, 2502);
+	assert_memory_equal(out, in, 2502);
+
+	/* "ab\n" x 1500: bare LFs (which do not end a line), all text kept */
+	for (size_t i = 0; i < 1500; i++)
+		memcpy(in + 3 * i, "ab\n", 3);
+	outlen = 0;
+	smtp_data_init(&d, SMTP_DATA_DOT);
+	n = smtp_data_scan(&d, in, 4500, out, &outlen);
+	assert_int_equal(n, 4500);
+	assert_false(d.ended);
+	assert_int_equal(d.flags, SMTP_DATA_BARE_LF | SMTP_DATA_LONG_LINE);
+	assert_int_equal(outlen, 4500);
+	assert_memory_equal(out, in, 4500);
+}
+
 static void
 test_data_chunked(void **state)
 {
@@ -157,6 +188,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_data_cases),
 		cmocka_unit_test(test_data_line_limit),
+		cmocka_unit_test(test_data_long_run),
 		cmocka_unit_test(test_data_chunked),
 	};
 

@@ -79,6 +79,17 @@ def wait_port(port, proc, timeout=30.0):
     raise RuntimeError("no banner on port %d" % port)
 
 
+def stop_proc(proc, timeout):
+    """SIGTERM, then SIGKILL after timeout seconds"""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Relais:
     def __init__(self, binary, work, port, mode, sink_port, resolver):
         self.binary, self.port = binary, port
@@ -129,13 +140,8 @@ max_connections_per_ip = 2000
         self.proc.wait()
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_proc(self.proc, 20)
 
     def queue_empty(self):
         r = subprocess.run([self.binary, "queue", "list", "-c", self.conf],
@@ -164,12 +170,7 @@ class Sink:
         return [os.path.join(self.dir, n) for n in os.listdir(self.dir)]
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_proc(self.proc, 5)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -104,6 +104,9 @@ struct remote_conn {
 	struct conf_snap	*snap;
 	enum remote_state	 state;
 	struct bufferevent	*bev;
+	bool			 direct;	/* plain socket: commands written
+						   here, not by the bufferevent */
+	unsigned		 cork;		/* turns in progress */
 	SSL			*ssl;
 	bool			 tls;		/* TLS is up */
 	bool			 tls_refused;	/* peer said no to STARTTLS */
@@ -134,6 +137,7 @@ struct remote_conn {
 	struct smtp_reply	*rcpt_reply;
 	size_t			 accepted;
 	bool			 pipelined;
+	bool			 rset_pending;	/* RSET's reply comes first */
 	bool			 data_sent;	/* commands sent up to DATA */
 	struct smtp_reply	 final_reply;
 	bool			 have_final;
@@ -276,6 +280,41 @@ remote_backoff(const struct conf *conf, unsigned failures)
 
 /* --- connection plumbing ----------------------------------------------- */
 
+/*
+ * Output, as in the SMTP server: on a plain connection the write event
+ * stays off and what a turn sends (one read's replies answered, a job's
+ * pipelined commands) goes out in one writev when it ends; only what the
+ * kernel would not take arms the write event until it has drained
+ * (remote_write_cb). A TLS connection leaves writing to its bufferevent.
+ */
+static void
+remote_write_out(struct remote_conn *c)
+{
+	struct evbuffer *out;
+
+	if (c->bev == NULL || !c->direct)
+		return;
+	out = bufferevent_get_output(c->bev);
+	if (evbuffer_get_length(out) == 0 ||
+	    (bufferevent_get_enabled(c->bev) & EV_WRITE))
+		return;
+	/* the bufferevent keeps its output's start frozen but for itself */
+	evbuffer_unfreeze(out, 1);
+	(void)evbuffer_write(out, bufferevent_getfd(c->bev));
+	evbuffer_freeze(out, 1);
+	if (evbuffer_get_length(out) > 0)
+		bufferevent_enable(c->bev, EV_WRITE);	/* or its error */
+}
+
+static void
+remote_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct remote_conn *c = arg;
+
+	if (c->direct && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_disable(bev, EV_WRITE);
+}
+
 static void
 remote_send(struct remote_conn *c, const char *fmt, ...)
 {
@@ -286,6 +325,8 @@ remote_send(struct remote_conn *c, const char *fmt, ...)
 	evbuffer_add_vprintf(out, fmt, ap);
 	va_end(ap);
 	evbuffer_add(out, "\r\n", 2);
+	if (c->cork == 0)
+		remote_write_out(c);
 }
 
 static void
@@ -448,6 +489,7 @@ remote_starttls(struct remote_conn *c)
 		return;
 	}
 	c->bev = tbev;
+	c->direct = false;	/* the filter enables the socket's events */
 	c->state = RC_HANDSHAKE;
 	bufferevent_setcb(c->bev, remote_read_cb, NULL, remote_event_cb, c);
 	remote_timeout(c, REMOTE_T_COMMAND);
@@ -722,10 +764,25 @@ remote_transaction_done(struct remote_conn *c)
 	c->rcpt_reply = NULL;
 	deliver_job_free(job);
 	c->job = NULL;
-	/* RSET between messages (RFC 5321 4.1.1.5) */
+	/* RSET between messages (RFC 5321 4.1.1.5). With PIPELINING and a
+	   job waiting, it leads the next job's commands in the same write
+	   (RFC 2920 3.1 lets RSET stand anywhere in a group) */
 	c->state = RC_RSET;
 	remote_send(c, "RSET");
 	remote_timeout(c, REMOTE_T_COMMAND);
+	if ((c->ext & RX_PIPELINING) && c->dest->jobs != NULL &&
+	    !c->dest->r->stopping) {
+		c->rset_pending = true;
+		remote_conn_take_job(c);
+		if (c->state != RC_TRANSACTION) {
+			/* every waiting job was refused before it began */
+			c->rset_pending = false;
+			c->state = RC_RSET;
+			if (c->idle)
+				evtimer_del(c->idle);
+			remote_timeout(c, REMOTE_T_COMMAND);
+		}
+	}
 }
 
 static bool
@@ -821,6 +878,7 @@ remote_conn_take_job(struct remote_conn *c)
 	c->rcpt_reply = xcalloc(job->nrcpts, sizeof(*c->rcpt_reply));
 	c->pipelined = (c->ext & RX_PIPELINING) != 0;
 	c->state = RC_TRANSACTION;
+	c->cork++;
 	if (c->pipelined) {
 		/* RFC 2920: MAIL, every RCPT and DATA in one write */
 		for (size_t i = 0; i <= job->nrcpts + 1; i++)
@@ -828,6 +886,8 @@ remote_conn_take_job(struct remote_conn *c)
 	} else {
 		remote_send_step(c, 0);
 	}
+	if (--c->cork == 0)
+		remote_write_out(c);
 	remote_timeout(c, REMOTE_T_COMMAND);
 }
 
@@ -979,6 +1039,13 @@ remote_on_reply(struct remote_conn *c)
 		remote_conn_take_job(c);
 		return;
 	case RC_TRANSACTION:
+		if (c->rset_pending) {
+			/* the RSET sent ahead of this transaction */
+			c->rset_pending = false;
+			if (code / 100 != 2)
+				remote_conn_abort(c, summary);
+			return;
+		}
 		remote_transaction_reply(c);
 		return;
 	case RC_BODY:
@@ -997,10 +1064,28 @@ remote_on_reply(struct remote_conn *c)
 	}
 }
 
+static void	remote_read_replies(struct remote_conn *c,
+		    struct bufferevent *bev, bool *alive);
+
+/* remote_read_cb - one turn: the replies that arrived, then one write */
 static void
 remote_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct remote_conn *c = arg;
+	bool alive = true;
+
+	c->cork++;
+	remote_read_replies(c, bev, &alive);
+	if (!alive)
+		return;
+	if (--c->cork == 0)
+		remote_write_out(c);
+}
+
+static void
+remote_read_replies(struct remote_conn *c, struct bufferevent *bev,
+    bool *alivep)
+{
 	struct evbuffer *in = bufferevent_get_input(bev);
 	char *line;
 	size_t n;
@@ -1011,35 +1096,37 @@ remote_read_cb(struct bufferevent *bev, void *arg)
 		rr = smtp_reply_line(&c->reply, str_make(line, n));
 		free(line);
 		if (rr == SMTP_REPLY_BAD) {
+			c->alive = alivep;
 			if (c->state < RC_READY)
 				remote_conn_setup_failed(c, "4.5.0",
 				    "malformed reply");
 			else
 				remote_conn_abort(c, "malformed reply");
+			if (*alivep)
+				c->alive = NULL;
 			return;
 		}
 		if (rr == SMTP_REPLY_MORE)
 			continue;
-		{
-			bool alive = true;
-
-			c->alive = &alive;
-			remote_on_reply(c);
-			/* c may be gone, or on a new bufferevent (TLS, next
-			   address): then this buffer is not ours any more */
-			if (!alive)
-				return;
-			c->alive = NULL;
-			smtp_reply_init(&c->reply);
-			if (c->bev != bev)
-				return;
-		}
+		c->alive = alivep;
+		remote_on_reply(c);
+		/* c may be gone, or on a new bufferevent (TLS, next
+		   address): then this buffer is not ours any more */
+		if (!*alivep)
+			return;
+		c->alive = NULL;
+		smtp_reply_init(&c->reply);
+		if (c->bev != bev)
+			return;
 	}
 	if (evbuffer_get_length(in) > 4096) {
+		c->alive = alivep;
 		if (c->state < RC_READY)
 			remote_conn_setup_failed(c, "4.5.0", "reply line too long");
 		else
 			remote_conn_abort(c, "reply line too long");
+		if (*alivep)
+			c->alive = NULL;
 	}
 }
 
@@ -1060,6 +1147,10 @@ remote_event_cb(struct bufferevent *bev, short what, void *arg)
 		} else {
 			c->state = RC_GREETING;
 			remote_timeout(c, REMOTE_T_GREETING);
+			/* connected: from now on writes are ours */
+			if (c->direct && evbuffer_get_length(
+			    bufferevent_get_output(bev)) == 0)
+				bufferevent_disable(bev, EV_WRITE);
 		}
 		return;
 	}
@@ -1168,8 +1259,9 @@ remote_conn_next_addr(struct remote_conn *c)
 			close(fd);
 			continue;
 		}
-		bufferevent_setcb(c->bev, remote_read_cb, NULL, remote_event_cb,
-		    c);
+		bufferevent_setcb(c->bev, remote_read_cb, remote_write_cb,
+		    remote_event_cb, c);
+		c->direct = true;
 		remote_timeout(c, REMOTE_CONNECT_TIMEOUT);
 		c->state = RC_CONNECTING;
 		bufferevent_enable(c->bev, EV_READ | EV_WRITE);

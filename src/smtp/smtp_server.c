@@ -110,6 +110,9 @@ struct smtp_session {
 	bool			 loopback;	/* 127.0.0.0/8, ::1 */
 	bool			 counted;	/* in the limits tables */
 	bool			 tls;		/* TLS on (or handshaking) */
+	bool			 direct;	/* plain socket: replies written
+						   here, not by the bufferevent */
+	unsigned		 cork;		/* turns in progress */
 	evutil_socket_t		 fd;
 	struct event		*life;		/* max_session_time */
 
@@ -236,6 +239,53 @@ static const struct smtp_server_cmd smtp_server_cmds[SMTP_CMD__COUNT] = {
 	    smtp_server_cmd_auth },
 };
 
+/*
+ * Output. A plain session keeps libevent's write event off: the replies of
+ * a turn (one read's pipelined commands, a spool answer) collect in the
+ * bufferevent's output and go out in one writev when the turn ends
+ * (smtp_server_uncork). Only what the kernel would not take arms the
+ * write event, until it has drained. A reply then costs one system call
+ * instead of an epoll_ctl pair and a loop iteration. TLS sessions leave
+ * all writing to their bufferevent.
+ */
+
+/* smtp_server_write_out - write pending output now; arm the write event
+   for what is left, or for an error libevent will then report */
+static void
+smtp_server_write_out(struct smtp_session *s)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+
+	if (!s->direct || evbuffer_get_length(out) == 0 ||
+	    (bufferevent_get_enabled(s->bev) & EV_WRITE))
+		return;
+	/* the bufferevent keeps its output's start frozen but for itself */
+	evbuffer_unfreeze(out, 1);
+	(void)evbuffer_write(out, bufferevent_getfd(s->bev));
+	evbuffer_freeze(out, 1);
+	if (evbuffer_get_length(out) > 0)
+		bufferevent_enable(s->bev, EV_WRITE);
+}
+
+static void
+smtp_server_cork(struct smtp_session *s)
+{
+	s->cork++;
+}
+
+/* smtp_server_uncork - a turn ends: send what it said; a closing session
+   with nothing left to send is freed (the caller must not touch it) */
+static void
+smtp_server_uncork(struct smtp_session *s)
+{
+	if (--s->cork > 0)
+		return;
+	smtp_server_write_out(s);
+	if (s->state == SMTP_STATE_CLOSING &&
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		smtp_server_free(s);
+}
+
 static void
 smtp_server_reply(struct smtp_session *s, const char *fmt, ...)
 {
@@ -246,6 +296,8 @@ smtp_server_reply(struct smtp_session *s, const char *fmt, ...)
 	evbuffer_add_vprintf(out, fmt, ap);
 	va_end(ap);
 	evbuffer_add(out, "\r\n", 2);
+	if (s->cork == 0)
+		smtp_server_write_out(s);
 }
 
 /* smtp_server_error - count a client error; too many ends the session */
@@ -328,7 +380,8 @@ smtp_server_free(struct smtp_session *s)
 	worker_check_done(w);
 }
 
-/* smtp_server_close - stop reading; free once the output is flushed */
+/* smtp_server_close - stop reading; free once the output is flushed (at
+   once when nothing is left to send and no turn is in progress) */
 static void
 smtp_server_close(struct smtp_session *s)
 {
@@ -337,10 +390,12 @@ smtp_server_close(struct smtp_session *s)
 	smtp_server_reset(s);
 	s->state = SMTP_STATE_CLOSING;
 	bufferevent_disable(s->bev, EV_READ);
+	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
+	if (s->cork > 0)
+		return;		/* the turn's end sends and frees */
+	smtp_server_write_out(s);
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
 		smtp_server_free(s);
-	else
-		bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
 }
 
 static void
@@ -368,6 +423,9 @@ smtp_server_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct smtp_session *s = arg;
 
+	/* a plain session's output has drained: the write event goes off */
+	if (s->direct && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_disable(bev, EV_WRITE);
 	if (s->state == SMTP_STATE_CLOSING) {
 		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 			smtp_server_free(s);
@@ -499,7 +557,8 @@ smtp_server_refuse(struct smtp_session *s, enum limits_verdict v,
 	smtp_server_reply(s, "421 4.7.0 %s Error: %s, try again later",
 	    s->conf->server.hostname, why);
 	(void)ban_left;
-	bufferevent_enable(s->bev, EV_WRITE);
+	if (!s->direct)
+		bufferevent_enable(s->bev, EV_WRITE);
 	smtp_server_close(s);
 }
 
@@ -555,6 +614,9 @@ smtp_server_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
 	} else {
 		s->bev = bufferevent_socket_new(w->base, fd,
 		    BEV_OPT_CLOSE_ON_FREE);
+		s->direct = true;
+		if (s->bev != NULL)	/* a new bufferevent starts EV_WRITE */
+			bufferevent_disable(s->bev, EV_WRITE);
 	}
 	if (s->bev == NULL) {
 		evutil_closesocket(fd);
@@ -590,7 +652,7 @@ smtp_server_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
 	    s->tls ? " tls=implicit" : "");
 	smtp_server_reply(s, "220 %s ESMTP relais", s->conf->server.hostname);
 	smtp_server_timeouts(s);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	bufferevent_enable(s->bev, s->direct ? EV_READ : EV_READ | EV_WRITE);
 }
 
 void
@@ -1238,10 +1300,12 @@ smtp_server_msgauth_done(void *arg, const struct msgauth_result *res)
 		log_info("event=smtp.refused session=%llu id=%s client=%s"
 		    " reason=dmarc", (unsigned long long)s->id, s->msg->qid,
 		    s->ip);
+		smtp_server_cork(s);
 		smtp_server_reply(s, "550 5.7.1 Message rejected by the DMARC"
 		    " policy of the sender's domain");
 		smtp_server_reset(s);
 		smtp_server_process(s);
+		smtp_server_uncork(s);
 		return;
 	}
 	if (conf->msgauth.dmarc_enforce &&
@@ -1345,8 +1409,10 @@ void
 smtp_server_spool_done(struct smtp_session *s, int status, void *data)
 {
 	char la[LOG_ADDR_MAX];
+
 	if (s == NULL || s->state != SMTP_STATE_COMMIT)
 		return;
+	smtp_server_cork(s);	/* the 250 goes out with what follows */
 	/* the spool frees the message after done: what we log was kept */
 	s->msg = NULL;
 	s->state = SMTP_STATE_READY;
@@ -1373,9 +1439,10 @@ smtp_server_spool_done(struct smtp_session *s, int status, void *data)
 		smtp_server_reply(s, "421 4.3.2 %s Service shutting down",
 		    s->conf->server.hostname);
 		smtp_server_close(s);
-		return;
+	} else {
+		smtp_server_process(s);
 	}
-	smtp_server_process(s);
+	smtp_server_uncork(s);
 }
 
 static void
@@ -1505,6 +1572,9 @@ smtp_server_cmd_starttls(struct smtp_session *s, const struct smtp_cmd *cmd)
 	s->tls = true;
 	bufferevent_disable(s->bev, EV_READ);
 	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
+	/* the bufferevent writes the 220 and calls back once it has left */
+	s->direct = false;
+	bufferevent_enable(s->bev, EV_WRITE);
 }
 
 /* smtp_server_tls_switch - the plain bufferevent gives way to a TLS one
@@ -1650,6 +1720,7 @@ smtp_server_auth_done(struct smtp_session *s, int status, void *data)
 
 	if (s == NULL || s->state != SMTP_STATE_AUTHWAIT)
 		return;
+	smtp_server_cork(s);
 	s->state = SMTP_STATE_READY;
 	log_quote(user, sizeof(user), s->auth_try, strlen(s->auth_try));
 	if (status == PASSWD_CHECK_OK) {
@@ -1676,20 +1747,22 @@ smtp_server_auth_done(struct smtp_session *s, int status, void *data)
 			    " authentication failures, try again later",
 			    s->conf->server.hostname);
 			smtp_server_close(s);
-			return;
+			goto done;
 		}
 		smtp_server_error(s);
 		if (s->state == SMTP_STATE_CLOSING)
-			return;
+			goto done;
 	}
 	smtp_server_timeouts(s);
 	if (s->stopping) {
 		smtp_server_reply(s, "421 4.3.2 %s Service shutting down",
 		    s->conf->server.hostname);
 		smtp_server_close(s);
-		return;
+	} else {
+		smtp_server_process(s);
 	}
-	smtp_server_process(s);
+done:
+	smtp_server_uncork(s);
 }
 
 /* --- input ------------------------------------------------------------- */
@@ -1814,8 +1887,9 @@ smtp_server_skip(struct evbuffer *in, size_t len)
 		evbuffer_drain(in, 1);
 }
 
+/* smtp_server_input - run the commands and text that have arrived */
 static void
-smtp_server_process(struct smtp_session *s)
+smtp_server_input(struct smtp_session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	struct evbuffer *out = bufferevent_get_output(s->bev);
@@ -1824,6 +1898,8 @@ smtp_server_process(struct smtp_session *s)
 	size_t len, n;
 
 	while (!(s->state & SMTP_STATE_WAITING)) {
+		if (evbuffer_get_length(out) > SMTP_OUTPUT_HIGH)
+			smtp_server_write_out(s);
 		if (evbuffer_get_length(out) > SMTP_OUTPUT_HIGH) {
 			/* a client that does not read its replies waits */
 			bufferevent_setwatermark(s->bev, EV_WRITE,
@@ -1890,4 +1966,13 @@ smtp_server_process(struct smtp_session *s)
 	    SMTP_STATE_CHECK)))
 		smtp_server_timeouts(s);
 	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
+}
+
+/* smtp_server_process - one turn: the input, then its replies in one write */
+static void
+smtp_server_process(struct smtp_session *s)
+{
+	smtp_server_cork(s);
+	smtp_server_input(s);
+	smtp_server_uncork(s);
 }

@@ -146,3 +146,62 @@ def test_restart_sigterm_with_connection_open_no_duplicate(dns, peers, outbound,
     time.sleep(1.5)
     assert len(peer.messages) == 1
     assert not queue_list(r)[0]
+
+
+def _slow_eod(delay):
+    def reply(session, arg):
+        time.sleep(delay)
+        return None             # the default 250
+    return reply
+
+
+def _tokens(peer):
+    return sorted(t.data.split(b"Subject: outbound ")[1].split(b"\r\n")[0].decode()
+                  for t in peer.messages)
+
+
+def test_rset_leads_the_next_transaction_in_one_write(dns, peers, outbound, unique):
+    # one connection and a slow peer: jobs wait while a message is on the
+    # wire, so the RSET after it goes out with the next MAIL, RCPT and DATA
+    # (RFC 2920) instead of costing a round trip of its own
+    one_mx(dns)
+    peer = peers("127.0.0.2", name="mx.remote.example")
+    peer.script["EOD"] = _slow_eod(0.05)
+    r = outbound(relay={"max_connections_per_domain": "1"})
+    tok = unique("rset-pipe")
+    submit_many(r, 20, tok)
+    peer.wait_messages(20, timeout=30)
+    wait_queue_empty(r, timeout=10)
+    assert _tokens(peer) == sorted(f"{tok}-{i:03d}" for i in range(20))
+    grouped = 0
+    for s in peer.sessions:
+        v = s.verbs()
+        mails = [i for i, x in enumerate(v) if x == "MAIL"]
+        for a, b in zip(mails, mails[1:]):
+            assert "RSET" in v[a:b], f"no RSET between two transactions: {v[a:b + 1]}"
+        for i in range(len(v) - 1):
+            if v[i] == "RSET" and v[i + 1] == "MAIL" and s.lines[i][0] == s.lines[i + 1][0]:
+                grouped += 1
+    assert grouped >= 5, f"RSET sent with the next MAIL only {grouped} times:\n" + peer.transcript()
+
+
+def test_rset_refused_ahead_of_a_transaction_loses_nothing(dns, peers, outbound, unique):
+    # the peer refuses an RSET that leads a pipelined transaction: that
+    # connection ends, its message is deferred and delivered on another,
+    # once; nothing else is disturbed
+    one_mx(dns)
+    peer = peers("127.0.0.2", name="mx.remote.example")
+    peer.script["EOD"] = _slow_eod(0.05)
+    peer.script["RSET"] = [None, None, "421 4.3.2 going away", None]
+    r = outbound(relay={"max_connections_per_domain": "1", "retry_min": "1s",
+                        "retry_max": "1s"})
+    tok = unique("rset-421")
+    submit_many(r, 12, tok)
+    peer.wait_messages(12, timeout=30)
+    wait_queue_empty(r, timeout=15)
+    time.sleep(0.5)
+    assert _tokens(peer) == sorted(f"{tok}-{i:03d}" for i in range(12)), peer.transcript()
+    assert peer.connections >= 2, "the refused RSET did not end its connection"
+    assert [e for e in r.log_events("remote.close") if "421" in e.get("reason", "")], \
+        r.log_events("remote.close")
+    assert not r.log_events("bounced")

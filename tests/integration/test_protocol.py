@@ -296,6 +296,42 @@ def test_pipelining_three_transactions(relais, unique):
     assert rp == ["Return-Path: <p2@remote.test>", "Return-Path: <p3@remote.test>"]
 
 
+def test_client_that_does_not_read_its_replies(relais):
+    # 60,000 pipelined EHLOs (about 9 MB of replies, more than the kernel
+    # buffers on loopback hold) while the client reads nothing for a
+    # second: relais's output backs up, it stops taking commands and goes
+    # on as the client drains its replies; every reply arrives, complete
+    # and in order, and the session still works afterwards
+    import threading
+    n = 60000
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 262144)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", relais.port))
+    try:
+        f = sock.makefile("rb")
+        assert f.readline().startswith(b"220 ")
+        t = threading.Thread(target=sock.sendall, args=(b"EHLO client.test\r\n" * n,),
+                             daemon=True)
+        t.start()
+        time.sleep(1.0)
+        finals = 0
+        deadline = time.monotonic() + 60
+        while finals < n:
+            assert time.monotonic() < deadline, f"{finals} of {n} replies"
+            ln = f.readline()
+            assert ln.endswith(b"\r\n"), f"cut reply after {finals}: {ln!r}"
+            assert ln.startswith(b"250"), ln
+            if ln.startswith(b"250 "):
+                finals += 1
+        t.join(20)
+        assert not t.is_alive()
+        sock.sendall(b"QUIT\r\n")
+        assert f.readline().startswith(b"221 ")
+    finally:
+        sock.close()
+
+
 def test_pipelined_bdat_transactions_in_one_write(relais, unique):
     toks = [unique("bdatpipe") for _ in range(3)]
     blob = b""

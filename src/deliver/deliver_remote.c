@@ -343,13 +343,25 @@ remote_conf(const struct remote_conn *c)
 	return c->snap->conf;
 }
 
-/* remote_conn_fail - the current transaction, if any, is deferred; the
-   connection goes */
+/* remote_conn_abort - the current transaction, if any, is deferred; the
+   connection goes. A job sent behind an RSET that was never answered
+   (or refused) has not begun at the peer: it goes back to the head of its
+   destination's queue for another connection, with nothing reported */
 static void
 remote_conn_abort(struct remote_conn *c, const char *why)
 {
+	struct remote_dest *d = c->dest;
 	char reply[400];
 
+	if (c->job != NULL && c->rset_pending) {
+		if (d->jobs == NULL)
+			d->jobs_tail = &c->job->next;
+		c->job->next = d->jobs;
+		d->jobs = c->job;
+		d->njobs++;
+		c->job = NULL;
+		c->rset_pending = false;
+	}
 	if (c->job != NULL) {
 		snprintf(reply, sizeof(reply), "lost connection with %s: %s",
 		    c->peer, why);
@@ -771,7 +783,7 @@ remote_transaction_done(struct remote_conn *c)
 	remote_send(c, "RSET");
 	remote_timeout(c, REMOTE_T_COMMAND);
 	if ((c->ext & RX_PIPELINING) && c->dest->jobs != NULL &&
-	    !c->dest->r->stopping) {
+	    c->final_reply.code != 421) {
 		c->rset_pending = true;
 		remote_conn_take_job(c);
 		if (c->state != RC_TRANSACTION) {
@@ -1041,9 +1053,15 @@ remote_on_reply(struct remote_conn *c)
 	case RC_TRANSACTION:
 		if (c->rset_pending) {
 			/* the RSET sent ahead of this transaction */
+			if (code / 100 != 2) {
+				char why[340];
+
+				snprintf(why, sizeof(why), "RSET refused: %s",
+				    summary);
+				remote_conn_abort(c, why);	/* requeues */
+				return;
+			}
 			c->rset_pending = false;
-			if (code / 100 != 2)
-				remote_conn_abort(c, summary);
 			return;
 		}
 		remote_transaction_reply(c);

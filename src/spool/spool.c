@@ -123,6 +123,11 @@ static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 	    " WHERE r.status = 0 AND r.leased = 0 AND r.next_attempt <= ?1"
 	    " ORDER BY r.next_attempt LIMIT ?2",
 	[SPOOL_STMT_LEASE] = "UPDATE recipients SET leased = 1 WHERE id = ?1",
+	[SPOOL_STMT_BEGIN] = "BEGIN IMMEDIATE",
+	[SPOOL_STMT_COMMIT] = "COMMIT",
+	[SPOOL_STMT_SAVEPOINT] = "SAVEPOINT msg",
+	[SPOOL_STMT_RELEASE] = "RELEASE msg",
+	[SPOOL_STMT_ROLLBACK_TO] = "ROLLBACK TO msg",
 };
 
 static int	spool_recover(struct spool *sp, struct err *err);
@@ -916,7 +921,7 @@ spool_batch(struct spool *sp, struct spool_req *list, bool dispatch)
 	}
 	snap = sp->live ? conf_live_get(sp->live) : NULL;
 	smarthost = snap != NULL && snap->conf->relay.smarthost != NULL;
-	if (spool__exec(sp, "BEGIN IMMEDIATE", &err) == -1) {
+	if (spool_step_done(sp, sp->stmt[SPOOL_STMT_BEGIN], &err) == -1) {
 		log_error("event=spool.begin error=\"%s\"", err.msg);
 		ok = false;
 		goto commit_done;
@@ -925,14 +930,17 @@ spool_batch(struct spool *sp, struct spool_req *list, bool dispatch)
 		if (req->type == SPOOL_REQ_MSG) {
 			if (req->status == -1)
 				continue;
-			spool__exec(sp, "SAVEPOINT msg", NULL);
+			(void)spool_step_done(sp,
+			    sp->stmt[SPOOL_STMT_SAVEPOINT], NULL);
 			if (spool__insert_msg(sp, req->msg, &err) == -1) {
 				log_error("event=spool.insert id=%s error=\"%s\"",
 				    req->msg->qid, err.msg);
-				spool__exec(sp, "ROLLBACK TO msg", NULL);
+				(void)spool_step_done(sp,
+				    sp->stmt[SPOOL_STMT_ROLLBACK_TO], NULL);
 				req->status = -1;
 			}
-			spool__exec(sp, "RELEASE msg", NULL);
+			(void)spool_step_done(sp, sp->stmt[SPOOL_STMT_RELEASE],
+			    NULL);
 		} else {
 			nresults++;
 			if (snap == NULL) {
@@ -1006,7 +1014,7 @@ spool_batch(struct spool *sp, struct spool_req *list, bool dispatch)
 		}
 		free(path);
 	}
-	if (spool__exec(sp, "COMMIT", &err) == -1) {
+	if (spool_step_done(sp, sp->stmt[SPOOL_STMT_COMMIT], &err) == -1) {
 		log_error("event=spool.commit error=\"%s\"", err.msg);
 		sqlite3_exec(sp->db, "ROLLBACK", NULL, NULL, NULL);
 		ok = false;

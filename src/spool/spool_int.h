@@ -60,6 +60,11 @@ enum spool_stmt {
 	SPOOL_STMT_RCPTS_DELETE,
 	SPOOL_STMT_DUE,
 	SPOOL_STMT_LEASE,
+	SPOOL_STMT_BEGIN,		/* transaction control, prepared once: */
+	SPOOL_STMT_COMMIT,		/* sqlite3_exec would parse it again */
+	SPOOL_STMT_SAVEPOINT,		/* for every batch and message */
+	SPOOL_STMT_RELEASE,
+	SPOOL_STMT_ROLLBACK_TO,
 	SPOOL_STMT__COUNT
 };
 

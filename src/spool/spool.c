@@ -41,6 +41,16 @@
 #define SPOOL_STATS_INTERVAL	60
 /* a batch slower than this is logged at info */
 #define SPOOL_SLOW_BATCH_MS	500
+/*
+ * Outcomes alone wait this long for a message to share their commit.
+ * Under load a message is always waiting and nothing lingers; with one
+ * client the outcome of the last message rides with the next message's
+ * commit instead of a transaction (and a wakeup) of its own. Outcomes
+ * are committed without fsync anyway (synchronous = NORMAL); this only
+ * widens, by at most this much, the window in which a crash makes a
+ * delivery happen twice.
+ */
+#define SPOOL_RESULT_LINGER_US	2000
 
 static const char *const spool_schema =
     "CREATE TABLE IF NOT EXISTS messages("
@@ -132,6 +142,7 @@ static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 
 static int	spool_recover(struct spool *sp, struct err *err);
 static void	*spool_thread(void *arg);
+static int64_t	spool_mono_us(void);
 static int	spool_step_done(struct spool *sp, sqlite3_stmt *st,
 		    struct err *err);
 
@@ -445,7 +456,13 @@ spool_enqueue(struct spool *sp, struct spool_req *req)
 	req->next = NULL;
 	*sp->tail = req;
 	sp->tail = &req->next;
-	pthread_cond_signal(&sp->cond);
+	if (req->type == SPOOL_REQ_MSG) {
+		sp->msgs_waiting = true;
+		pthread_cond_signal(&sp->cond);
+	} else if (sp->results_since == 0) {
+		sp->results_since = spool_mono_us();
+		pthread_cond_signal(&sp->cond);
+	}
 	pthread_mutex_unlock(&sp->lock);
 }
 
@@ -485,11 +502,15 @@ spool_submit_results(struct spool *sp, const struct spool_result *res,
 	}
 	if (head == NULL)
 		return;
-	/* all under one lock: they land in the same batch */
+	/* all under one lock: they land in the same batch; the thread
+	   needs waking only for the first outcome (see spool_wait) */
 	pthread_mutex_lock(&sp->lock);
 	*sp->tail = head;
 	sp->tail = tail;
-	pthread_cond_signal(&sp->cond);
+	if (sp->results_since == 0) {
+		sp->results_since = spool_mono_us();
+		pthread_cond_signal(&sp->cond);
+	}
 	pthread_mutex_unlock(&sp->lock);
 }
 
@@ -1127,28 +1148,62 @@ spool_log_stats(struct spool *sp, struct spool_stats *last)
 		*last = st;
 }
 
+/* spool_deadline - the CLOCK_REALTIME time us from now */
+static void
+spool_deadline(struct timespec *ts, int64_t us)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += us / 1000000;
+	ts->tv_nsec += (long)(us % 1000000) * 1000;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/*
+ * spool_wait - with sp->lock held: until there is work. Nothing waiting:
+ * at most a second (the scheduler's tick). Only outcomes waiting: until a
+ * message comes to share their commit, or SPOOL_RESULT_LINGER_US after
+ * the oldest of them.
+ */
+static void
+spool_wait(struct spool *sp)
+{
+	struct timespec ts;
+	int64_t left;
+
+	if (sp->head == NULL && !sp->kicked && !sp->stopping && !sp->more) {
+		spool_deadline(&ts, 1000000);
+		pthread_cond_timedwait(&sp->cond, &sp->lock, &ts);
+	}
+	while (sp->head != NULL && !sp->msgs_waiting && !sp->kicked &&
+	    !sp->stopping && !sp->more && sp->results_since != 0 &&
+	    (left = sp->results_since + SPOOL_RESULT_LINGER_US -
+	    spool_mono_us()) > 0) {
+		spool_deadline(&ts, left);
+		pthread_cond_timedwait(&sp->cond, &sp->lock, &ts);
+	}
+}
+
 static void *
 spool_thread(void *arg)
 {
 	struct spool *sp = arg;
 	struct spool_req *list;
 	struct spool_stats logged;
-	struct timespec ts;
 	int64_t next_stats = spool_mono_us() + SPOOL_STATS_INTERVAL * 1000000LL;
 	bool stop, dispatch, flush;
 
 	memset(&logged, 0, sizeof(logged));
 	for (;;) {
 		pthread_mutex_lock(&sp->lock);
-		if (sp->head == NULL && !sp->kicked && !sp->stopping &&
-		    !sp->more) {
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 1;
-			pthread_cond_timedwait(&sp->cond, &sp->lock, &ts);
-		}
+		spool_wait(sp);
 		list = sp->head;
 		sp->head = NULL;
 		sp->tail = &sp->head;
+		sp->msgs_waiting = false;
+		sp->results_since = 0;
 		flush = sp->kicked;
 		sp->kicked = false;
 		stop = sp->stopping;

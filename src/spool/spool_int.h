@@ -84,6 +84,9 @@ struct spool {
 	pthread_mutex_t		 lock;
 	pthread_cond_t		 cond;
 	struct spool_req	*head, **tail;	/* waiting requests */
+	bool			 msgs_waiting;	/* a message among them */
+	int64_t			 results_since;	/* monotonic us of the oldest
+						   waiting outcome, 0: none */
 	bool			 stopping;
 	bool			 kicked;
 

@@ -173,6 +173,66 @@ test_spool_faults(void **state)
 	spool_free(sp);
 }
 
+/* test_wait_results - until the spool has taken n outcomes (2 s at most) */
+static void
+test_wait_results(struct spool *sp, uint64_t n, struct spool_stats *st)
+{
+	for (int i = 0; i < 2000; i++) {
+		spool_get_stats(sp, st);
+		if (st->results >= n)
+			return;
+		usleep(1000);
+	}
+	fail_msg("the spool took %llu outcomes, not %llu",
+	    (unsigned long long)st->results, (unsigned long long)n);
+}
+
+/*
+ * Outcomes alone linger a moment for a message to share their commit;
+ * never longer: one with no message behind it is still committed.
+ * (Without a configuration the outcome is not applied, but it is counted
+ * and its batch committed like any other.)
+ */
+static void
+test_spool_linger(void **state)
+{
+	struct spool_result res;
+	struct spool_stats a, b;
+	struct spool *sp;
+	struct err err;
+	bool shared = false;
+	char qid[32];
+
+	sp = spool_open(test_dir, &err);
+	assert_non_null(sp);
+	assert_int_equal(spool_start(sp, NULL, NULL), 0);
+	memset(&res, 0, sizeof(res));
+	res.rcpt_id = 424242;
+	res.outcome = SPOOL_OUTCOME_DELIVERED;
+
+	/* alone: committed after the linger, in a batch of its own */
+	spool_get_stats(sp, &a);
+	spool_submit_result(sp, &res);
+	test_wait_results(sp, a.results + 1, &b);
+	assert_int_equal(b.commits, a.commits + 1);
+	assert_int_equal(b.msg_commits, a.msg_commits);
+
+	/* followed shortly by a message: one commit for both (a few tries,
+	   in case this thread was descheduled longer than the linger) */
+	for (int i = 0; i < 5 && !shared; i++) {
+		spool_get_stats(sp, &a);
+		spool_submit_result(sp, &res);
+		usleep(300);	/* time to wake the thread, well within the linger */
+		snprintf(qid, sizeof(qid), "00000000000001%02d", i);
+		assert_int_equal(test_submit(sp, qid, 100), 0);
+		test_wait_results(sp, a.results + 1, &b);
+		shared = b.commits == a.commits + 1 &&
+		    b.msg_commits == a.msg_commits + 1;
+	}
+	assert_true(shared);
+	spool_free(sp);
+}
+
 static void
 test_spool_recover(void **state)
 {
@@ -204,6 +264,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spool_faults),
+		cmocka_unit_test(test_spool_linger),
 		cmocka_unit_test(test_spool_recover),
 	};
 

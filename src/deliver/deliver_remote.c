@@ -44,6 +44,7 @@
 #include "core/xalloc.h"
 #include "deliver/deliver.h"
 #include "deliver/deliver_remote.h"
+#include "net/bufout.h"
 #include "net/dns.h"
 #include "net/worker.h"
 #include "smtp/smtp_param.h"
@@ -290,20 +291,8 @@ remote_backoff(const struct conf *conf, unsigned failures)
 static void
 remote_write_out(struct remote_conn *c)
 {
-	struct evbuffer *out;
-
-	if (c->bev == NULL || !c->direct)
-		return;
-	out = bufferevent_get_output(c->bev);
-	if (evbuffer_get_length(out) == 0 ||
-	    (bufferevent_get_enabled(c->bev) & EV_WRITE))
-		return;
-	/* the bufferevent keeps its output's start frozen but for itself */
-	evbuffer_unfreeze(out, 1);
-	(void)evbuffer_write(out, bufferevent_getfd(c->bev));
-	evbuffer_freeze(out, 1);
-	if (evbuffer_get_length(out) > 0)
-		bufferevent_enable(c->bev, EV_WRITE);	/* or its error */
+	if (c->bev != NULL && c->direct)
+		bufout_flush(c->bev);
 }
 
 static void
@@ -311,8 +300,8 @@ remote_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct remote_conn *c = arg;
 
-	if (c->direct && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		bufferevent_disable(bev, EV_WRITE);
+	if (c->direct)
+		bufout_drained(bev);
 }
 
 static void
@@ -1166,9 +1155,8 @@ remote_event_cb(struct bufferevent *bev, short what, void *arg)
 			c->state = RC_GREETING;
 			remote_timeout(c, REMOTE_T_GREETING);
 			/* connected: from now on writes are ours */
-			if (c->direct && evbuffer_get_length(
-			    bufferevent_get_output(bev)) == 0)
-				bufferevent_disable(bev, EV_WRITE);
+			if (c->direct)
+				bufout_take(bev);
 		}
 		return;
 	}

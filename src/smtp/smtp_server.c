@@ -57,6 +57,7 @@
 #include "net/listen.h"
 #include "net/tls.h"
 #include "net/worker.h"
+#include "net/bufout.h"
 #include "policy/limits.h"
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_header.h"
@@ -249,22 +250,12 @@ static const struct smtp_server_cmd smtp_server_cmds[SMTP_CMD__COUNT] = {
  * all writing to their bufferevent.
  */
 
-/* smtp_server_write_out - write pending output now; arm the write event
-   for what is left, or for an error libevent will then report */
+/* smtp_server_write_out - write pending output now (net/bufout.c) */
 static void
 smtp_server_write_out(struct smtp_session *s)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev);
-
-	if (!s->direct || evbuffer_get_length(out) == 0 ||
-	    (bufferevent_get_enabled(s->bev) & EV_WRITE))
-		return;
-	/* the bufferevent keeps its output's start frozen but for itself */
-	evbuffer_unfreeze(out, 1);
-	(void)evbuffer_write(out, bufferevent_getfd(s->bev));
-	evbuffer_freeze(out, 1);
-	if (evbuffer_get_length(out) > 0)
-		bufferevent_enable(s->bev, EV_WRITE);
+	if (s->direct)
+		bufout_flush(s->bev);
 }
 
 static void
@@ -424,8 +415,8 @@ smtp_server_write_cb(struct bufferevent *bev, void *arg)
 	struct smtp_session *s = arg;
 
 	/* a plain session's output has drained: the write event goes off */
-	if (s->direct && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		bufferevent_disable(bev, EV_WRITE);
+	if (s->direct)
+		bufout_drained(bev);
 	if (s->state == SMTP_STATE_CLOSING) {
 		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 			smtp_server_free(s);
@@ -615,8 +606,8 @@ smtp_server_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
 		s->bev = bufferevent_socket_new(w->base, fd,
 		    BEV_OPT_CLOSE_ON_FREE);
 		s->direct = true;
-		if (s->bev != NULL)	/* a new bufferevent starts EV_WRITE */
-			bufferevent_disable(s->bev, EV_WRITE);
+		if (s->bev != NULL)
+			bufout_take(s->bev);
 	}
 	if (s->bev == NULL) {
 		evutil_closesocket(fd);

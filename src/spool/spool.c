@@ -193,7 +193,16 @@ spool_open(const char *data_dir, struct err *err)
 	sp->tail = &sp->head;
 	idmap_init(&sp->inflight);
 	pthread_mutex_init(&sp->lock, NULL);
-	pthread_cond_init(&sp->cond, NULL);
+	{
+		/* waits are timed on the monotonic clock: a step of the wall
+		   clock neither stalls nor hurries the spool thread */
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&sp->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	pthread_mutex_init(&sp->stats_lock, NULL);
 
 	if (spool_mkdir(data_dir, err) == -1 ||
@@ -926,13 +935,19 @@ spool_batch(struct spool *sp, struct spool_req *list, bool dispatch)
 
 	/*
 	 * 2. one transaction for everything. A batch that acknowledges new
-	 * messages is fsynced (synchronous = FULL); one that only records
-	 * outcomes and leases is not (NORMAL: WAL order keeps it consistent,
-	 * and the next FULL commit makes it durable). Losing such a batch to
-	 * a power cut can repeat a delivery, never lose a message.
+	 * messages, or settles recipients for good (delivered, bounced: it
+	 * may finish a message, whose body file is unlinked right after), is
+	 * fsynced (synchronous = FULL). One that only records deferrals and
+	 * leases is not (NORMAL: WAL order keeps it consistent, and the next
+	 * FULL commit makes it durable); losing it to a power cut can repeat
+	 * an attempt, never lose a message or its body.
 	 */
 	{
 		bool full = nmsgs > 0;
+
+		for (req = list; req && !full; req = req->next)
+			full = req->type == SPOOL_REQ_RESULT &&
+			    req->res.outcome != SPOOL_OUTCOME_DEFERRED;
 
 		if (full != sp->sync_full) {
 			spool__exec(sp, full ? "PRAGMA synchronous = FULL" :
@@ -1148,11 +1163,11 @@ spool_log_stats(struct spool *sp, struct spool_stats *last)
 		*last = st;
 }
 
-/* spool_deadline - the CLOCK_REALTIME time us from now */
+/* spool_deadline - the CLOCK_MONOTONIC time (sp->cond's clock) us from now */
 static void
 spool_deadline(struct timespec *ts, int64_t us)
 {
-	clock_gettime(CLOCK_REALTIME, ts);
+	clock_gettime(CLOCK_MONOTONIC, ts);
 	ts->tv_sec += us / 1000000;
 	ts->tv_nsec += (long)(us % 1000000) * 1000;
 	if (ts->tv_nsec >= 1000000000L) {

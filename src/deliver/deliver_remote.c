@@ -1081,10 +1081,13 @@ remote_read_cb(struct bufferevent *bev, void *arg)
 	struct remote_conn *c = arg;
 	bool alive = true;
 
+	/* anything below may free c: it clears alive then */
+	c->alive = &alive;
 	c->cork++;
 	remote_read_replies(c, bev, &alive);
 	if (!alive)
 		return;
+	c->alive = NULL;
 	if (--c->cork == 0)
 		remote_write_out(c);
 }
@@ -1103,37 +1106,29 @@ remote_read_replies(struct remote_conn *c, struct bufferevent *bev,
 		rr = smtp_reply_line(&c->reply, str_make(line, n));
 		free(line);
 		if (rr == SMTP_REPLY_BAD) {
-			c->alive = alivep;
 			if (c->state < RC_READY)
 				remote_conn_setup_failed(c, "4.5.0",
 				    "malformed reply");
 			else
 				remote_conn_abort(c, "malformed reply");
-			if (*alivep)
-				c->alive = NULL;
 			return;
 		}
 		if (rr == SMTP_REPLY_MORE)
 			continue;
-		c->alive = alivep;
 		remote_on_reply(c);
 		/* c may be gone, or on a new bufferevent (TLS, next
 		   address): then this buffer is not ours any more */
 		if (!*alivep)
 			return;
-		c->alive = NULL;
 		smtp_reply_init(&c->reply);
 		if (c->bev != bev)
 			return;
 	}
 	if (evbuffer_get_length(in) > 4096) {
-		c->alive = alivep;
 		if (c->state < RC_READY)
 			remote_conn_setup_failed(c, "4.5.0", "reply line too long");
 		else
 			remote_conn_abort(c, "reply line too long");
-		if (*alivep)
-			c->alive = NULL;
 	}
 }
 

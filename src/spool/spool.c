@@ -45,10 +45,9 @@
  * Outcomes alone wait this long for a message to share their commit.
  * Under load a message is always waiting and nothing lingers; with one
  * client the outcome of the last message rides with the next message's
- * commit instead of a transaction (and a wakeup) of its own. Outcomes
- * are committed without fsync anyway (synchronous = NORMAL); this only
- * widens, by at most this much, the window in which a crash makes a
- * delivery happen twice.
+ * commit instead of a transaction, a wakeup and (for a delivery) an
+ * fsync of its own. It only widens, by at most this much, the window in
+ * which a crash makes a delivery happen twice.
  */
 #define SPOOL_RESULT_LINGER_US	2000
 
@@ -458,14 +457,18 @@ spool_msg_add_rcpt(struct spool_msg *msg, const char *addr, const char *orig,
 	r->transport = transport;
 }
 
+/*
+ * spool_push - append the requests head..*tail (all of head's type) under
+ * one lock, so that they land in the same batch. The thread needs waking
+ * for a message, and for the first outcome only (see spool_wait).
+ */
 static void
-spool_enqueue(struct spool *sp, struct spool_req *req)
+spool_push(struct spool *sp, struct spool_req *head, struct spool_req **tail)
 {
 	pthread_mutex_lock(&sp->lock);
-	req->next = NULL;
-	*sp->tail = req;
-	sp->tail = &req->next;
-	if (req->type == SPOOL_REQ_MSG) {
+	*sp->tail = head;
+	sp->tail = tail;
+	if (head->type == SPOOL_REQ_MSG) {
 		sp->msgs_waiting = true;
 		pthread_cond_signal(&sp->cond);
 	} else if (sp->results_since == 0) {
@@ -473,6 +476,13 @@ spool_enqueue(struct spool *sp, struct spool_req *req)
 		pthread_cond_signal(&sp->cond);
 	}
 	pthread_mutex_unlock(&sp->lock);
+}
+
+static void
+spool_enqueue(struct spool *sp, struct spool_req *req)
+{
+	req->next = NULL;
+	spool_push(sp, req, &req->next);
 }
 
 void
@@ -509,18 +519,8 @@ spool_submit_results(struct spool *sp, const struct spool_result *res,
 		*tail = req;
 		tail = &req->next;
 	}
-	if (head == NULL)
-		return;
-	/* all under one lock: they land in the same batch; the thread
-	   needs waking only for the first outcome (see spool_wait) */
-	pthread_mutex_lock(&sp->lock);
-	*sp->tail = head;
-	sp->tail = tail;
-	if (sp->results_since == 0) {
-		sp->results_since = spool_mono_us();
-		pthread_cond_signal(&sp->cond);
-	}
-	pthread_mutex_unlock(&sp->lock);
+	if (head != NULL)
+		spool_push(sp, head, tail);
 }
 
 void

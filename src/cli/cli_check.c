@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "conf/conf_live.h"
+#include "live/conf_live.h"
 
 int
 cli_args(int argc, char **argv, const char **path_out, char **pos_out,

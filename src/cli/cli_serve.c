@@ -5,11 +5,14 @@
  * The main thread does the privileged setup in OpenSMTPD's order: load
  * the configuration, bind the listeners, open the spool, then drop to
  * [server] user (setgroups, setgid, setuid, each checked; no way back).
- * It then starts the spool thread, the delivery pool and the worker
- * threads, and stays in its own event loop for signals: SIGTERM/SIGINT
- * stop (workers first, so sessions in DATA can still commit; then the
- * delivery pool; then the spool, which commits what is left), SIGHUP
- * reloads the configuration and keeps every connection.
+ * It then wires the pieces together (the workers run SMTP sessions and
+ * outbound deliveries through struct worker_ops; delivery agents report
+ * to the queue manager), starts the queue manager, the delivery pool and
+ * the worker threads, and stays in its own event loop for signals:
+ * SIGTERM/SIGINT stop (workers first, so sessions in DATA can still
+ * commit; then the delivery pool; then the queue manager, which commits
+ * what is left), SIGHUP reloads the configuration and keeps every
+ * connection.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -27,16 +30,18 @@
 #include <event2/thread.h>
 
 #include "cli/cli.h"
-#include "conf/conf_live.h"
+#include "auth/passwd_check.h"
 #include "core/log.h"
 #include "core/xalloc.h"
-#include "auth/passwd_check.h"
 #include "deliver/deliver.h"
 #include "deliver/deliver_remote.h"
+#include "live/conf_live.h"
 #include "net/listen.h"
 #include "net/tls.h"
 #include "net/worker.h"
 #include "policy/limits.h"
+#include "queue/qmgr.h"
+#include "server/smtp_server.h"
 #include "spool/spool.h"
 
 #define SERVE_DELIVER_THREADS	2
@@ -45,6 +50,7 @@ struct serve {
 	struct conf_live	 live;
 	struct listen_set	 socks;
 	struct spool		*spool;
+	struct qmgr		*qmgr;
 	struct deliver_pool	*pool;
 	struct worker_ctx	 ctx;
 	struct remote_shared	 rshared;
@@ -52,6 +58,29 @@ struct serve {
 	unsigned		 nworkers;
 	struct event_base	*base;
 	int			 exit_status;
+};
+
+/* the worker's outbound agent (deliver_remote.c) */
+static void
+serve_outbound_stop(struct worker *w)
+{
+	remote_stop(w->remote);
+}
+
+static void
+serve_outbound_free(struct worker *w)
+{
+	remote_free(w->remote);
+	w->remote = NULL;
+}
+
+/* what the workers run: SMTP sessions and outbound deliveries */
+static const struct worker_ops serve_worker_ops = {
+	.accept = smtp_server_accept,
+	.session_shutdown = smtp_server_shutdown,
+	.session_free = smtp_server_free,
+	.outbound_stop = serve_outbound_stop,
+	.outbound_free = serve_outbound_free,
 };
 
 /* serve_chown - hand a path made as root to the account we drop to */
@@ -117,7 +146,7 @@ serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 		/* relais queue flush: backoffs forgotten, the queue run now */
 		log_info("event=queue.flush");
 		remote_flush(&sv->rshared);
-		spool_kick(sv->spool);
+		qmgr_kick(sv->qmgr);
 		return;
 	}
 	if (sig == SIGHUP) {
@@ -205,13 +234,19 @@ cli_serve(int argc, char **argv)
 	serve_drop(conf);
 
 	limits_init();
+	sv.pool = deliver_pool_new(conf->server.data_dir,
+	    SERVE_DELIVER_THREADS, &sv.live);
+	sv.qmgr = qmgr_new(sv.spool, sv.pool, &sv.live);
+	sv.ctx.ops = &serve_worker_ops;
 	sv.ctx.live = &sv.live;
-	sv.ctx.spool = sv.spool;
+	sv.ctx.qmgr = sv.qmgr;
+	sv.ctx.body_dir = spool_body_dir(sv.spool);
 	/* workers (and their outbound agents) exist before any job does */
 	sv.workers = xcalloc(sv.nworkers, sizeof(*sv.workers));
 	sv.rshared.workers = sv.workers;
 	sv.rshared.nworkers = sv.nworkers;
-	sv.rshared.spool = sv.spool;
+	sv.rshared.report = qmgr_report;
+	sv.rshared.report_arg = sv.qmgr;
 	sv.rshared.live = &sv.live;
 	for (unsigned i = 0; i < sv.nworkers; i++) {
 		if (worker_init(&sv.workers[i], i, &sv.ctx,
@@ -221,11 +256,9 @@ cli_serve(int argc, char **argv)
 		    &sv.rshared, &err)) == NULL)
 			fatalx("event=server.init error=\"%s\"", err.msg);
 	}
-	sv.pool = deliver_pool_new(conf->server.data_dir,
-	    SERVE_DELIVER_THREADS, &sv.live);
 	deliver_pool_set_remote(sv.pool, remote_submit, &sv.rshared);
-	if (deliver_pool_start(sv.pool, sv.spool) == -1 ||
-	    spool_start(sv.spool, sv.pool, &sv.live) == -1)
+	if (deliver_pool_start(sv.pool, qmgr_report, sv.qmgr) == -1 ||
+	    qmgr_start(sv.qmgr) == -1)
 		fatalx("event=server.init error=\"cannot start threads\"");
 	for (unsigned i = 0; i < sv.nworkers; i++) {
 		if (worker_start(&sv.workers[i]) == -1) {
@@ -252,23 +285,26 @@ cli_serve(int argc, char **argv)
 		event_base_dispatch(sv.base);
 	}
 
-	/* stop in order: sessions, deliveries, then the spool's last commit */
+	/* stop in order: sessions, deliveries, then the queue manager's last
+	   commit */
 	for (unsigned i = 0; i < started; i++)
 		worker_stop(&sv.workers[i]);
 	for (unsigned i = 0; i < started; i++)
 		worker_join(&sv.workers[i]);
 	passwd_check_stop();	/* before the workers' inboxes go */
 	/*
-	 * The delivery pool and the spool may still hand outbound jobs to a
-	 * worker's inbox; the workers are only freed after both stopped, and
-	 * worker_fini drains the inbox (the jobs stay leased for next time).
+	 * The delivery pool and the queue manager may still hand outbound
+	 * jobs to a worker's inbox; the workers are only freed after both
+	 * stopped, and worker_fini drains the inbox (the jobs stay leased
+	 * for next time).
 	 */
 	deliver_pool_stop(sv.pool);
-	spool_stop(sv.spool);
+	qmgr_stop(sv.qmgr);
 	for (unsigned i = 0; i < sv.nworkers; i++)
 		worker_fini(&sv.workers[i]);
 	free(sv.workers);
 	deliver_pool_free(sv.pool);
+	qmgr_free(sv.qmgr);
 	spool_free(sv.spool);
 	listen_close(&sv.socks);
 	for (int i = 0; signums[i]; i++)

@@ -2,34 +2,33 @@
 /*
  * deliver.c - the delivery thread pool and agent dispatch; see deliver.h.
  *
- * Each pool thread has its own read-only SQLite connection (WAL lets it
- * read while the spool thread writes) to fetch bodies. The outcome of
- * every job goes back to the spool as a spool_result; the spool logs it
- * once it is committed.
+ * Each pool thread has its own spool reader (a read-only connection: WAL
+ * lets it read while the queue manager writes) to fetch bodies. The
+ * outcome of every job goes back through the pool's report function (the
+ * queue manager's qmgr_report), which logs it once it is committed.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conf/conf_live.h"
+#include "live/conf_live.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "deliver/deliver.h"
 
 struct deliver_pool {
-	char			*db_path;
-	char			*body_dir;
+	char			*data_dir;
 	unsigned		 nthreads;
 	pthread_t		*threads;
 	unsigned		 started;
 	struct conf_live	*live;
-	struct spool		*spool;
+	deliver_report_fn	*report;
+	void			*report_arg;
 	deliver_remote_fn	*remote;
 	void			*remote_arg;
 
@@ -92,12 +91,8 @@ deliver_pool_new(const char *data_dir, unsigned nthreads,
     struct conf_live *live)
 {
 	struct deliver_pool *pool = xcalloc(1, sizeof(*pool));
-	size_t n = strlen(data_dir) + 32;
 
-	pool->db_path = xmalloc(n);
-	snprintf(pool->db_path, n, "%s/spool/queue.db", data_dir);
-	pool->body_dir = xmalloc(n);
-	snprintf(pool->body_dir, n, "%s/spool/bodies", data_dir);
+	pool->data_dir = xstrdup(data_dir);
 	pool->nthreads = nthreads ? nthreads : 1;
 	pool->threads = xcalloc(pool->nthreads, sizeof(*pool->threads));
 	pool->live = live;
@@ -107,76 +102,9 @@ deliver_pool_new(const char *data_dir, unsigned nthreads,
 	return pool;
 }
 
-/* deliver_read_body - the stored message text of job */
-static int
-deliver_read_body(struct deliver_pool *pool, sqlite3 *db, sqlite3_stmt *st,
-    const struct deliver_job *job, struct deliver_body *body,
-    char *why, size_t whylen)
-{
-	char path[4096];
-	struct stat sb;
-	int fd = -1, rc;
-	size_t off, plen = 0, blen = 0;
-	const void *prefix = NULL, *blob = NULL;
-
-	body->data = NULL;
-	body->len = 0;
-	/* the prefix (our header fields), then the text: blob or file */
-	sqlite3_bind_int64(st, 1, job->msg_id);
-	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
-		sqlite3_reset(st);
-		snprintf(why, whylen, "cannot read the spooled message: %s",
-		    rc == SQLITE_DONE ? "not found" : sqlite3_errmsg(db));
-		return -1;
-	}
-	prefix = sqlite3_column_blob(st, 0);
-	plen = (size_t)sqlite3_column_bytes(st, 0);
-	if (!job->body_file) {
-		blob = sqlite3_column_blob(st, 1);
-		blen = (size_t)sqlite3_column_bytes(st, 1);
-	} else {
-		snprintf(path, sizeof(path), "%s/%s", pool->body_dir, job->qid);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
-		    fstat(fd, &sb) == -1) {
-			snprintf(why, whylen, "cannot read the spooled body:"
-			    " %s", strerror(errno));
-			if (fd != -1)
-				close(fd);
-			sqlite3_reset(st);
-			return -1;
-		}
-		blen = (size_t)sb.st_size;
-	}
-	body->data = xmalloc(plen + blen + 1);
-	if (plen > 0)
-		memcpy(body->data, prefix, plen);
-	if (blob != NULL && blen > 0)
-		memcpy(body->data + plen, blob, blen);
-	sqlite3_reset(st);
-	for (off = 0; fd != -1 && off < blen;) {
-		ssize_t r = read(fd, body->data + plen + off, blen - off);
-
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			snprintf(why, whylen, "cannot read the spooled body:"
-			    " %s", r == 0 ? "short file" : strerror(errno));
-			close(fd);
-			free(body->data);
-			body->data = NULL;
-			return -1;
-		}
-		off += (size_t)r;
-	}
-	if (fd != -1)
-		close(fd);
-	body->len = plen + blen;
-	return 0;
-}
-
 /* deliver_fail_all - every recipient of job deferred for the same reason */
 static void
-deliver_fail_all(struct spool *sp, const struct deliver_job *job,
+deliver_fail_all(struct deliver_pool *pool, const struct deliver_job *job,
     const char *status, const char *why)
 {
 	struct spool_result *res = xcalloc(job->nrcpts, sizeof(*res));
@@ -188,30 +116,32 @@ deliver_fail_all(struct spool *sp, const struct deliver_job *job,
 		snprintf(res[i].reply, sizeof(res[i].reply), "%s", why);
 		snprintf(res[i].relay, sizeof(res[i].relay), "none");
 	}
-	spool_submit_results(sp, res, job->nrcpts);
+	pool->report(pool->report_arg, res, job->nrcpts);
 	free(res);
 }
 
 /* deliver_run - one job: read the body, run the agent or hand it over */
 static void
-deliver_run(struct deliver_pool *pool, sqlite3 *db, sqlite3_stmt *st,
+deliver_run(struct deliver_pool *pool, struct spool_reader *rd,
     struct deliver_job *job)
 {
 	struct spool_result *res;
 	struct conf_snap *snap;
-	char why[256];
+	struct err err;
 
-	if (job->body.data == NULL && deliver_read_body(pool, db, st, job,
-	    &job->body, why, sizeof(why)) == -1) {
+	if (job->body.data == NULL && (rd == NULL ? err_set(&err, 0,
+	    "cannot read the spooled message: no spool connection") :
+	    spool_reader_text(rd, job->msg_id, job->qid, job->body_file,
+	    &job->body.data, &job->body.len, &err)) == -1) {
 		log_error("event=deliver.body id=%s error=\"%s\"", job->qid,
-		    why);
-		deliver_fail_all(pool->spool, job, "4.3.0", why);
+		    err.msg);
+		deliver_fail_all(pool, job, "4.3.0", err.msg);
 		deliver_job_free(job);
 		return;
 	}
 	if (job->transport == SPOOL_TRANSPORT_REMOTE) {
 		if (pool->remote == NULL) {
-			deliver_fail_all(pool->spool, job, "4.4.0",
+			deliver_fail_all(pool, job, "4.4.0",
 			    "outbound relaying is not available");
 			deliver_job_free(job);
 			return;
@@ -227,7 +157,7 @@ deliver_run(struct deliver_pool *pool, sqlite3 *db, sqlite3_stmt *st,
 		deliver_maildir(snap->conf, job, i, &res[i]);
 	}
 	conf_snap_unref(snap);
-	spool_submit_results(pool->spool, res, job->nrcpts);
+	pool->report(pool->report_arg, res, job->nrcpts);
 	free(res);
 	deliver_job_free(job);
 }
@@ -237,17 +167,11 @@ deliver_thread(void *arg)
 {
 	struct deliver_pool *pool = arg;
 	struct deliver_job *job;
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
+	struct spool_reader *rd;
+	struct err err;
 
-	if (sqlite3_open_v2(pool->db_path, &db, SQLITE_OPEN_READONLY |
-	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT prefix, body FROM messages WHERE id = ?1",
-	    -1, &st, NULL) != SQLITE_OK)
-		log_error("event=deliver.open error=\"%s\"",
-		    db ? sqlite3_errmsg(db) : "out of memory");
-	else
-		sqlite3_busy_timeout(db, 10000);
+	if ((rd = spool_reader_open(pool->data_dir, &err)) == NULL)
+		log_error("event=deliver.open error=\"%s\"", err.msg);
 
 	for (;;) {
 		pthread_mutex_lock(&pool->lock);
@@ -263,10 +187,9 @@ deliver_thread(void *arg)
 			pool->tail = &pool->head;
 		pthread_mutex_unlock(&pool->lock);
 
-		deliver_run(pool, db, st, job);
+		deliver_run(pool, rd, job);
 	}
-	sqlite3_finalize(st);
-	sqlite3_close(db);
+	spool_reader_close(rd);
 	return NULL;
 }
 
@@ -279,12 +202,14 @@ deliver_pool_set_remote(struct deliver_pool *pool, deliver_remote_fn *fn,
 }
 
 int
-deliver_pool_start(struct deliver_pool *pool, struct spool *sp)
+deliver_pool_start(struct deliver_pool *pool, deliver_report_fn *report,
+    void *arg)
 {
 	char name[16];
 	int r;
 
-	pool->spool = sp;
+	pool->report = report;
+	pool->report_arg = arg;
 	for (unsigned i = 0; i < pool->nthreads; i++) {
 		if ((r = pthread_create(&pool->threads[i], NULL, deliver_thread,
 		    pool)) != 0) {
@@ -349,7 +274,6 @@ deliver_pool_free(struct deliver_pool *pool)
 	pthread_mutex_destroy(&pool->lock);
 	pthread_cond_destroy(&pool->cond);
 	free(pool->threads);
-	free(pool->db_path);
-	free(pool->body_dir);
+	free(pool->data_dir);
 	free(pool);
 }

@@ -2,10 +2,11 @@
 /*
  * deliver.h - delivery agents and the thread pool that runs them.
  *
- * The scheduler leases due recipients and pushes one job per recipient;
- * a pool thread runs the agent for the job's transport (maildir for local
- * mail) and reports the outcome to the spool. Agents may block (fsync,
- * rename): they never run on an event-loop thread.
+ * The scheduler leases due recipients and pushes one job per message and
+ * destination; a pool thread runs the agent for the job's transport
+ * (maildir for local mail) and reports the outcomes through the report
+ * function it was started with, never to the spool directly. Agents may
+ * block (fsync, rename): they never run on an event-loop thread.
  */
 #ifndef RELAIS_DELIVER_H
 #define RELAIS_DELIVER_H
@@ -56,10 +57,16 @@ struct deliver_job {
 struct deliver_pool;
 struct conf_live;
 
+/* deliver_report_fn - where agents report outcomes (n results of one
+   job, applied together): the queue manager's qmgr_report */
+typedef void deliver_report_fn(void *arg, const struct spool_result *res,
+    size_t n);
+
 /* deliver_pool_new - nthreads agents reading bodies from data_dir's spool */
 struct deliver_pool *deliver_pool_new(const char *data_dir, unsigned nthreads,
 	    struct conf_live *live);
-int	deliver_pool_start(struct deliver_pool *pool, struct spool *sp);
+int	deliver_pool_start(struct deliver_pool *pool,
+	    deliver_report_fn *report, void *arg);
 /* remote jobs, body read, go to fn (which owns them from then on) */
 typedef void deliver_remote_fn(void *arg, struct deliver_job *job);
 void	deliver_pool_set_remote(struct deliver_pool *pool,

@@ -37,7 +37,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "conf/conf_live.h"
+#include "live/conf_live.h"
 #include "core/base64.h"
 #include "core/buf.h"
 #include "core/log.h"
@@ -208,7 +208,7 @@ remote_job_finish(struct remote *r, struct deliver_job *job,
 		snprintf(res[i].remote_mta, sizeof(res[i].remote_mta), "%s",
 		    remote_mta ? remote_mta : "");
 	}
-	spool_submit_results(r->shared->spool, res, job->nrcpts);
+	r->shared->report(r->shared->report_arg, res, job->nrcpts);
 	free(res);
 	deliver_job_free(job);
 }
@@ -759,7 +759,8 @@ remote_transaction_done(struct remote_conn *c)
 		res[i].dsn_passed = (c->ext & RX_DSN) != 0 &&
 		    job->rcpts[i].notify != 0;
 	}
-	spool_submit_results(c->dest->r->shared->spool, res, job->nrcpts);
+	c->dest->r->shared->report(c->dest->r->shared->report_arg, res,
+	    job->nrcpts);
 	free(res);
 	free(c->rcpt_reply);
 	c->rcpt_reply = NULL;

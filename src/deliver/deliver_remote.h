@@ -17,9 +17,9 @@
 #include "core/err.h"
 #include "net/dns.h"
 
+#include "deliver/deliver.h"
+
 struct worker;
-struct deliver_job;
-struct spool;
 struct conf_live;
 
 struct remote;
@@ -28,7 +28,8 @@ struct remote;
 struct remote_shared {
 	struct worker		*workers;
 	unsigned		 nworkers;
-	struct spool		*spool;
+	deliver_report_fn	*report;	/* outcomes go here */
+	void			*report_arg;
 	struct conf_live	*live;
 };
 

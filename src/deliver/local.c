@@ -10,7 +10,7 @@
 #include "auth/passwd_file.h"
 #include "core/buf.h"
 #include "core/xalloc.h"
-#include "deliver/alias.h"
+#include "conf/alias.h"
 #include "deliver/local.h"
 
 static bool

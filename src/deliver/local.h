@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "conf/conf_live.h"
+#include "live/conf_live.h"
 #include "spool/spool.h"
 
 #define LOCAL_TARGETS_MAX	64	/* final addresses per RCPT */

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * worker.c - event-loop threads; see worker.h.
+ * worker.c - event-loop threads; see worker.h. What runs on them (SMTP
+ * sessions, outbound deliveries) comes through struct worker_ops: this
+ * file knows neither the server nor the outbound agent.
  *
  * Stopping (SIGTERM): the worker closes its listeners, tells every session
  * to stop (idle ones get 421 at once, those in DATA or waiting for the
@@ -19,9 +21,7 @@
 
 #include "core/log.h"
 #include "core/xalloc.h"
-#include "deliver/deliver_remote.h"
 #include "net/worker.h"
-#include "smtp/smtp_server.h"
 
 #define WORKER_STOP_GRACE	30	/* seconds for sessions to finish */
 #define WORKER_SCRATCH		(64 * 1024)
@@ -31,8 +31,9 @@ worker_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct listen_sock *sock = arg;
+	struct worker *w = sock->worker;
 
-	smtp_server_accept(sock->worker, fd, sa, sock);
+	w->ctx->ops->accept(w, fd, sa, sock);
 }
 
 static void
@@ -76,12 +77,6 @@ worker_inbox_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-worker_stop_each(uint64_t id, void *val, void *arg)
-{
-	smtp_server_shutdown(val);
-}
-
-static void
 worker_grace_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
@@ -110,7 +105,8 @@ worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	w->stopping = true;
 	/* outbound connections close; their jobs stay leased */
-	remote_stop(w->remote);
+	if (w->ctx->ops->outbound_stop != NULL)
+		w->ctx->ops->outbound_stop(w);
 	for (size_t i = 0; i < w->nsocks; i++) {
 		if (w->levs[i] != NULL)
 			evconnlistener_free(w->levs[i]);
@@ -129,7 +125,7 @@ worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 		struct smtp_session *s = idmap_get(&w->sessions, ids[i]);
 
 		if (s != NULL)
-			worker_stop_each(ids[i], s, NULL);
+			w->ctx->ops->session_shutdown(s);
 	}
 	free(ids);
 	w->stop_timer = evtimer_new(w->base, worker_grace_cb, w);
@@ -210,12 +206,6 @@ worker_join(struct worker *w)
 	w->running = false;
 }
 
-static void
-worker_free_each(uint64_t id, void *val, void *arg)
-{
-	smtp_server_free(val);
-}
-
 void
 worker_fini(struct worker *w)
 {
@@ -227,8 +217,8 @@ worker_fini(struct worker *w)
 			uint64_t id = w->sessions.slots[i].id;
 
 			if (id != 0 && id != UINT64_MAX) {
-				worker_free_each(id, w->sessions.slots[i].val,
-				    NULL);
+				w->ctx->ops->session_free(
+				    w->sessions.slots[i].val);
 				break;
 			}
 		}
@@ -254,8 +244,8 @@ worker_fini(struct worker *w)
 		event_free(w->stop_ev);
 	if (w->stop_timer)
 		event_free(w->stop_timer);
-	remote_free(w->remote);
-	w->remote = NULL;
+	if (w->ctx->ops->outbound_free != NULL)
+		w->ctx->ops->outbound_free(w);
 	if (w->base)
 		event_base_free(w->base);
 	idmap_fini(&w->sessions);
@@ -292,10 +282,4 @@ worker_post(struct worker *w, uint64_t session_id, worker_fn *fn, int status,
 	w->inbox = m;
 	pthread_mutex_unlock(&w->lock);
 	event_active(w->inbox_ev, EV_READ, 0);
-}
-
-void
-worker_spool_done(void *arg, uint64_t tag, int status)
-{
-	worker_post(arg, tag, smtp_server_spool_done, status, NULL);
 }

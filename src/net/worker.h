@@ -2,7 +2,7 @@
 /*
  * worker.h - an event-loop thread: its own event_base, its own
  * SO_REUSEPORT listening sockets, the SMTP sessions it accepted, and an
- * inbox through which other threads (the spool) answer them by id.
+ * inbox through which other threads (the queue manager) answer them by id.
  */
 #ifndef RELAIS_NET_WORKER_H
 #define RELAIS_NET_WORKER_H
@@ -12,6 +12,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
+#include <event2/util.h>
+
 #include "core/idmap.h"
 #include "net/listen.h"
 
@@ -19,14 +23,37 @@ struct event_base;
 struct event;
 struct evconnlistener;
 struct conf_live;
-struct spool;
+struct qmgr;
 struct smtp_session;
 struct remote;
 
+struct worker;
+
+/*
+ * What a worker runs, given by the daemon that wires it (cli_serve.c):
+ * the worker calls these instead of including the SMTP server and the
+ * outbound agent, which sit above it.
+ */
+struct worker_ops {
+	/* a connection accepted on one of w's listening sockets */
+	void	(*accept)(struct worker *w, evutil_socket_t fd,
+		    struct sockaddr *sa, struct listen_sock *sock);
+	/* stopping: tell one session to finish (it may free itself) */
+	void	(*session_shutdown)(struct smtp_session *s);
+	/* the grace period is over: drop one session at once */
+	void	(*session_free)(struct smtp_session *s);
+	/* stopping: close w's outbound connections (may be NULL) */
+	void	(*outbound_stop)(struct worker *w);
+	/* w goes: free its outbound agent (may be NULL) */
+	void	(*outbound_free)(struct worker *w);
+};
+
 /* what every worker shares, owned by the serve command */
 struct worker_ctx {
+	const struct worker_ops	*ops;
 	struct conf_live	*live;
-	struct spool		*spool;
+	struct qmgr		*qmgr;		/* where sessions commit */
+	const char		*body_dir;	/* where large bodies go */
 	atomic_bool		 stopping;
 };
 
@@ -37,7 +64,6 @@ struct worker_ctx {
  */
 typedef void worker_fn(struct smtp_session *s, int status, void *data);
 
-struct worker;
 /* work for the worker itself (outbound deliveries): fn(w, data) */
 typedef void worker_call_fn(struct worker *w, void *data);
 
@@ -90,8 +116,5 @@ void	worker_call(struct worker *w, worker_call_fn *fn, void *data);
 
 /* worker_check_done - leave the loop once stopping and no session is left */
 void	worker_check_done(struct worker *w);
-
-/* worker_spool_done - spool_done_fn that routes to worker_post */
-void	worker_spool_done(void *arg, uint64_t tag, int status);
 
 #endif

@@ -13,7 +13,7 @@
 #include "core/xalloc.h"
 #include "queue/bounce.h"
 #include "smtp/smtp_param.h"
-#include "spool/spool_int.h"
+#include "spool/spool.h"
 
 static char *
 bounce_dup(const char *s)
@@ -63,52 +63,6 @@ bounce_batch_fini(struct bounce_batch *b)
 	b->n = 0;
 }
 
-/* bounce_original - the facts of the original message; -1 if gone */
-static int
-bounce_original(struct spool *sp, int64_t msg_id, char qid[ID_QID_LEN + 1],
-    char **sender, char **envid, int *ret, int64_t *arrival, struct buf *text)
-{
-	sqlite3_stmt *st = sp->stmt[SPOOL_STMT_MSG_GET];
-	char path[4096];
-	bool body_file;
-
-	sqlite3_bind_int64(st, 1, msg_id);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return -1;
-	}
-	snprintf(qid, ID_QID_LEN + 1, "%s",
-	    (const char *)sqlite3_column_text(st, 0));
-	sqlite3_reset(st);
-
-	st = sp->stmt[SPOOL_STMT_MSG_BODY];
-	sqlite3_bind_int64(st, 1, msg_id);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return -1;
-	}
-	*sender = xstrdup(sqlite3_column_text(st, 0) ?
-	    (const char *)sqlite3_column_text(st, 0) : "");
-	*envid = sqlite3_column_type(st, 1) == SQLITE_NULL ? NULL :
-	    xstrdup((const char *)sqlite3_column_text(st, 1));
-	*ret = sqlite3_column_int(st, 2);
-	*arrival = sqlite3_column_int64(st, 3);
-	body_file = sqlite3_column_int(st, 4) != 0;
-	if (sqlite3_column_type(st, 7) != SQLITE_NULL)
-		buf_append(text, sqlite3_column_blob(st, 7),
-		    (size_t)sqlite3_column_bytes(st, 7));
-	if (!body_file)
-		buf_append(text, sqlite3_column_blob(st, 5),
-		    (size_t)sqlite3_column_bytes(st, 5));
-	sqlite3_reset(st);
-	if (body_file && id_qid_valid(qid)) {
-		/* unreadable: the report goes out with what there is */
-		snprintf(path, sizeof(path), "%s/%s", sp->body_dir, qid);
-		(void)buf_read_file(text, path, NULL);
-	}
-	return 0;
-}
-
 /* bounce_8bit - the report holds octets 7bit cannot carry */
 static bool
 bounce_8bit(const struct buf *b)
@@ -144,7 +98,7 @@ bounce_queue(struct spool *sp, const struct conf *conf, const char *to,
 	msg->body.size = report->len;
 	spool_msg_add_rcpt(msg, to, to, NULL, SMTP_NOTIFY_NEVER,
 	    local ? SPOOL_TRANSPORT_LOCAL : SPOOL_TRANSPORT_REMOTE);
-	rc = spool__insert_msg(sp, msg, err);
+	rc = spool_store_msg(sp, msg, err);
 	if (rc == 0)
 		log_info("event=dsn id=%s orig_id=%s kind=%s to=%s size=%zu",
 		    msg->qid, about, kind == DSN_FAILED ? "failed" :
@@ -165,22 +119,23 @@ bounce_flush(struct spool *sp, struct bounce_batch *b,
 		struct bounce_item *first = &b->items[i];
 		struct dsn_rcpt *r;
 		struct dsn_msg m;
-		struct buf text, report;
-		char *sender = NULL, *envid = NULL;
-		const char *to;
-		int ret = 0;
+		struct spool_stored orig;
+		struct buf report;
+		const char *to, *qid;
 		size_t nr = 0;
-		char qid[ID_QID_LEN + 1] = "";
+		int found;
 
 		if (first->msg_id == 0)
 			continue;	/* taken into an earlier report */
-		buf_init(&text, 0);
-		if (bounce_original(sp, first->msg_id, qid, &sender, &envid,
-		    &ret, &m.arrival, &text) == -1) {
-			buf_fini(&text);
+		if ((found = spool_msg_read(sp, first->msg_id, &orig,
+		    err)) != 1) {
+			spool_stored_fini(&orig);
 			first->msg_id = 0;
+			if (found == -1)
+				rc = -1;
 			continue;
 		}
+		qid = orig.qid;
 
 		/* every item of this message and kind, in one report */
 		r = xcalloc(b->n, sizeof(*r));
@@ -203,8 +158,8 @@ bounce_flush(struct spool *sp, struct bounce_batch *b,
 			if (j != i)
 				it->msg_id = 0;
 		}
-		to = sender;
-		if (sender[0] == '\0') {
+		to = orig.sender;
+		if (orig.sender[0] == '\0') {
 			/* never bounce a bounce (RFC 5321 6.1; RFC 3461 6.2) */
 			if (conf->relay.postmaster == NULL) {
 				log_info("event=dsn.dropped orig_id=%s reason="
@@ -219,11 +174,12 @@ bounce_flush(struct spool *sp, struct bounce_batch *b,
 			m.reporting_mta = conf->server.hostname;
 			m.qid = qid;
 			m.sender = to;
-			m.envid = envid;
-			m.ret_full = ret != 2;	/* enum smtp_ret: 2 = HDRS */
+			m.envid = orig.envid;
+			m.ret_full = orig.ret != 2; /* enum smtp_ret: 2 = HDRS */
+			m.arrival = orig.arrival;
 			m.now = now;
-			m.text = text.data;
-			m.text_len = text.len;
+			m.text = orig.text.data;
+			m.text_len = orig.text.len;
 			buf_init(&report, 0);
 			dsn_format(&m, r, nr, &report);
 			if (bounce_queue(sp, conf, to, &report,
@@ -233,9 +189,7 @@ bounce_flush(struct spool *sp, struct bounce_batch *b,
 		}
 		first->msg_id = 0;
 		free(r);
-		free(sender);
-		free(envid);
-		buf_fini(&text);
+		spool_stored_fini(&orig);
 	}
 	bounce_batch_fini(b);
 	return rc;

@@ -2,9 +2,9 @@
 /*
  * bounce.h - turning delivery outcomes into DSN messages in the spool.
  *
- * Runs on the spool thread inside the batch transaction: the outcome that
- * calls for a report and the report itself are committed together, so a
- * crash can neither lose a bounce nor send it twice.
+ * Runs on the queue manager's thread inside the batch transaction: the
+ * outcome that calls for a report and the report itself are committed
+ * together, so a crash can neither lose a bounce nor send it twice.
  */
 #ifndef RELAIS_QUEUE_BOUNCE_H
 #define RELAIS_QUEUE_BOUNCE_H

@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * spool.h - the durable queue: SQLite in WAL mode, owned by one spool
- * thread that group-commits every request waiting at that moment.
+ * spool.h - the durable store of the queue: SQLite in WAL mode
+ * (DATA_DIR/spool/queue.db) and the body files of large messages
+ * (DATA_DIR/spool/bodies/QID). Storage only: what to store when, and in
+ * which transaction, is the queue manager's (queue/qmgr.c), which owns
+ * the one write connection and calls everything below from its thread.
  *
- * Sessions submit finished messages (spool_submit_msg); delivery agents
- * submit per-recipient outcomes (spool_submit_result). The spool thread
- * runs all waiting requests in ONE transaction, commits (one fsync for the
- * batch), and only then calls each message's done callback, so a 250 is
- * given only for a message that would survive kill -9 and power loss.
- * After each batch the scheduler (queue/sched.c) leases due recipients
- * and hands them to the delivery agents.
+ * A transaction is spool_begin .. spool_commit; every other call that
+ * writes runs inside one. Nothing here calls upward: no scheduling, no
+ * retry policy, no delivery.
  */
 #ifndef RELAIS_SPOOL_H
 #define RELAIS_SPOOL_H
@@ -73,6 +72,7 @@ enum spool_outcome {
 	SPOOL_OUTCOME_BOUNCED,
 };
 
+/* what a delivery agent reports for one recipient */
 struct spool_result {
 	uint64_t		rcpt_id;
 	int64_t			msg_id;
@@ -88,26 +88,18 @@ struct spool_result {
 	bool			dsn_passed;	/* peer took NOTIFY: no DSN */
 };
 
-/* done callback: runs on the spool thread after the commit (status 0) or
-   after a failure (-1, nothing stored); must only hand off and return */
-typedef void spool_done_fn(void *arg, uint64_t tag, int status);
-
 struct spool;
-struct deliver_pool;
 
-/* spool_open - open/create DATA_DIR/spool/queue.db, recover after a crash */
+/* spool_open - open/create DATA_DIR/spool/queue.db, recover after a crash
+   (leases reset, finished messages and orphan body files removed) */
 struct spool *spool_open(const char *data_dir, struct err *err);
-struct conf_live;
-/* spool_start - start the spool thread; deliveries go to pool; the retry
-   policy and reports follow live's current configuration */
-int	spool_start(struct spool *sp, struct deliver_pool *pool,
-	    struct conf_live *live);
-/* spool_stop - commit what is waiting, stop the thread */
-void	spool_stop(struct spool *sp);
 void	spool_free(struct spool *sp);
 
 /* spool_body_dir - where spool_body files go */
 const char *spool_body_dir(const struct spool *sp);
+/* spool_started - unix time of spool_open: messages that arrived before
+   may have a delivered copy made before a crash */
+int64_t	spool_started(const struct spool *sp);
 
 /* spool_msg_new / _free - a message being built by a session */
 struct spool_msg *spool_msg_new(void);
@@ -117,31 +109,115 @@ void	spool_msg_add_rcpt(struct spool_msg *msg, const char *addr,
 	    const char *orig, const char *orcpt, unsigned notify,
 	    enum spool_transport transport);
 
-/* spool_submit_msg - take ownership of msg; done(arg, tag, status) later */
-void	spool_submit_msg(struct spool *sp, struct spool_msg *msg,
-	    spool_done_fn *done, void *arg, uint64_t tag);
-/* spool_submit_result(s) - record delivery outcomes (copied); the
-   results of one call are applied in the same commit */
-void	spool_submit_result(struct spool *sp, const struct spool_result *res);
-void	spool_submit_results(struct spool *sp, const struct spool_result *res,
-	    size_t n);
-/* spool_kick - run the scheduler now and forget what the spool knows of
-   destinations backing off (relais queue flush) */
-void	spool_kick(struct spool *sp);
+/* --- transactions (the queue manager's thread only) ------------------- */
 
-/* statistics for logs and metrics */
-struct spool_stats {
-	uint64_t	commits;	/* batches that changed something */
-	uint64_t	msg_commits;	/* of them, acknowledging messages
-					   (fsynced: synchronous = FULL) */
-	uint64_t	messages;
-	uint64_t	results;	/* outcomes from delivery agents */
-	uint64_t	leased;		/* recipients handed to the pool */
-	uint64_t	backoff_deferred; /* deferred by the scheduler: their
-					   destination backs off */
-	uint64_t	batch_us;	/* time in batches, total */
-	uint64_t	batch_us_max;
+/* spool_sync_body_dir - fsync the body directory (new body files' names) */
+int	spool_sync_body_dir(struct spool *sp, struct err *err);
+/* spool_begin - open a transaction; durable: its commit is fsynced
+   (synchronous = FULL), else it is ordered only (NORMAL) */
+int	spool_begin(struct spool *sp, bool durable, struct err *err);
+int	spool_commit(struct spool *sp, struct err *err);
+/* spool_rollback - give the open transaction up */
+void	spool_rollback(struct spool *sp);
+
+/* spool_store_msg - the rows of one message; on failure none of them
+   (a savepoint), and the transaction goes on */
+int	spool_store_msg(struct spool *sp, const struct spool_msg *msg,
+	    struct err *err);
+
+/* what the queue manager needs of a recipient to apply an outcome */
+struct spool_rcpt_state {
+	bool		 warned;	/* a delay report was sent */
+	unsigned	 notify;	/* enum smtp_notify bits */
+	char		*orig;
+	char		*orcpt;		/* or NULL */
 };
-void	spool_get_stats(struct spool *sp, struct spool_stats *out);
+/* spool_rcpt_get - 1 with *out filled (free with spool_rcpt_state_fini),
+   0 when the recipient is gone (relais queue delete), -1 on error */
+int	spool_rcpt_get(struct spool *sp, uint64_t rcpt_id,
+	    struct spool_rcpt_state *out, struct err *err);
+void	spool_rcpt_state_fini(struct spool_rcpt_state *st);
+/* spool_rcpt_defer - one more failed attempt; next attempt at retry_at
+   if > 0, else now + min(retry_min * 2^attempts, retry_max) */
+int	spool_rcpt_defer(struct spool *sp, uint64_t rcpt_id, int64_t now,
+	    const char *reply, int64_t retry_min, int64_t retry_max,
+	    int64_t retry_at, bool warned, struct err *err);
+/* spool_rcpt_settle - delivered or bounced for good */
+int	spool_rcpt_settle(struct spool *sp, uint64_t rcpt_id,
+	    enum spool_status status, int64_t now, const char *reply,
+	    struct err *err);
+/* spool_rcpt_lease - taken by a delivery: not due again until its
+   outcome (or the next start) */
+int	spool_rcpt_lease(struct spool *sp, uint64_t rcpt_id, struct err *err);
+
+/* spool_msg_finish - if no recipient of msg_id is left to deliver, delete
+   its rows: *removed, its qid in qid_out and whether it has a body file
+   (to unlink with spool_body_remove once the transaction is committed) */
+int	spool_msg_finish(struct spool *sp, int64_t msg_id, bool *removed,
+	    char qid_out[ID_QID_LEN + 1], bool *body_file, struct err *err);
+/* spool_body_remove - unlink the body file of a removed message */
+void	spool_body_remove(struct spool *sp, const char *qid);
+
+/* a due recipient with its message, valid during the scan's callback */
+struct spool_due {
+	uint64_t		 rcpt_id;
+	int64_t			 msg_id;
+	const char		*addr;
+	const char		*orig;
+	const char		*orcpt;		/* or NULL */
+	unsigned		 notify;
+	enum spool_transport	 transport;
+	int			 attempts;
+	const char		*qid;
+	const char		*sender;
+	const char		*envid;		/* or NULL */
+	int64_t			 arrival;
+	uint64_t		 size;
+	bool			 body_file;	/* body in spool/bodies/QID */
+	int			 ret;
+	bool			 smtputf8;
+	bool			 body8;
+	bool			 junk;
+	void			*row;		/* for spool_due_text */
+};
+/* spool_due_fn - one row; returning -1 stops the scan */
+typedef int spool_due_fn(void *arg, const struct spool_due *due);
+/* spool_due_scan - the recipients due at now, oldest first, at most
+   limit; *rows says how many were seen */
+int	spool_due_scan(struct spool *sp, int64_t now, size_t limit,
+	    spool_due_fn *fn, void *arg, size_t *rows, struct err *err);
+/* spool_due_text - the stored prefix and text of a due row's message
+   kept in the row (not body_file), NUL-terminated, malloc'd; read only
+   for the rows that need it */
+char	*spool_due_text(const struct spool_due *due, size_t *len);
+
+/* a stored message, for a delivery status report about it */
+struct spool_stored {
+	char		 qid[ID_QID_LEN + 1];
+	char		*sender;
+	char		*envid;		/* or NULL */
+	int		 ret;
+	int64_t		 arrival;
+	struct buf	 text;		/* prefix and text as stored */
+};
+/* spool_msg_read - 1 with *out filled (free with spool_stored_fini), 0
+   when the message is gone, -1 on error; an unreadable body file leaves
+   what could be read */
+int	spool_msg_read(struct spool *sp, int64_t msg_id,
+	    struct spool_stored *out, struct err *err);
+void	spool_stored_fini(struct spool_stored *st);
+
+/* --- reading from other threads (spool_reader.c) ---------------------- */
+
+/* a read-only connection of its own, for one thread at a time */
+struct spool_reader;
+struct spool_reader *spool_reader_open(const char *data_dir,
+	    struct err *err);
+void	spool_reader_close(struct spool_reader *rd);
+/* spool_reader_text - the stored prefix and text of message msg_id
+   (qid, body_file: from its row), NUL-terminated, malloc'd in *data */
+int	spool_reader_text(struct spool_reader *rd, int64_t msg_id,
+	    const char *qid, bool body_file, char **data, size_t *len,
+	    struct err *err);
 
 #endif

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "deliver/alias.h"
+#include "conf/alias.h"
 
 #define MAXT	4
 

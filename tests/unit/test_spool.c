@@ -25,6 +25,7 @@
 
 #include "core/log.h"
 #include "core/sys.h"
+#include "queue/qmgr.h"
 #include "spool/spool.h"
 
 struct done_state {
@@ -48,7 +49,7 @@ test_done(void *arg, uint64_t tag, int status)
 
 /* test_submit - store a message of size octets and wait for the answer */
 static int
-test_submit(struct spool *sp, const char *qid, size_t size)
+test_submit(struct qmgr *q, struct spool *sp, const char *qid, size_t size)
 {
 	struct done_state d = { PTHREAD_MUTEX_INITIALIZER,
 	    PTHREAD_COND_INITIALIZER, 0, 0 };
@@ -72,7 +73,7 @@ test_submit(struct spool *sp, const char *qid, size_t size)
 		spool_msg_free(msg);
 		return -2;	/* the session would answer 451 itself */
 	}
-	spool_submit_msg(sp, msg, test_done, &d, 1);
+	qmgr_submit_msg(q, msg, test_done, &d, 1);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += 10;
 	pthread_mutex_lock(&d.lock);
@@ -136,6 +137,7 @@ static void
 test_spool_faults(void **state)
 {
 	struct spool *sp;
+	struct qmgr *q;
 	struct err err;
 
 	snprintf(test_dir, sizeof(test_dir), "/tmp/relais-test-spool-XXXXXX");
@@ -143,19 +145,20 @@ test_spool_faults(void **state)
 	log_set_level(LOG_LEVEL_ERROR);
 	sp = spool_open(test_dir, &err);
 	assert_non_null(sp);
-	assert_int_equal(spool_start(sp, NULL, NULL), 0);
+	q = qmgr_new(sp, NULL, NULL);
+	assert_int_equal(qmgr_start(q), 0);
 
 	/* small and large bodies are stored */
-	assert_int_equal(test_submit(sp, "0000000000000001", 100), 0);
+	assert_int_equal(test_submit(q, sp, "0000000000000001", 100), 0);
 	assert_int_equal(test_count("0000000000000001"), 1);
-	assert_int_equal(test_submit(sp, "0000000000000002", 300000), 0);
+	assert_int_equal(test_submit(q, sp, "0000000000000002", 300000), 0);
 	assert_int_equal(test_count("0000000000000002"), 1);
 	assert_true(test_body_exists("0000000000000002"));
 
 	/* fsync of the body fails: failure reported, nothing left */
 	fail_errno = EIO;
 	sys.fsync = failing_fsync;
-	assert_int_equal(test_submit(sp, "0000000000000003", 300000), -1);
+	assert_int_equal(test_submit(q, sp, "0000000000000003", 300000), -1);
 	sys_restore();
 	assert_int_equal(test_count("0000000000000003"), 0);
 	assert_false(test_body_exists("0000000000000003"));
@@ -163,22 +166,24 @@ test_spool_faults(void **state)
 	/* disk full while the body is written: the session gets -1 */
 	fail_errno = ENOSPC;
 	sys.write = failing_write;
-	assert_int_equal(test_submit(sp, "0000000000000004", 300000), -2);
+	assert_int_equal(test_submit(q, sp, "0000000000000004", 300000), -2);
 	sys_restore();
 	assert_false(test_body_exists("0000000000000004"));
 
 	/* after the faults the spool works again */
-	assert_int_equal(test_submit(sp, "0000000000000005", 300000), 0);
+	assert_int_equal(test_submit(q, sp, "0000000000000005", 300000), 0);
 	assert_int_equal(test_count("0000000000000005"), 1);
+	qmgr_free(q);
 	spool_free(sp);
 }
 
-/* test_wait_results - until the spool has taken n outcomes (2 s at most) */
+/* test_wait_results - until the queue manager has taken n outcomes (2 s
+   at most) */
 static void
-test_wait_results(struct spool *sp, uint64_t n, struct spool_stats *st)
+test_wait_results(struct qmgr *q, uint64_t n, struct qmgr_stats *st)
 {
 	for (int i = 0; i < 2000; i++) {
-		spool_get_stats(sp, st);
+		qmgr_get_stats(q, st);
 		if (st->results >= n)
 			return;
 		usleep(1000);
@@ -197,39 +202,173 @@ static void
 test_spool_linger(void **state)
 {
 	struct spool_result res;
-	struct spool_stats a, b;
+	struct qmgr_stats a, b;
 	struct spool *sp;
+	struct qmgr *q;
 	struct err err;
 	bool shared = false;
 	char qid[32];
 
 	sp = spool_open(test_dir, &err);
 	assert_non_null(sp);
-	assert_int_equal(spool_start(sp, NULL, NULL), 0);
+	q = qmgr_new(sp, NULL, NULL);
+	assert_int_equal(qmgr_start(q), 0);
 	memset(&res, 0, sizeof(res));
 	res.rcpt_id = 424242;
 	res.outcome = SPOOL_OUTCOME_DELIVERED;
 
 	/* alone: committed after the linger, in a batch of its own */
-	spool_get_stats(sp, &a);
-	spool_submit_result(sp, &res);
-	test_wait_results(sp, a.results + 1, &b);
+	qmgr_get_stats(q, &a);
+	qmgr_report(q, &res, 1);
+	test_wait_results(q, a.results + 1, &b);
 	assert_int_equal(b.commits, a.commits + 1);
 	assert_int_equal(b.msg_commits, a.msg_commits);
 
 	/* followed shortly by a message: one commit for both (a few tries,
 	   in case this thread was descheduled longer than the linger) */
 	for (int i = 0; i < 5 && !shared; i++) {
-		spool_get_stats(sp, &a);
-		spool_submit_result(sp, &res);
+		qmgr_get_stats(q, &a);
+		qmgr_report(q, &res, 1);
 		usleep(300);	/* time to wake the thread, well within the linger */
 		snprintf(qid, sizeof(qid), "00000000000001%02d", i);
-		assert_int_equal(test_submit(sp, qid, 100), 0);
-		test_wait_results(sp, a.results + 1, &b);
+		assert_int_equal(test_submit(q, sp, qid, 100), 0);
+		test_wait_results(q, a.results + 1, &b);
 		shared = b.commits == a.commits + 1 &&
 		    b.msg_commits == a.msg_commits + 1;
 	}
 	assert_true(shared);
+	qmgr_free(q);
+	spool_free(sp);
+}
+
+/* the due rows of message 00000000000000a1 (earlier tests left others) */
+struct due_seen {
+	uint64_t	first;
+	size_t		n;
+};
+
+static int
+test_due_count(void *arg, const struct spool_due *due)
+{
+	struct due_seen *seen = arg;
+
+	if (strcmp(due->qid, "00000000000000a1") != 0)
+		return 0;
+	if (seen->n++ == 0)
+		seen->first = due->rcpt_id;
+	assert_string_equal(due->sender, "s@example.test");
+	assert_false(due->body_file);
+	return 0;
+}
+
+static size_t
+test_due(struct spool *sp, int64_t now, uint64_t *first)
+{
+	struct due_seen seen = { 0, 0 };
+	struct err err;
+	size_t rows;
+
+	assert_int_equal(spool_due_scan(sp, now, 1000, test_due_count, &seen,
+	    &rows, &err), 0);
+	assert_true(rows >= seen.n);
+	if (first != NULL)
+		*first = seen.first;
+	return seen.n;
+}
+
+/*
+ * The storage API alone, as the queue manager drives it: a message stored
+ * in a transaction is due; a leased recipient is not; a deferred one is
+ * due again only at its retry time; once every recipient is settled the
+ * message is removed, and the text kept in the row reads back whole.
+ */
+static void
+test_spool_store(void **state)
+{
+	struct spool *sp;
+	struct spool_msg *msg;
+	struct spool_rcpt_state rs;
+	struct spool_stored stored;
+	struct err err;
+	uint64_t first, second;
+	int64_t now = time(NULL), msg_id;
+	bool removed, body_file;
+	char qid[ID_QID_LEN + 1];
+
+	sp = spool_open(test_dir, &err);
+	assert_non_null(sp);
+	msg = spool_msg_new();
+	snprintf(msg->qid, sizeof(msg->qid), "00000000000000a1");
+	msg->sender = strdup("s@example.test");
+	msg->arrival = now;
+	buf_append(&msg->prefix, "X-A: 1\r\n", 8);
+	buf_append(&msg->body.mem, "Subject: t\r\n\r\nhi\r\n", 19);
+	msg->body.size = 19;
+	spool_msg_add_rcpt(msg, "a@example.test", "a@example.test", NULL, 0,
+	    SPOOL_TRANSPORT_LOCAL);
+	spool_msg_add_rcpt(msg, "b@example.test", "B@example.test",
+	    "rfc822;b@example.test", 1, SPOOL_TRANSPORT_REMOTE);
+	assert_int_equal(spool_begin(sp, true, &err), 0);
+	assert_int_equal(spool_store_msg(sp, msg, &err), 0);
+	assert_int_equal(spool_commit(sp, &err), 0);
+	spool_msg_free(msg);
+
+	assert_int_equal(test_due(sp, now, &first), 2);
+	assert_int_equal(spool_begin(sp, false, &err), 0);
+	assert_int_equal(spool_rcpt_lease(sp, first, &err), 0);
+	assert_int_equal(spool_commit(sp, &err), 0);
+	assert_int_equal(test_due(sp, now, &second), 1);
+	assert_true(second != first);
+
+	/* deferred with a retry time: not due before it */
+	assert_int_equal(spool_begin(sp, false, &err), 0);
+	assert_int_equal(spool_rcpt_get(sp, second, &rs, &err), 1);
+	assert_string_equal(rs.orig, "B@example.test");
+	assert_string_equal(rs.orcpt, "rfc822;b@example.test");
+	assert_int_equal(rs.notify, 1);
+	assert_false(rs.warned);
+	spool_rcpt_state_fini(&rs);
+	assert_int_equal(spool_rcpt_defer(sp, second, now, "4.0.0 later", 60,
+	    3600, now + 100, true, &err), 0);
+	assert_int_equal(spool_commit(sp, &err), 0);
+	assert_int_equal(test_due(sp, now + 99, NULL), 0);
+	assert_int_equal(test_due(sp, now + 100, NULL), 1);
+	assert_int_equal(spool_rcpt_get(sp, second, &rs, &err), 1);
+	assert_true(rs.warned);
+	spool_rcpt_state_fini(&rs);
+	assert_int_equal(spool_rcpt_get(sp, 999999, &rs, &err), 0);
+
+	/* what a report about it reads back */
+	msg_id = -1;
+	for (int64_t id = 1; id < 100 && msg_id == -1; id++) {
+		if (spool_msg_read(sp, id, &stored, &err) == 1 &&
+		    strcmp(stored.qid, "00000000000000a1") == 0)
+			msg_id = id;
+		else
+			spool_stored_fini(&stored);
+	}
+	assert_true(msg_id > 0);
+	assert_int_equal(stored.text.len, 27);
+	assert_memory_equal(stored.text.data, "X-A: 1\r\nSubject: t\r\n", 20);
+	assert_string_equal(stored.sender, "s@example.test");
+	spool_stored_fini(&stored);
+
+	/* one recipient left: the message stays; none left: it goes */
+	assert_int_equal(spool_begin(sp, true, &err), 0);
+	assert_int_equal(spool_rcpt_settle(sp, first, SPOOL_RCPT_DELIVERED,
+	    now, "2.0.0 ok", &err), 0);
+	assert_int_equal(spool_msg_finish(sp, msg_id, &removed, qid,
+	    &body_file, &err), 0);
+	assert_false(removed);
+	assert_int_equal(spool_rcpt_settle(sp, second, SPOOL_RCPT_BOUNCED,
+	    now, "5.0.0 no", &err), 0);
+	assert_int_equal(spool_msg_finish(sp, msg_id, &removed, qid,
+	    &body_file, &err), 0);
+	assert_true(removed);
+	assert_false(body_file);
+	assert_string_equal(qid, "00000000000000a1");
+	assert_int_equal(spool_commit(sp, &err), 0);
+	assert_int_equal(test_count("00000000000000a1"), 0);
 	spool_free(sp);
 }
 
@@ -265,6 +404,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spool_faults),
 		cmocka_unit_test(test_spool_linger),
+		cmocka_unit_test(test_spool_store),
 		cmocka_unit_test(test_spool_recover),
 	};
 

@@ -17,7 +17,7 @@
 
 #include "core/buf.h"
 #include "core/xalloc.h"
-#include "deliver/alias.h"
+#include "conf/alias.h"
 
 struct alias_slot {
 	struct alias_entry	 e;

@@ -7,8 +7,8 @@
  * the span of a session or a delivery and drop it after; a reload builds
  * a complete new snapshot first and swaps it in only if all of it loaded.
  */
-#ifndef RELAIS_CONF_LIVE_H
-#define RELAIS_CONF_LIVE_H
+#ifndef RELAIS_LIVE_CONF_LIVE_H
+#define RELAIS_LIVE_CONF_LIVE_H
 
 #include <pthread.h>
 #include <stdatomic.h>

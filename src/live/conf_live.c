@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "auth/passwd_file.h"
-#include "conf/conf_live.h"
+#include "live/conf_live.h"
 #include "core/xalloc.h"
-#include "deliver/alias.h"
+#include "conf/alias.h"
 #include "msgauth/dkim.h"
 #include "net/tls.h"
 

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * smtp_server.h - the inbound SMTP session (RFC 5321 server side) on a
- * worker's event loop.
+ * worker's event loop. The serve command hands these to the workers as
+ * their struct worker_ops; finished messages go to the queue manager.
  */
-#ifndef RELAIS_SMTP_SERVER_H
-#define RELAIS_SMTP_SERVER_H
+#ifndef RELAIS_SERVER_SMTP_SERVER_H
+#define RELAIS_SERVER_SMTP_SERVER_H
 
 #include <sys/socket.h>
 
@@ -17,9 +18,6 @@ struct smtp_session;
 /* smtp_server_accept - start a session on a freshly accepted socket */
 void	smtp_server_accept(struct worker *w, evutil_socket_t fd,
 	    struct sockaddr *sa, struct listen_sock *sock);
-/* smtp_server_spool_done - the spool's answer for the pending commit
-   (a worker_fn: s is NULL when the session has gone) */
-void	smtp_server_spool_done(struct smtp_session *s, int status, void *data);
 /* smtp_server_shutdown - SIGTERM: 421 now if idle, else after the current
    transaction */
 void	smtp_server_shutdown(struct smtp_session *s);

@@ -13,8 +13,8 @@
  * level only: expanding targets that are aliases again is the caller's
  * job. A loaded table is immutable: any number of threads may look it up.
  */
-#ifndef RELAIS_DELIVER_ALIAS_H
-#define RELAIS_DELIVER_ALIAS_H
+#ifndef RELAIS_CONF_ALIAS_H
+#define RELAIS_CONF_ALIAS_H
 
 #include <stddef.h>
 

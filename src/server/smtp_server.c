@@ -10,8 +10,8 @@
  * or a line over 512 octets, is refused without being interpreted), or
  * message text fed to the pure smtp_data scanner. Each verb has a row in
  * smtp_server_cmds[]: the states it is allowed in and its handler. At the
- * end of the message the session hands it to the spool and stops reading
- * commands until the spool answers (by session id, through the worker's
+ * end of the message the session hands it to the queue manager and stops
+ * reading commands until it answers (by session id, through the worker's
  * inbox); only then is the 250 sent.
  *
  * Everything a client sends becomes a reply and a state change, never a
@@ -43,14 +43,14 @@
 #include "auth/passwd_check.h"
 #include "auth/passwd_file.h"
 #include "auth/sasl.h"
-#include "conf/conf_live.h"
+#include "conf/alias.h"
 #include "core/buf.h"
 #include "core/id.h"
 #include "core/log.h"
 #include "core/xalloc.h"
-#include "deliver/alias.h"
 #include "deliver/deliver_remote.h"
 #include "deliver/local.h"
+#include "live/conf_live.h"
 #include "msgauth/dkim.h"
 #include "msgauth/dmarc.h"
 #include "msgauth/msgauth.h"
@@ -59,12 +59,13 @@
 #include "net/tls.h"
 #include "net/worker.h"
 #include "policy/limits.h"
+#include "queue/qmgr.h"
+#include "server/smtp_server.h"
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_header.h"
 #include "smtp/smtp_param.h"
 #include "smtp/smtp_parse.h"
 #include "smtp/smtp_path.h"
-#include "smtp/smtp_server.h"
 #include "spool/spool.h"
 
 #define SMTP_INPUT_HIGH		(256 * 1024)	/* read high-water mark */
@@ -79,7 +80,7 @@ enum smtp_state {
 	SMTP_STATE_RCPT = 1 << 3,	/* at least one recipient */
 	SMTP_STATE_DATA = 1 << 4,	/* reading DATA text */
 	SMTP_STATE_BDAT = 1 << 5,	/* between BDAT chunks */
-	SMTP_STATE_COMMIT = 1 << 6,	/* waiting for the spool */
+	SMTP_STATE_COMMIT = 1 << 6,	/* waiting for the commit */
 	SMTP_STATE_CLOSING = 1 << 7,	/* flushing the last reply */
 	SMTP_STATE_AUTH = 1 << 8,	/* reading SASL responses */
 	SMTP_STATE_AUTHWAIT = 1 << 9,	/* waiting for the password check */
@@ -173,6 +174,16 @@ static void	smtp_server_auth_done(struct smtp_session *s, int status,
 		    void *data);
 static void	smtp_server_auth_end(struct smtp_session *s);
 static void	smtp_server_tls_switch(struct smtp_session *s);
+static void	smtp_server_spool_done(struct smtp_session *s, int status,
+		    void *data);
+
+/* smtp_server_commit_done - qmgr_done_fn: hand the answer to the
+   session's worker (arg), on whatever thread the queue manager runs */
+static void
+smtp_server_commit_done(void *arg, uint64_t tag, int status)
+{
+	worker_post(arg, tag, smtp_server_spool_done, status, NULL);
+}
 static bool	smtp_server_header_has(const struct smtp_session *s,
 		    size_t end, const char *name);
 static void	smtp_server_header_text(struct smtp_session *s,
@@ -342,7 +353,7 @@ smtp_server_free(struct smtp_session *s)
 
 	idmap_del(&w->sessions, s->id);
 	if (s->state == SMTP_STATE_COMMIT)
-		s->msg = NULL;		/* the spool owns it now */
+		s->msg = NULL;		/* the queue manager owns it now */
 	smtp_server_reset(s);
 	smtp_server_auth_end(s);
 	if (s->bev != NULL && s->tls && s->state != SMTP_STATE_STARTTLS) {
@@ -1080,7 +1091,7 @@ smtp_server_body(struct smtp_session *s, const char *p, size_t n)
 
 	if (n == 0 || s->write_failed)
 		return;
-	if (spool_body_write(&s->msg->body, spool_body_dir(s->w->ctx->spool),
+	if (spool_body_write(&s->msg->body, s->w->ctx->body_dir,
 	    s->msg->qid, p, n, &err) == -1) {
 		log_error("event=spool.body id=%s error=\"%s\"", s->msg->qid,
 		    err.msg);
@@ -1212,7 +1223,7 @@ smtp_server_finish(struct smtp_session *s)
 	smtp_server_msgauth(s);
 }
 
-/* smtp_server_commit - hand the message to the spool; 250 comes later */
+/* smtp_server_commit - hand the message to the queue manager; 250 later */
 static void
 smtp_server_commit(struct smtp_session *s)
 {
@@ -1226,9 +1237,10 @@ smtp_server_commit(struct smtp_session *s)
 	s->commit_rcpts = s->msg->nrcpts;
 	s->state = SMTP_STATE_COMMIT;
 	smtp_server_timeouts(s);
-	spool_submit_msg(s->w->ctx->spool, s->msg, worker_spool_done, s->w,
-	    s->id);
-	/* s->msg stays for the log line; the spool owns it until done */
+	qmgr_submit_msg(s->w->ctx->qmgr, s->msg, smtp_server_commit_done,
+	    s->w, s->id);
+	/* s->msg stays for the log line; the queue manager owns it until
+	   done */
 }
 
 /* smtp_server_text_all - the whole received text, in memory (read back
@@ -1262,13 +1274,13 @@ smtp_server_text_replace(struct smtp_session *s, const char *p, size_t n)
 	if (b->fd == -1) {
 		buf_reset(&b->mem);
 		b->size = 0;
-		return spool_body_write(b, spool_body_dir(s->w->ctx->spool),
+		return spool_body_write(b, s->w->ctx->body_dir,
 		    s->msg->qid, p, n, &err);
 	}
 	if (ftruncate(b->fd, 0) == -1 || lseek(b->fd, 0, SEEK_SET) == -1)
 		return -1;
 	b->size = 0;
-	return spool_body_write(b, spool_body_dir(s->w->ctx->spool),
+	return spool_body_write(b, s->w->ctx->body_dir,
 	    s->msg->qid, p, n, &err);
 }
 
@@ -1396,7 +1408,9 @@ commit:
 	smtp_server_commit(s);
 }
 
-void
+/* smtp_server_spool_done - the queue manager's answer for the pending
+   commit, on the session's worker (s is NULL when the session has gone) */
+static void
 smtp_server_spool_done(struct smtp_session *s, int status, void *data)
 {
 	char la[LOG_ADDR_MAX];
@@ -1404,7 +1418,7 @@ smtp_server_spool_done(struct smtp_session *s, int status, void *data)
 	if (s == NULL || s->state != SMTP_STATE_COMMIT)
 		return;
 	smtp_server_cork(s);	/* the 250 goes out with what follows */
-	/* the spool frees the message after done: what we log was kept */
+	/* the queue manager frees the message after done: what we log was kept */
 	s->msg = NULL;
 	s->state = SMTP_STATE_READY;
 	if (status == 0) {

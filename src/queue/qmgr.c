@@ -1,0 +1,657 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * qmgr.c - the queue manager's thread and its group commit; see qmgr.h.
+ *
+ * The thread loops: take every waiting request, fsync the body files
+ * they name (and their directory, once), open one spool transaction,
+ * store the messages, apply the outcomes (queue/retry.c), let the
+ * scheduler lease due recipients (queue/sched.c), queue the reports
+ * (queue/bounce.c), remove finished messages, COMMIT, and only then call
+ * the done callbacks, unlink finished bodies and hand the leased jobs to
+ * the delivery pool.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/idmap.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "deliver/deliver.h"
+#include "live/conf_live.h"
+#include "queue/backoff.h"
+#include "queue/bounce.h"
+#include "queue/qmgr.h"
+#include "queue/retry.h"
+#include "queue/sched.h"
+
+/* recipients handed to the delivery agents and not yet reported */
+#define QMGR_INFLIGHT_MAX	256
+/* recipients of backing-off destinations deferred in place per batch:
+   bounds the batch (and so the wait of a 250) to a few milliseconds */
+#define QMGR_DEFER_MAX		1024
+/* event=spool.stats at most this often (and at stop) */
+#define QMGR_STATS_INTERVAL	60
+/* a batch slower than this is logged at info */
+#define QMGR_SLOW_BATCH_MS	500
+/*
+ * Outcomes alone wait this long for a message to share their commit.
+ * Under load a message is always waiting and nothing lingers; with one
+ * client the outcome of the last message rides with the next message's
+ * commit instead of a transaction, a wakeup and (for a delivery) an
+ * fsync of its own. It only widens, by at most this much, the window in
+ * which a crash makes a delivery happen twice.
+ */
+#define QMGR_RESULT_LINGER_US	2000
+
+enum qmgr_req_type {
+	QMGR_REQ_MSG,
+	QMGR_REQ_RESULT,
+};
+
+struct qmgr_req {
+	struct qmgr_req		*next;
+	enum qmgr_req_type	 type;
+	struct spool_msg	*msg;		/* MSG */
+	qmgr_done_fn		*done;
+	void			*arg;
+	uint64_t		 tag;
+	int			 status;	/* 0 stored, -1 failed */
+	bool			 backoff;	/* RESULT made by the scheduler */
+	struct spool_result	 res;		/* RESULT */
+};
+
+struct qmgr {
+	struct spool		*sp;
+	struct deliver_pool	*pool;
+	struct conf_live	*live;
+
+	pthread_t		 thread;
+	bool			 running;
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 cond;
+	struct qmgr_req		*head, **tail;	/* waiting requests */
+	bool			 msgs_waiting;	/* a message among them */
+	int64_t			 results_since;	/* monotonic us of the oldest
+						   waiting outcome, 0: none */
+	bool			 stopping;
+	bool			 kicked;
+
+	/* the thread's own */
+	struct idmap		 inflight;	/* rcpt id -> (void *)1 */
+	size_t			 inflight_max;
+	bool			 more;		/* due work left: no wait */
+	struct backoff_table	 backoff;
+
+	pthread_mutex_t		 stats_lock;
+	struct qmgr_stats	 stats;
+};
+
+static void	*qmgr_thread(void *arg);
+
+static int64_t
+qmgr_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+struct qmgr *
+qmgr_new(struct spool *sp, struct deliver_pool *pool, struct conf_live *live)
+{
+	struct qmgr *q = xcalloc(1, sizeof(*q));
+	pthread_condattr_t ca;
+
+	q->sp = sp;
+	q->pool = pool;
+	q->live = live;
+	q->tail = &q->head;
+	q->inflight_max = QMGR_INFLIGHT_MAX;
+	idmap_init(&q->inflight);
+	pthread_mutex_init(&q->lock, NULL);
+	/* waits are timed on the monotonic clock: a step of the wall clock
+	   neither stalls nor hurries the thread */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&q->stats_lock, NULL);
+	return q;
+}
+
+int
+qmgr_start(struct qmgr *q)
+{
+	int r;
+
+	if ((r = pthread_create(&q->thread, NULL, qmgr_thread, q)) != 0) {
+		errno = r;
+		log_warn("event=qmgr.start");
+		return -1;
+	}
+	q->running = true;
+	(void)pthread_setname_np(q->thread, "relais-qmgr");
+	return 0;
+}
+
+void
+qmgr_stop(struct qmgr *q)
+{
+	if (!q->running)
+		return;
+	pthread_mutex_lock(&q->lock);
+	q->stopping = true;
+	pthread_cond_signal(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+	pthread_join(q->thread, NULL);
+	q->running = false;
+}
+
+void
+qmgr_free(struct qmgr *q)
+{
+	struct qmgr_req *req;
+
+	if (q == NULL)
+		return;
+	qmgr_stop(q);
+	/* requests never taken (the thread never ran): their messages
+	   were never acknowledged, and whoever waited is gone */
+	while ((req = q->head) != NULL) {
+		q->head = req->next;
+		if (req->type == QMGR_REQ_MSG) {
+			spool_body_discard(&req->msg->body);
+			spool_msg_free(req->msg);
+		}
+		free(req);
+	}
+	backoff_expire(&q->backoff, 0, true);
+	idmap_fini(&q->inflight);
+	pthread_mutex_destroy(&q->lock);
+	pthread_cond_destroy(&q->cond);
+	pthread_mutex_destroy(&q->stats_lock);
+	free(q);
+}
+
+/*
+ * qmgr_push - append the requests head..*tail (all of head's type) under
+ * one lock, so that they land in the same batch. The thread needs waking
+ * for a message, and for the first outcome only (see qmgr_wait).
+ */
+static void
+qmgr_push(struct qmgr *q, struct qmgr_req *head, struct qmgr_req **tail)
+{
+	pthread_mutex_lock(&q->lock);
+	*q->tail = head;
+	q->tail = tail;
+	if (head->type == QMGR_REQ_MSG) {
+		q->msgs_waiting = true;
+		pthread_cond_signal(&q->cond);
+	} else if (q->results_since == 0) {
+		q->results_since = qmgr_mono_us();
+		pthread_cond_signal(&q->cond);
+	}
+	pthread_mutex_unlock(&q->lock);
+}
+
+static void
+qmgr_enqueue(struct qmgr *q, struct qmgr_req *req)
+{
+	req->next = NULL;
+	qmgr_push(q, req, &req->next);
+}
+
+void
+qmgr_submit_msg(struct qmgr *q, struct spool_msg *msg, qmgr_done_fn *done,
+    void *arg, uint64_t tag)
+{
+	struct qmgr_req *req = xcalloc(1, sizeof(*req));
+
+	req->type = QMGR_REQ_MSG;
+	req->msg = msg;
+	req->done = done;
+	req->arg = arg;
+	req->tag = tag;
+	qmgr_enqueue(q, req);
+}
+
+void
+qmgr_report(void *arg, const struct spool_result *res, size_t n)
+{
+	struct qmgr *q = arg;
+	struct qmgr_req *head = NULL, **tail = &head;
+
+	for (size_t i = 0; i < n; i++) {
+		struct qmgr_req *req = xcalloc(1, sizeof(*req));
+
+		req->type = QMGR_REQ_RESULT;
+		req->res = res[i];
+		*tail = req;
+		tail = &req->next;
+	}
+	if (head != NULL)
+		qmgr_push(q, head, tail);
+}
+
+void
+qmgr_kick(struct qmgr *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->kicked = true;
+	pthread_cond_signal(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+}
+
+void
+qmgr_get_stats(struct qmgr *q, struct qmgr_stats *out)
+{
+	pthread_mutex_lock(&q->stats_lock);
+	*out = q->stats;
+	pthread_mutex_unlock(&q->stats_lock);
+}
+
+/* qmgr_backoff_learn - what the remote results of a batch say */
+static void
+qmgr_backoff_learn(struct qmgr *q, const struct qmgr_req *list,
+    bool smarthost, int64_t now)
+{
+	for (const struct qmgr_req *req = list; req; req = req->next) {
+		const struct spool_result *res = &req->res;
+
+		if (req->type != QMGR_REQ_RESULT || req->backoff ||
+		    req->status != 0 || strcmp(res->relay, "local") == 0)
+			continue;
+		/* only a backing-off destination answers with a retry time */
+		if (res->retry_at > now)
+			backoff_set(&q->backoff, backoff_key(smarthost,
+			    res->addr), res->retry_at);
+		else if (res->outcome == SPOOL_OUTCOME_DELIVERED)
+			backoff_set(&q->backoff, backoff_key(smarthost,
+			    res->addr), 0);
+	}
+}
+
+static void
+qmgr_log_result(const struct spool_result *res, int64_t now)
+{
+	static const char *const names[] = {
+		[SPOOL_OUTCOME_DELIVERED] = "delivered",
+		[SPOOL_OUTCOME_DEFERRED] = "deferred",
+		[SPOOL_OUTCOME_BOUNCED] = "bounced",
+	};
+	char reply[600], la[LOG_ADDR_MAX];
+
+	log_info("event=%s id=%s to=%s relay=%s delay=%llds status=%s"
+	    " reply=%s", names[res->outcome], res->qid,
+	    log_addr(la, sizeof(la), res->addr), res->relay,
+	    (long long)(now - res->arrival), res->status,
+	    log_quote(reply, sizeof(reply), res->reply, strlen(res->reply)));
+}
+
+/* qmgr_sync_bodies - 1. bodies on disk before the rows that name them;
+   returns how many messages the list holds */
+static size_t
+qmgr_sync_bodies(struct qmgr *q, struct qmgr_req *list)
+{
+	struct qmgr_req *req;
+	struct err err;
+	bool synced_dir = false;
+	size_t nmsgs = 0;
+
+	for (req = list; req; req = req->next) {
+		if (req->type != QMGR_REQ_MSG)
+			continue;
+		nmsgs++;
+		if (spool_body_sync(&req->msg->body, &err) == -1) {
+			log_warnx("event=spool.fsync id=%s error=\"%s\"",
+			    req->msg->qid, err.msg);
+			req->status = -1;
+			continue;
+		}
+		if (req->msg->body.fd != -1 && !synced_dir) {
+			if (spool_sync_body_dir(q->sp, &err) == -1) {
+				log_warnx("event=spool.fsync id=%s"
+				    " error=\"%s\"", req->msg->qid, err.msg);
+				req->status = -1;
+				continue;
+			}
+			synced_dir = true;
+		}
+	}
+	return nmsgs;
+}
+
+/* qmgr_apply - an outcome applied in the open transaction */
+static void
+qmgr_apply(struct qmgr *q, struct qmgr_req *req, const struct conf *conf,
+    int64_t now, struct bounce_batch *bb)
+{
+	struct err err;
+
+	if (retry_apply(q->sp, &req->res, conf, now, bb, &err) == -1) {
+		log_error("event=spool.update id=%s error=\"%s\"",
+		    req->res.qid, err.msg);
+		req->status = -1;
+	}
+}
+
+/* the messages a batch finished: logged, and their bodies unlinked, once
+   the commit is on disk */
+struct qmgr_finished {
+	char	qid[ID_QID_LEN + 1];
+	bool	body_file;
+};
+
+/* qmgr_batch - one group commit over every request in list */
+static void
+qmgr_batch(struct qmgr *q, struct qmgr_req *list, bool dispatch)
+{
+	struct qmgr_req *req, *next, **tail;
+	struct sched_pick pick;
+	struct deliver_job *job;
+	struct err err;
+	struct qmgr_finished *done_msgs = NULL;
+	size_t ndone = 0, nmsgs, nresults = 0, nbackoff = 0, nleased = 0;
+	struct bounce_batch bb = { NULL, 0 };
+	struct conf_snap *snap = NULL;
+	int64_t now = time(NULL), t0 = qmgr_mono_us(), us;
+	bool ok = true, smarthost, durable;
+
+	memset(&pick, 0, sizeof(pick));
+	nmsgs = qmgr_sync_bodies(q, list);
+
+	/*
+	 * 2. one transaction for everything. A batch that acknowledges new
+	 * messages, or settles recipients for good (delivered, bounced: it
+	 * may finish a message, whose body file is unlinked right after), is
+	 * fsynced. One that only records deferrals and leases is not (WAL
+	 * order keeps it consistent, and the next durable commit makes it
+	 * durable); losing it to a power cut can repeat an attempt, never
+	 * lose a message or its body.
+	 */
+	durable = nmsgs > 0;
+	for (req = list; req && !durable; req = req->next)
+		durable = req->type == QMGR_REQ_RESULT &&
+		    req->res.outcome != SPOOL_OUTCOME_DEFERRED;
+	snap = q->live ? conf_live_get(q->live) : NULL;
+	smarthost = snap != NULL && snap->conf->relay.smarthost != NULL;
+	if (spool_begin(q->sp, durable, &err) == -1) {
+		log_error("event=spool.begin error=\"%s\"", err.msg);
+		ok = false;
+		goto commit_done;
+	}
+	for (req = list; req; req = req->next) {
+		if (req->type == QMGR_REQ_MSG) {
+			if (req->status == -1)
+				continue;
+			if (spool_store_msg(q->sp, req->msg, &err) == -1) {
+				log_error("event=spool.insert id=%s error=\"%s\"",
+				    req->msg->qid, err.msg);
+				req->status = -1;
+			}
+		} else {
+			nresults++;
+			if (snap == NULL)
+				req->status = -1;
+			else
+				qmgr_apply(q, req, snap->conf, now, &bb);
+		}
+	}
+	/*
+	 * the scheduler: due recipients leased for the delivery pool, as
+	 * many as it has room for; those of destinations that back off
+	 * deferred right here, as their worker would have done
+	 */
+	qmgr_backoff_learn(q, list, smarthost, now);
+	backoff_expire(&q->backoff, now, false);
+	if (dispatch && q->pool != NULL && snap != NULL) {
+		size_t room = q->inflight.len < q->inflight_max ?
+		    q->inflight_max - q->inflight.len : 0;
+
+		if ((room > 0 || q->backoff.n > 0) && sched_select(q->sp,
+		    &q->backoff, now, room, QMGR_DEFER_MAX, smarthost, &pick,
+		    &err) == -1)
+			log_error("event=sched.select error=\"%s\"", err.msg);
+	}
+	for (job = pick.jobs; job; job = job->next)
+		nleased += job->nrcpts;
+	/* the scheduler's deferrals: settled and logged like the others */
+	for (tail = &list; *tail; tail = &(*tail)->next)
+		;
+	for (size_t i = 0; i < pick.ndeferred; i++) {
+		req = xcalloc(1, sizeof(*req));
+		req->type = QMGR_REQ_RESULT;
+		req->backoff = true;
+		req->res = pick.deferred[i];
+		*tail = req;
+		tail = &req->next;
+		nbackoff++;
+		qmgr_apply(q, req, snap->conf, now, &bb);
+	}
+	free(pick.deferred);
+	/* reports, in the same commit as the outcomes that called for them;
+	   their recipients are leased by the next batch, at once */
+	if (bb.n > 0) {
+		if (bounce_flush(q->sp, &bb, snap->conf, now, &err) == -1)
+			log_error("event=dsn.queue error=\"%s\"", err.msg);
+		pick.more = true;
+	}
+	/* messages whose last recipient was just settled */
+	for (req = list; req; req = req->next) {
+		char qid[ID_QID_LEN + 1];
+		bool removed, body_file;
+
+		if (req->type != QMGR_REQ_RESULT || req->status == -1 ||
+		    req->res.outcome == SPOOL_OUTCOME_DEFERRED)
+			continue;
+		if (spool_msg_finish(q->sp, req->res.msg_id, &removed, qid,
+		    &body_file, &err) == -1) {
+			log_error("event=spool.remove id=%s error=\"%s\"",
+			    req->res.qid, err.msg);
+			continue;
+		}
+		if (removed) {
+			done_msgs = xreallocarray(done_msgs, ndone + 1,
+			    sizeof(*done_msgs));
+			memcpy(done_msgs[ndone].qid, qid, sizeof(qid));
+			done_msgs[ndone++].body_file = body_file;
+		}
+	}
+	if (spool_commit(q->sp, &err) == -1) {
+		log_error("event=spool.commit error=\"%s\"", err.msg);
+		spool_rollback(q->sp);
+		ok = false;
+	}
+commit_done:
+	bounce_batch_fini(&bb);
+	conf_snap_unref(snap);
+	/* 3. answers, only now that the commit is on disk */
+	for (req = list; req; req = next) {
+		next = req->next;
+		if (req->type == QMGR_REQ_MSG) {
+			int status = ok ? req->status : -1;
+
+			if (status == 0)
+				spool_body_release(&req->msg->body);
+			else
+				spool_body_discard(&req->msg->body);
+			req->done(req->arg, req->tag, status);
+			spool_msg_free(req->msg);
+			free(req);
+		} else if (!ok) {
+			/* not recorded: try again in the next batch (the
+			   scheduler's own deferrals are simply made again) */
+			if (req->backoff)
+				free(req);
+			else
+				qmgr_enqueue(q, req);
+		} else {
+			if (req->status == 0)
+				qmgr_log_result(&req->res, now);
+			if (!req->backoff)
+				idmap_del(&q->inflight, req->res.rcpt_id);
+			free(req);
+		}
+	}
+	for (size_t i = 0; ok && i < ndone; i++) {
+		log_info("event=removed id=%s", done_msgs[i].qid);
+		if (done_msgs[i].body_file)
+			spool_body_remove(q->sp, done_msgs[i].qid);
+	}
+	free(done_msgs);
+	while ((job = pick.jobs) != NULL) {
+		pick.jobs = job->next;
+		job->next = NULL;
+		if (!ok) {
+			deliver_job_free(job);
+			continue;
+		}
+		for (size_t i = 0; i < job->nrcpts; i++)
+			idmap_put(&q->inflight, job->rcpts[i].rcpt_id,
+			    (void *)1);
+		deliver_pool_push(q->pool, job);
+	}
+	q->more = ok && pick.more;
+	if (!ok || (nmsgs == 0 && nresults == 0 && nbackoff == 0 &&
+	    nleased == 0))
+		return;
+	us = qmgr_mono_us() - t0;
+	pthread_mutex_lock(&q->stats_lock);
+	q->stats.commits++;
+	if (nmsgs > 0)
+		q->stats.msg_commits++;
+	q->stats.messages += nmsgs;
+	q->stats.results += nresults;
+	q->stats.leased += nleased;
+	q->stats.backoff_deferred += nbackoff;
+	q->stats.batch_us += (uint64_t)us;
+	if ((uint64_t)us > q->stats.batch_us_max)
+		q->stats.batch_us_max = (uint64_t)us;
+	pthread_mutex_unlock(&q->stats_lock);
+	log_debug("event=spool.batch us=%lld messages=%zu results=%zu"
+	    " leased=%zu backoff_deferred=%zu", (long long)us, nmsgs, nresults,
+	    nleased, nbackoff);
+	if (us >= QMGR_SLOW_BATCH_MS * 1000)
+		log_info("event=spool.slow_batch ms=%lld messages=%zu"
+		    " results=%zu leased=%zu backoff_deferred=%zu",
+		    (long long)(us / 1000), nmsgs, nresults, nleased, nbackoff);
+}
+
+/* qmgr_log_stats - event=spool.stats: the group commit at work */
+static void
+qmgr_log_stats(struct qmgr *q, struct qmgr_stats *last)
+{
+	struct qmgr_stats st;
+	char avg[32];
+
+	qmgr_get_stats(q, &st);
+	if (last != NULL && memcmp(&st, last, sizeof(st)) == 0)
+		return;
+	if (st.msg_commits > 0)
+		snprintf(avg, sizeof(avg), "%.2f",
+		    (double)st.messages / (double)st.msg_commits);
+	else
+		snprintf(avg, sizeof(avg), "0");
+	log_info("event=spool.stats commits=%llu message_commits=%llu"
+	    " messages=%llu avg_messages_per_commit=%s results=%llu"
+	    " leased=%llu backoff_deferred=%llu batch_ms_avg=%.2f"
+	    " batch_ms_max=%.1f", (unsigned long long)st.commits,
+	    (unsigned long long)st.msg_commits,
+	    (unsigned long long)st.messages, avg,
+	    (unsigned long long)st.results, (unsigned long long)st.leased,
+	    (unsigned long long)st.backoff_deferred,
+	    st.commits ? (double)st.batch_us / (double)st.commits / 1000.0 :
+	    0.0, (double)st.batch_us_max / 1000.0);
+	if (last != NULL)
+		*last = st;
+}
+
+/* qmgr_deadline - the CLOCK_MONOTONIC time (q->cond's clock) us from now */
+static void
+qmgr_deadline(struct timespec *ts, int64_t us)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += us / 1000000;
+	ts->tv_nsec += (long)(us % 1000000) * 1000;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/*
+ * qmgr_wait - with q->lock held: until there is work. Nothing waiting:
+ * at most a second (the scheduler's tick). Only outcomes waiting: until a
+ * message comes to share their commit, or QMGR_RESULT_LINGER_US after
+ * the oldest of them.
+ */
+static void
+qmgr_wait(struct qmgr *q)
+{
+	struct timespec ts;
+	int64_t left;
+
+	if (q->head == NULL && !q->kicked && !q->stopping && !q->more) {
+		qmgr_deadline(&ts, 1000000);
+		pthread_cond_timedwait(&q->cond, &q->lock, &ts);
+	}
+	while (q->head != NULL && !q->msgs_waiting && !q->kicked &&
+	    !q->stopping && !q->more && q->results_since != 0 &&
+	    (left = q->results_since + QMGR_RESULT_LINGER_US -
+	    qmgr_mono_us()) > 0) {
+		qmgr_deadline(&ts, left);
+		pthread_cond_timedwait(&q->cond, &q->lock, &ts);
+	}
+}
+
+static void *
+qmgr_thread(void *arg)
+{
+	struct qmgr *q = arg;
+	struct qmgr_req *list;
+	struct qmgr_stats logged;
+	int64_t next_stats = qmgr_mono_us() + QMGR_STATS_INTERVAL * 1000000LL;
+	bool stop, flush;
+
+	memset(&logged, 0, sizeof(logged));
+	for (;;) {
+		pthread_mutex_lock(&q->lock);
+		qmgr_wait(q);
+		list = q->head;
+		q->head = NULL;
+		q->tail = &q->head;
+		q->msgs_waiting = false;
+		q->results_since = 0;
+		flush = q->kicked;
+		q->kicked = false;
+		stop = q->stopping;
+		pthread_mutex_unlock(&q->lock);
+
+		/* relais queue flush: the workers forget their backoffs */
+		if (flush)
+			backoff_expire(&q->backoff, 0, true);
+		if (list != NULL || !stop)
+			qmgr_batch(q, list, !stop);
+		if (qmgr_mono_us() >= next_stats) {
+			qmgr_log_stats(q, &logged);
+			next_stats = qmgr_mono_us() +
+			    QMGR_STATS_INTERVAL * 1000000LL;
+		}
+		if (stop) {
+			pthread_mutex_lock(&q->lock);
+			list = q->head;
+			pthread_mutex_unlock(&q->lock);
+			if (list == NULL)
+				break;
+		}
+	}
+	qmgr_log_stats(q, NULL);
+	backoff_expire(&q->backoff, 0, true);
+	return NULL;
+}

@@ -160,9 +160,13 @@ arh_dmarc(struct arh_pieces *p, const struct dmarc_verdict *v)
 
 	buf_appendf(b, "dmarc=%s", dmarc_result_name(v->result));
 	if (v->result == DMARC_RESULT_PASS || v->result == DMARC_RESULT_FAIL) {
-		snprintf(why, sizeof(why), "p=%s sp=%s pct=%u%s%s",
+		snprintf(why, sizeof(why), "p=%s sp=%s%s%s pct=%u%s%s%s",
 		    dmarc_policy_name(v->rec.p), dmarc_policy_name(v->rec.sp),
-		    v->rec.pct, v->sampled_out ? " sampled out" : "",
+		    v->rec.has_np ? " np=" : "",
+		    v->rec.has_np ? dmarc_policy_name(v->rec.np) : "",
+		    v->rec.pct, v->rec.none_by_rua ?
+		    " (invalid policy, rua: none)" : "",
+		    v->sampled_out ? " sampled out" : "",
 		    v->result == DMARC_RESULT_FAIL && v->reason[0] ? "; " : "");
 		if (v->result == DMARC_RESULT_FAIL)
 			strncat(why, v->reason, sizeof(why) - strlen(why) - 1);

@@ -2,7 +2,19 @@
 /*
  * dmarc.c - RFC 7489: organizational domains (libpsl), policy discovery
  * through the asynchronous resolver, identifier alignment, and the
- * verdict with p=, sp= and pct=.
+ * verdict with p=, sp=, np= (RFC 9091) and pct=.
+ *
+ * Discovery follows 7489 6.6.3: _dmarc.FROM; records not starting with
+ * v=DMARC1 are dropped; only if none is left, _dmarc.ORG; then exactly
+ * one record must remain (several, or one unusable by step 6: no DMARC
+ * for the message, and no further lookup). A DNS error (SERVFAIL,
+ * timeout, an answer whose every record is malformed) at either step is
+ * a temperror: the RFC leaves DNS errors to the receiver (end of 6.6.3),
+ * and answering "no policy" would let a DNS outage turn p=reject off.
+ * When the record came from the organizational domain and its np=
+ * differs from sp=, the From domain is probed with A, AAAA and MX
+ * queries: it is non-existent (RFC 9091 2.7) only if all three answer
+ * NXDOMAIN or NODATA; any other answer, errors included, keeps sp=.
  *
  * The Public Suffix List is loaded once per process (pthread_once) from
  * the system's copy (psl_latest: the newer of the distribution's file and
@@ -79,6 +91,15 @@ dmarc_aligned(const char *a, const char *b, enum dmarc_align mode)
  * Discovery
  */
 
+/* one existence query of the From domain (RFC 9091 2.7) */
+struct dmarc_probe {
+	struct dmarc_lookup	*l;
+	uint64_t		 qid;
+	bool			 inflight;
+};
+
+#define DMARC_PROBES	3	/* A, AAAA, MX */
+
 struct dmarc_lookup {
 	struct dns_resolver	 res;
 	dmarc_lookup_fn		*done;
@@ -90,9 +111,13 @@ struct dmarc_lookup {
 	bool			 second;	/* asking the org domain */
 	bool			 starting;	/* inside dmarc_lookup_start */
 	bool			 finished;
+	struct dmarc_probe	 probe[DMARC_PROBES];
+	unsigned		 probing;	/* unanswered (+1 while asking) */
+	unsigned		 absent;	/* NXDOMAIN or NODATA answers */
 };
 
 static void	dmarc_lookup_ask(struct dmarc_lookup *, const char *);
+static void	dmarc_lookup_probe(struct dmarc_lookup *);
 
 static void
 dmarc_lookup_finish(struct dmarc_lookup *l)
@@ -134,6 +159,12 @@ dmarc_lookup_cb(void *arg, const struct dns_answer *ans)
 		l->found.at_org = l->second;
 		snprintf(l->found.where, sizeof(l->found.where), "%s",
 		    l->second ? l->found.org : l->found.from);
+		/* RFC 9091: np= matters only for a subdomain without a
+		   record of its own, and only if it says something else */
+		if (l->second && rec.np != rec.sp) {
+			dmarc_lookup_probe(l);
+			return;
+		}
 		dmarc_lookup_finish(l);
 		return;
 	}
@@ -168,6 +199,58 @@ dmarc_lookup_ask(struct dmarc_lookup *l, const char *domain)
 	l->qid = id;
 }
 
+/* dmarc_lookup_probed - one existence answer less to wait for */
+static void
+dmarc_lookup_probed(struct dmarc_lookup *l)
+{
+	if (--l->probing > 0)
+		return;
+	l->found.nonexistent = l->absent == DMARC_PROBES;
+	dmarc_lookup_finish(l);
+}
+
+/* dmarc_lookup_probe_cb - one of A, AAAA, MX of the From domain */
+static void
+dmarc_lookup_probe_cb(void *arg, const struct dns_answer *ans)
+{
+	struct dmarc_probe *p = arg;
+
+	p->inflight = false;
+	p->qid = 0;
+	if (ans->status == DNS_NXDOMAIN || ans->status == DNS_NODATA)
+		p->l->absent++;
+	dmarc_lookup_probed(p->l);
+}
+
+/* dmarc_lookup_probe - does the From domain exist (RFC 9091 2.7)? */
+static void
+dmarc_lookup_probe(struct dmarc_lookup *l)
+{
+	static const int types[DMARC_PROBES] = { DNS_T_A, DNS_T_AAAA,
+	    DNS_T_MX };
+
+	l->absent = 0;
+	l->probing = DMARC_PROBES + 1;		/* +1: guard while asking */
+	for (size_t i = 0; i < DMARC_PROBES; i++) {
+		struct dmarc_probe *p = &l->probe[i];
+		uint64_t id;
+
+		p->l = l;
+		p->inflight = true;
+		id = l->res.query(l->res.ctx, l->found.from, types[i],
+		    dmarc_lookup_probe_cb, p);
+		if (!p->inflight)
+			continue;	/* answered synchronously */
+		if (id == 0) {		/* could not ask: it may exist */
+			p->inflight = false;
+			l->probing--;
+		} else {
+			p->qid = id;
+		}
+	}
+	dmarc_lookup_probed(l);
+}
+
 struct dmarc_lookup *
 dmarc_lookup_start(struct dns_resolver res, const char *from_domain,
     dmarc_lookup_fn *done, void *arg)
@@ -197,6 +280,9 @@ dmarc_lookup_cancel(struct dmarc_lookup *l)
 		return;
 	if (l->inflight && l->qid)
 		l->res.cancel(l->res.ctx, l->qid);
+	for (size_t i = 0; i < DMARC_PROBES; i++)
+		if (l->probe[i].inflight && l->probe[i].qid)
+			l->res.cancel(l->res.ctx, l->probe[i].qid);
 	free(l);
 }
 
@@ -224,8 +310,10 @@ dmarc_evaluate(const struct dmarc_found *f, enum spf_result spf,
 		return;
 	}
 	out->rec = *rec;
-	/* 6.6.3: sp= for a subdomain when the record is the org domain's */
-	out->policy = f->at_org ? rec->sp : rec->p;
+	/* 6.6.3: sp= for a subdomain when the record is the org domain's;
+	   RFC 9091 3.2: np= (itself defaulting to sp=) if it does not exist */
+	out->policy = !f->at_org ? rec->p : f->nonexistent ? rec->np :
+	    rec->sp;
 	out->spf_aligned = spf == SPF_PASS &&
 	    dmarc_aligned(spf_domain, f->from, rec->aspf);
 	for (size_t i = 0; i < ndkim && !out->dkim_aligned; i++)

@@ -3,13 +3,17 @@
  * dmarc.h - Domain-based Message Authentication, Reporting and
  * Conformance, RFC 7489 (policy and alignment; no reports are sent).
  *
- *   dmarc_record.c  pure: the policy record (6.3) into a struct, with the
- *                   RFC's leniency (bad optional tags fall back to their
- *                   defaults, a record without a valid p= but with rua=
- *                   reads as p=none).
+ *   dmarc_record.c  pure: the policy record (6.3, and np= of RFC 9091)
+ *                   into a struct, with the RFC's leniency (bad optional
+ *                   tags fall back to their defaults; a record without a
+ *                   valid p=, or with an invalid sp=, reads as p=none if
+ *                   it has a valid rua=, and is unusable otherwise:
+ *                   6.6.3 step 6).
  *   dmarc.c         the organizational domain (libpsl), policy discovery
  *                   through a struct dns_resolver (_dmarc.FROM, then
- *                   _dmarc.ORG), alignment, and the verdict with p/sp/pct.
+ *                   _dmarc.ORG; 6.6.3), whether a subdomain exists (A,
+ *                   AAAA, MX: RFC 9091 2.7) when np= needs it, alignment,
+ *                   and the verdict with p/sp/np/pct.
  */
 #ifndef RELAIS_MSGAUTH_DMARC_H
 #define RELAIS_MSGAUTH_DMARC_H
@@ -50,7 +54,12 @@ const char *dmarc_policy_name(enum dmarc_policy p);
 struct dmarc_record {
 	enum dmarc_policy p;
 	enum dmarc_policy sp;		/* = p when not given */
+	enum dmarc_policy np;		/* RFC 9091: = sp when not given */
 	bool		  has_sp;
+	bool		  has_np;
+	bool		  none_by_rua;	/* no valid p= or an invalid sp=, but
+					   a valid rua=: read as p=none
+					   (6.6.3 step 6.1) */
 	enum dmarc_align  adkim, aspf;	/* default relaxed */
 	unsigned	  pct;		/* 0-100, default 100 */
 	bool		  has_rua, has_ruf;
@@ -61,8 +70,10 @@ bool	dmarc_record_is_dmarc(struct str txt);
 
 /*
  * dmarc_record_parse - a policy record. -1 with err->msg if it is not a
- * usable DMARC record (not v=DMARC1 first, a broken tag list, no valid
- * p= and no rua=); such a record is ignored, as if absent.
+ * usable DMARC record (not v=DMARC1 first; no valid p=, or an invalid
+ * sp=, and no valid rua=: 6.6.3 step 6.2); the caller then applies no
+ * DMARC to the message. Invalid adkim/aspf/pct/np values and unknown
+ * tags are ignored (6.3: defaults apply).
  */
 int	dmarc_record_parse(struct str txt, struct dmarc_record *out,
 	    struct err *err);
@@ -94,6 +105,10 @@ struct dmarc_found {
 	char			org[DMARC_DOMAIN_MAX];	/* its org domain */
 	char			where[DMARC_DOMAIN_MAX];	/* record's domain */
 	bool			at_org;		/* found at org != from */
+	bool			nonexistent;	/* from answered NXDOMAIN or
+						   NODATA for A, AAAA and MX
+						   (RFC 9091 2.7); asked only
+						   when at_org and np != sp */
 };
 
 typedef void dmarc_lookup_fn(void *arg, const struct dmarc_found *f);
@@ -115,7 +130,9 @@ void	dmarc_lookup_cancel(struct dmarc_lookup *l);
 
 struct dmarc_verdict {
 	enum dmarc_result result;
-	enum dmarc_policy policy;	/* p, or sp for a subdomain */
+	enum dmarc_policy policy;	/* p; sp for a subdomain (policy
+					   from the org domain); np for a
+					   non-existent one (RFC 9091) */
 	enum dmarc_policy disposition;	/* to apply: after pct; NONE on pass */
 	bool		  spf_aligned;
 	bool		  dkim_aligned;

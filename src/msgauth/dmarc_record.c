@@ -4,10 +4,15 @@
  * dmarc_record. Pure; fuzzed through tests/fuzz/fuzz_dmarc_record.c.
  *
  * The record uses DKIM's tag=value syntax, but is read leniently, as
- * 6.3 and 6.6.3 ask: v=DMARC1 must come first and match exactly; an
- * invalid or unknown tag is skipped ("syntax errors in the remainder of
- * the record SHOULD be discarded in favor of default values"); without a
- * valid p= the record counts only if it has rua=, as p=none.
+ * 6.3 and 6.6.3 ask: v=DMARC1 must come first and match exactly (tag
+ * names and "DMARC1" are case-sensitive, policy and alignment values are
+ * not: ABNF literals); an unknown tag, or an invalid adkim, aspf, pct or
+ * np (RFC 9091 3.2) value, is skipped ("syntax errors in the remainder of
+ * the record SHOULD be discarded in favor of default values"). p= is
+ * different (6.6.3 step 6): without a valid p=, or with an sp= that is
+ * present but invalid, the record counts only if its rua= holds a
+ * syntactically valid URI, and then as a record saying just p=none (so
+ * sp and np are none too); otherwise it is unusable.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -139,7 +144,7 @@ int
 dmarc_record_parse(struct str txt, struct dmarc_record *out, struct err *err)
 {
 	struct str rest = txt, name, value;
-	bool have_p = false, first = true;
+	bool have_p = false, bad_sp = false, first = true;
 
 	memset(out, 0, sizeof(*out));
 	out->pct = 100;
@@ -160,6 +165,11 @@ dmarc_record_parse(struct str txt, struct dmarc_record *out, struct err *err)
 		} else if (str_eq(name, STR("sp"))) {
 			if (dmarc_record_policy(value, &out->sp) == 0)
 				out->has_sp = true;
+			else
+				bad_sp = true;
+		} else if (str_eq(name, STR("np"))) {
+			if (dmarc_record_policy(value, &out->np) == 0)
+				out->has_np = true;
 		} else if (str_eq(name, STR("adkim"))) {
 			if (dmarc_record_align(value, &out->adkim) == -1)
 				out->adkim = DMARC_ALIGN_RELAXED;
@@ -184,12 +194,19 @@ dmarc_record_parse(struct str txt, struct dmarc_record *out, struct err *err)
 	}
 	if (first)
 		return err_set(err, EINVAL, "empty record");
-	if (!have_p) {
+	if (!have_p || bad_sp) {
+		/* 6.6.3 step 6: as if "v=DMARC1; p=none", or not at all */
 		if (!out->has_rua)
-			return err_set(err, EINVAL, "no valid p= (and no rua=)");
-		out->p = DMARC_POLICY_NONE;
+			return err_set(err, EINVAL, "%s and no valid rua=",
+			    have_p ? "invalid sp=" : "no valid p=");
+		out->p = out->sp = out->np = DMARC_POLICY_NONE;
+		out->has_sp = out->has_np = false;
+		out->none_by_rua = true;
+		return 0;
 	}
 	if (!out->has_sp)
 		out->sp = out->p;
+	if (!out->has_np)
+		out->np = out->sp;
 	return 0;
 }

@@ -73,18 +73,20 @@ dns_ub_cb(void *mydata, int err, struct ub_result *res)
 	if (err != 0 || res == NULL) {
 		ans.status = DNS_TEMPFAIL;
 	} else if (res->havedata) {
-		size_t n = 0;
+		const uint8_t **rdata;
+		size_t n = 0, *len;
 
 		while (res->data[n] != NULL)
 			n++;
-		ans.rr = xcalloc(n ? n : 1, sizeof(*ans.rr));
+		rdata = xcalloc(n ? n : 1, sizeof(*rdata));
+		len = xcalloc(n ? n : 1, sizeof(*len));
 		for (size_t i = 0; i < n; i++) {
-			if (dns_rdata_parse(q->type,
-			    (const uint8_t *)res->data[i], (size_t)res->len[i],
-			    &ans.rr[ans.n]) == 0)
-				ans.n++;
+			rdata[i] = (const uint8_t *)res->data[i];
+			len[i] = res->len[i] > 0 ? (size_t)res->len[i] : 0;
 		}
-		ans.status = ans.n ? DNS_OK : DNS_PERMFAIL;
+		dns_answer_from_rdata(&ans, q->type, n, rdata, len);
+		free(rdata);
+		free(len);
 		ans.secure = res->secure != 0;
 	} else if (res->nxdomain || res->rcode == 3) {
 		ans.status = DNS_NXDOMAIN;

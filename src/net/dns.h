@@ -86,13 +86,29 @@ struct dns_resolver dns_resolver(struct dns *d);
 
 /*
  * dns_rdata_parse - pure: one rdata in wire form (names uncompressed, as
- * libunbound gives them) into out. -1 if malformed.
+ * libunbound gives them) into out. -1 if malformed. TXT (RFC 1035
+ * 3.3.14): the character-strings joined without separators (RFC 7208
+ * 3.3), any octet kept (NULs included: txt_len counts them) plus a
+ * guard NUL; an empty rdata gives an empty text; a length octet that
+ * runs past the rdata is malformed.
  */
 int	dns_rdata_parse(int type, const uint8_t *p, size_t len,
 	    struct dns_rr *out);
 void	dns_rr_fini(struct dns_rr *rr);
 
-/* dns_answer_free - for answers built by hand (tests, caches) */
+/*
+ * dns_answer_from_rdata - pure: the answer to a query of type from the n
+ * rdatas of the RRset libunbound returned (a NOERROR answer with data).
+ * Each is parsed by dns_rdata_parse; a malformed one is dropped, so the
+ * others stay usable (a TXT RRset with one broken record still gives its
+ * SPF record); DNS_OK if at least one is left, DNS_PERMFAIL if every one
+ * was malformed (what a strict resolver answers SERVFAIL for). out is
+ * overwritten; dns_answer_fini releases it.
+ */
+void	dns_answer_from_rdata(struct dns_answer *out, int type, size_t n,
+	    const uint8_t *const rdata[], const size_t len[]);
+
+/* dns_answer_fini - for answers built by hand (tests, caches) */
 void	dns_answer_fini(struct dns_answer *ans);
 
 #endif

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * dns_rdata.c - DNS rdata in wire form to struct dns_rr. Pure: no I/O,
- * no globals; fuzzed through tests/fuzz/fuzz_dns_rdata.c.
+ * dns_rdata.c - DNS rdata in wire form to struct dns_rr, and an RRset's
+ * rdatas to a struct dns_answer. Pure: no I/O, no globals; fuzzed
+ * through tests/fuzz/fuzz_dns_rdata.c and fuzz_dns_txt.c.
  */
 #include <sys/socket.h>
 
@@ -112,6 +113,19 @@ dns_rr_fini(struct dns_rr *rr)
 	free(rr->raw);
 	rr->txt = NULL;
 	rr->raw = NULL;
+}
+
+void
+dns_answer_from_rdata(struct dns_answer *out, int type, size_t n,
+    const uint8_t *const rdata[], const size_t len[])
+{
+	memset(out, 0, sizeof(*out));
+	out->type = type;
+	out->rr = xcalloc(n ? n : 1, sizeof(*out->rr));
+	for (size_t i = 0; i < n; i++)
+		if (dns_rdata_parse(type, rdata[i], len[i], &out->rr[out->n]) == 0)
+			out->n++;
+	out->status = out->n ? DNS_OK : DNS_PERMFAIL;
 }
 
 void

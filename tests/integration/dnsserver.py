@@ -43,10 +43,26 @@ relais's dns.c sends every name to a configured resolver, special-use ones
 (*.test, *.invalid, private and documentation reverse zones) included;
 libunbound does rotate the order of RRsets, so do not rely on it.
 
+Answer shapes beyond a well-formed zone, for the standards tests:
+
+    "raw.example.com": {"TXT": [RawTXT(b"\x00"), "v=spf1 -all"]},
+        # RawTXT(b): a TXT record whose rdata is b, octet for octet
+        # (empty rdata, empty or 255-octet strings, a length octet that
+        # runs past the end...); the RR's rdlength is len(b)
+    "tc.example.com": TruncateUDP({"TXT": "v=spf1 -all"}, keep=1),
+        # over UDP: TC=1 and only the first `keep` answer records; over
+        # TCP: the whole answer (RFC 7766: resolvers retry over TCP)
+    "loop.example.com": Wire(fn),
+        # fn(request, tcp) -> the whole reply message in wire form
+        # (bytes), or None for no reply: compression loops, pointers
+        # past the end, wrong rdlength... reply_wire() and rr_wire()
+        # build such messages
+
 The zone can be changed while the server runs (set(), remove(), or
 assignment to .zone); every question is appended to .queries as
-(name lower-cased, TYPE). Loopback only; stop() (or leaving the with block)
-closes both sockets and joins the threads.
+(name lower-cased, TYPE), and to .transports as (name, TYPE, "udp" or
+"tcp"). Loopback only; stop() (or leaving the with block) closes both
+sockets and joins the threads.
 """
 
 import ipaddress
@@ -55,10 +71,52 @@ import socket
 import struct
 import threading
 
-from dnslib import (AAAA, CNAME, MX, PTR, QTYPE, RCODE, RR, TXT, A,
+from dnslib import (AAAA, CNAME, MX, PTR, QTYPE, RCODE, RD, RR, TXT, A,
                     DNSRecord, DNSLabel, SOA)
 
 SPECIAL = ("SERVFAIL", "TIMEOUT", "REFUSED")
+
+
+class RawTXT:
+    """A TXT record given as its rdata in wire form, octet for octet."""
+
+    def __init__(self, rdata):
+        self.rdata = bytes(rdata)
+
+
+class TruncateUDP:
+    """A zone value answered with TC=1 (and only `keep` answer records)
+    over UDP, and in full over TCP."""
+
+    def __init__(self, value, keep=0):
+        self.value = value
+        self.keep = keep
+
+
+class Wire:
+    """A zone value answered by fn(request, tcp) -> reply bytes or None."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+
+def rr_wire(owner, rtype, rdata, rdlength=None, ttl=60):
+    """One resource record in wire form: owner is the encoded name (e.g.
+    b"\xc0\x0c", a pointer to the question), rdlength defaults to
+    len(rdata) but may lie."""
+    if rdlength is None:
+        rdlength = len(rdata)
+    return owner + struct.pack("!HHIH", rtype, 1, ttl, rdlength) + rdata
+
+
+def reply_wire(request, answers=b"", ancount=0, tc=False, rcode=0):
+    """A reply to request in wire form: its header and question, then the
+    answer records given as bytes (see rr_wire) counted as ancount."""
+    question = DNSRecord(q=request.q).pack()[12:]
+    flags = 0x8400 | (0x0100 if request.header.rd else 0) | \
+        (0x0200 if tc else 0) | rcode
+    return struct.pack("!HHHHHH", request.header.id, flags, 1, ancount, 0,
+                       0) + question + answers
 
 
 def _labels(name):
@@ -101,6 +159,7 @@ class DNSServer:
         self.ttl = ttl
         self.zone = zone if zone is not None else {}
         self.queries = []
+        self.transports = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads = []
@@ -216,6 +275,8 @@ class DNSServer:
                       rdata=MX(_label_obj(host) if host else DNSLabel([]), pref),
                       ttl=ttl)
         if rtype == "TXT":
+            if isinstance(data, RawTXT):
+                return RR(owner, QTYPE.TXT, rdata=RD(data.rdata), ttl=ttl)
             return RR(owner, QTYPE.TXT, rdata=TXT(_txt_strings(data)), ttl=ttl)
         if rtype == "PTR":
             return RR(owner, QTYPE.PTR, rdata=PTR(_label_obj(data)), ttl=ttl)
@@ -223,13 +284,17 @@ class DNSServer:
             return RR(owner, QTYPE.CNAME, rdata=CNAME(_label_obj(data)), ttl=ttl)
         raise ValueError(f"unsupported record type {rtype}")
 
-    def resolve(self, request):
-        """The reply to request, or None to stay silent (TIMEOUT)."""
+    def resolve(self, request, tcp=False, _untruncated=False):
+        """The reply to request (a DNSRecord, or bytes from a Wire value),
+        or None to stay silent (TIMEOUT)."""
         q = request.q
         qname, qtype = q.qname, QTYPE[q.qtype]
-        with self._lock:
-            self.queries.append((b".".join(qname.label).decode(
-                "latin-1").lower(), qtype))
+        lname = b".".join(qname.label).decode("latin-1").lower()
+        if not _untruncated:
+            with self._lock:
+                self.queries.append((lname, qtype))
+                self.transports.append((lname, qtype,
+                                        "tcp" if tcp else "udp"))
         reply = request.reply()
         reply.header.aa = 1
         index = self._index()
@@ -245,7 +310,22 @@ class DNSServer:
                     reply.header.rcode = RCODE.NXDOMAIN
                 self._add_soa(reply, owner)
                 return reply
-            special, types = self._normalise(hit[1])
+            value = hit[1]
+            if isinstance(value, Wire):
+                return value.fn(request, tcp)
+            if isinstance(value, TruncateUDP):
+                if not tcp and not _untruncated:
+                    full = self.resolve(request, tcp, _untruncated=True)
+                    if not isinstance(full, DNSRecord):
+                        return full
+                    short = request.reply()
+                    short.header.aa = 1
+                    short.header.tc = 1
+                    for rr in full.rr[:value.keep]:
+                        short.add_answer(rr)
+                    return short
+                value = value.value
+            special, types = self._normalise(value)
             if special == "TIMEOUT":
                 return None
             if special in ("SERVFAIL", "REFUSED"):
@@ -292,9 +372,11 @@ class DNSServer:
             return None
         if not request.questions:
             return None
-        reply = self.resolve(request)
+        reply = self.resolve(request, tcp)
         if reply is None:
             return None
+        if isinstance(reply, bytes):
+            return reply
         packed = reply.pack()
         if not tcp:
             limit = 512

@@ -17,7 +17,12 @@
  * With an event_base, every answer is deferred to a zero-timeout timer,
  * as a real resolver's would be; cancel() frees a pending answer. Names
  * compare case-insensitively; an unknown name is NXDOMAIN, a known one
- * without the type asked is NODATA. TXT data is one joined string. All
+ * without the type asked is NODATA. TXT data is the record's text, cut
+ * into character-strings of at most 255 octets, or "rdata:HEX" for an
+ * rdata in wire form given octet by octet (empty strings, odd splits,
+ * malformed lengths); either way the answer is built by the resolver's
+ * own dns_answer_from_rdata(), so a malformed rdata is dropped and an
+ * RRset of malformed rdatas only is PERMFAIL, as from dns.c. All
  * functions are static: include this header in one test file.
  */
 #ifndef RELAIS_TEST_FAKE_DNS_H
@@ -63,12 +68,47 @@ struct fake_dns_pending {
 	struct event		*ev;
 };
 
+/* fake_dns_txt_wire - a TXT row's data as rdata in wire form */
+static size_t
+fake_dns_txt_wire(const char *data, uint8_t **out)
+{
+	size_t len = strlen(data), n = 0;
+	uint8_t *w;
+
+	if (strncmp(data, "rdata:", 6) == 0) {
+		data += 6;
+		w = malloc(len / 2 + 1);
+		for (; data[0] && data[1]; data += 2) {
+			unsigned v;
+
+			sscanf(data, "%2x", &v);
+			w[n++] = (uint8_t)v;
+		}
+		*out = w;
+		return n;
+	}
+	w = malloc(len + len / 255 + 2);
+	do {
+		size_t l = len > 255 ? 255 : len;
+
+		w[n++] = (uint8_t)l;
+		memcpy(w + n, data, l);
+		n += l;
+		data += l;
+		len -= l;
+	} while (len > 0);
+	*out = w;
+	return n;
+}
+
 static void
 fake_dns_answer(struct fake_dns *f, const char *name, int type,
     struct dns_answer *ans)
 {
 	bool known = false;
-	size_t n = strlen(name);
+	size_t n = strlen(name), ntxt = 0;
+	const uint8_t *txt[64];
+	size_t txtlen[64];
 	char key[300];
 
 	if (n && name[n - 1] == '.')
@@ -89,6 +129,8 @@ fake_dns_answer(struct fake_dns *f, const char *name, int type,
 			    strcmp(r->data, "TIMEOUT") == 0) {
 				for (size_t k = 0; k < ans->n; k++)
 					dns_rr_fini(&ans->rr[k]);
+				for (size_t k = 0; k < ntxt; k++)
+					free((void *)txt[k]);
 				free(ans->rr);
 				memset(ans, 0, sizeof(*ans));
 				ans->type = type;
@@ -98,6 +140,15 @@ fake_dns_answer(struct fake_dns *f, const char *name, int type,
 		}
 		if (r->type != type)
 			continue;
+		if (type == DNS_T_TXT) {
+			if (ntxt < 64) {
+				uint8_t *w;
+
+				txtlen[ntxt] = fake_dns_txt_wire(r->data, &w);
+				txt[ntxt++] = w;
+			}
+			continue;
+		}
 		ans->rr = realloc(ans->rr, (ans->n + 1) * sizeof(*ans->rr));
 		rr = &ans->rr[ans->n++];
 		memset(rr, 0, sizeof(*rr));
@@ -121,11 +172,13 @@ fake_dns_answer(struct fake_dns *f, const char *name, int type,
 		case DNS_T_CNAME:
 			snprintf(rr->name, sizeof(rr->name), "%s", r->data);
 			break;
-		case DNS_T_TXT:
-			rr->txt = strdup(r->data);
-			rr->txt_len = strlen(r->data);
-			break;
 		}
+	}
+	if (ntxt > 0) {
+		dns_answer_from_rdata(ans, type, ntxt, txt, txtlen);
+		for (size_t i = 0; i < ntxt; i++)
+			free((void *)txt[i]);
+		return;
 	}
 	if (ans->n)
 		ans->status = DNS_OK;

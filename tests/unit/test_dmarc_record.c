@@ -25,46 +25,84 @@
 struct rec_case {
 	const char		*in;
 	int			 want;
-	enum dmarc_policy	 p, sp;
+	enum dmarc_policy	 p, sp, np;
 	enum dmarc_align	 adkim, aspf;
 	unsigned		 pct;
+	bool			 none_by_rua;
 };
 
 static const struct rec_case rec_cases[] = {
-	{ "v=DMARC1; p=none", 0, N, N, RLX, RLX, 100 },
-	{ "v=DMARC1; p=reject", 0, R, R, RLX, RLX, 100 },
-	{ "v=DMARC1;p=quarantine;", 0, Q, Q, RLX, RLX, 100 },
-	{ "v=DMARC1; p=REJECT; sp=none", 0, R, N, RLX, RLX, 100 },
-	{ "v=DMARC1; p=reject; adkim=s; aspf=s; pct=25", 0, R, R, STR_, STR_,
-	  25 },
-	{ "v=DMARC1 ; p = quarantine ; pct = 0", 0, Q, Q, RLX, RLX, 0 },
+	{ "v=DMARC1; p=none", 0, N, N, N, RLX, RLX, 100, false },
+	{ "v=DMARC1; p=reject", 0, R, R, R, RLX, RLX, 100, false },
+	{ "v=DMARC1;p=quarantine;", 0, Q, Q, Q, RLX, RLX, 100, false },
+	/* 6.4: policy values are ABNF literals, case-insensitive */
+	{ "v=DMARC1; p=REJECT; sp=none", 0, R, N, N, RLX, RLX, 100, false },
+	{ "v=DMARC1; p=reject; adkim=s; aspf=s; pct=25", 0, R, R, R, STR_,
+	  STR_, 25, false },
+	{ "v=DMARC1; p=reject; adkim=S; aspf=S", 0, R, R, R, STR_, STR_, 100,
+	  false },
+	/* 6.4: *WSP around '=' and ';' */
+	{ "v=DMARC1 ; p = quarantine ; pct = 0", 0, Q, Q, Q, RLX, RLX, 0,
+	  false },
 	{ "v=DMARC1; p=none; rua=mailto:d@example.com; ruf=mailto:f@x.org; "
-	  "fo=1; rf=afrf; ri=3600", 0, N, N, RLX, RLX, 100 },
-	{ "v=DMARC1; p=reject; unknown=tag; another", 0, R, R, RLX, RLX, 100 },
-	/* lenient: bad optional values fall back to defaults */
-	{ "v=DMARC1; p=reject; sp=bogus", 0, R, R, RLX, RLX, 100 },
-	{ "v=DMARC1; p=reject; adkim=x; aspf=", 0, R, R, RLX, RLX, 100 },
-	{ "v=DMARC1; p=reject; pct=101", 0, R, R, RLX, RLX, 100 },
-	{ "v=DMARC1; p=reject; pct=-5", 0, R, R, RLX, RLX, 100 },
-	{ "v=DMARC1; p=reject; pct=abc", 0, R, R, RLX, RLX, 100 },
-	/* no valid p= but a rua=: p=none (6.6.3) */
-	{ "v=DMARC1; rua=mailto:d@example.com", 0, N, N, RLX, RLX, 100 },
-	{ "v=DMARC1; p=bogus; rua=mailto:d@example.com", 0, N, N, RLX, RLX,
-	  100 },
-	{ "v=DMARC1; p=bogus; sp=reject; rua=mailto:d@example.com", 0, N, R,
-	  RLX, RLX, 100 },
-	/* not usable */
-	{ "v=DMARC1", -1, 0, 0, 0, 0, 0 },
-	{ "v=DMARC1; p=bogus", -1, 0, 0, 0, 0, 0 },
-	{ "v=DMARC1; p=bogus; rua=nothing", -1, 0, 0, 0, 0, 0 },
-	{ "v=DMARC1; sp=reject", -1, 0, 0, 0, 0, 0 },
-	{ "v=dmarc1; p=reject", -1, 0, 0, 0, 0, 0 },
-	{ "v=DMARC2; p=reject", -1, 0, 0, 0, 0, 0 },
-	{ "p=reject; v=DMARC1", -1, 0, 0, 0, 0, 0 },
-	{ "v=DMARC1 p=reject", -1, 0, 0, 0, 0, 0 },
-	{ "v=spf1 -all", -1, 0, 0, 0, 0, 0 },
-	{ "", -1, 0, 0, 0, 0, 0 },
-	{ ";;;", -1, 0, 0, 0, 0, 0 },
+	  "fo=1; rf=afrf; ri=3600", 0, N, N, N, RLX, RLX, 100, false },
+	/* 6.3: unknown tags are ignored */
+	{ "v=DMARC1; p=reject; unknown=tag; another", 0, R, R, R, RLX, RLX,
+	  100, false },
+	{ "v=DMARC1; p=reject; P=none", 0, R, R, R, RLX, RLX, 100, false },
+	/* 6.3: invalid adkim/aspf/pct fall back to their defaults */
+	{ "v=DMARC1; p=reject; adkim=x; aspf=", 0, R, R, R, RLX, RLX, 100,
+	  false },
+	{ "v=DMARC1; p=reject; pct=101", 0, R, R, R, RLX, RLX, 100, false },
+	{ "v=DMARC1; p=reject; pct=-5", 0, R, R, R, RLX, RLX, 100, false },
+	{ "v=DMARC1; p=reject; pct=abc", 0, R, R, R, RLX, RLX, 100, false },
+	{ "v=DMARC1; p=reject; pct=", 0, R, R, R, RLX, RLX, 100, false },
+	/* 6.3: sp absent -> p; RFC 9091 3.2: np absent -> sp, then p */
+	{ "v=DMARC1; p=quarantine; sp=none", 0, Q, N, N, RLX, RLX, 100,
+	  false },
+	{ "v=DMARC1; p=none; np=reject", 0, N, N, R, RLX, RLX, 100, false },
+	{ "v=DMARC1; p=none; sp=quarantine; np=reject", 0, N, Q, R, RLX, RLX,
+	  100, false },
+	{ "v=DMARC1; p=reject; np=none", 0, R, R, N, RLX, RLX, 100, false },
+	/* RFC 9091 3.2 (np= has p='s syntax), 6.3: an invalid np= is
+	   discarded in favour of its default */
+	{ "v=DMARC1; p=reject; sp=none; np=bogus", 0, R, N, N, RLX, RLX, 100,
+	  false },
+	/* 6.6.3 step 6.1: no valid p= but a valid rua=: as if p=none */
+	{ "v=DMARC1; rua=mailto:d@example.com", 0, N, N, N, RLX, RLX, 100,
+	  true },
+	{ "v=DMARC1; p=bogus; rua=mailto:d@example.com", 0, N, N, N, RLX, RLX,
+	  100, true },
+	{ "v=DMARC1; p=; rua=mailto:d@example.com", 0, N, N, N, RLX, RLX,
+	  100, true },
+	/* ... a record saying only p=none: its sp= and np= are not used */
+	{ "v=DMARC1; p=bogus; sp=reject; np=reject; "
+	  "rua=mailto:d@example.com", 0, N, N, N, RLX, RLX, 100, true },
+	/* 6.6.3 step 6: an invalid sp= is treated like an invalid p= */
+	{ "v=DMARC1; p=reject; sp=bogus; rua=mailto:d@example.com", 0, N, N,
+	  N, RLX, RLX, 100, true },
+	{ "v=DMARC1; p=reject; sp=; rua=mailto:d@example.com, "
+	  "bad", 0, N, N, N, RLX, RLX, 100, true },
+	/* 6.6.3 step 6.2: ... and without a valid rua=: not usable */
+	{ "v=DMARC1; p=reject; sp=bogus", -1, 0, 0, 0, 0, 0, 0, false },
+	{ "v=DMARC1; p=reject; sp=bogus; rua=nothing", -1, 0, 0, 0, 0, 0, 0,
+	  false },
+	{ "v=DMARC1", -1, 0, 0, 0, 0, 0, 0, false },
+	{ "v=DMARC1; p=bogus", -1, 0, 0, 0, 0, 0, 0, false },
+	{ "v=DMARC1; p=bogus; rua=nothing", -1, 0, 0, 0, 0, 0, 0, false },
+	{ "v=DMARC1; p=bogus; rua=", -1, 0, 0, 0, 0, 0, 0, false },
+	{ "v=DMARC1; sp=reject", -1, 0, 0, 0, 0, 0, 0, false },
+	{ "v=DMARC1; np=reject", -1, 0, 0, 0, 0, 0, 0, false },
+	/* 6.3: v=DMARC1 first, exact and case-sensitive, or discarded */
+	{ "v=dmarc1; p=reject", -1, 0, 0, 0, 0, 0, 0, false },
+	{ "V=DMARC1; p=reject", -1, 0, 0, 0, 0, 0, 0, false },
+	{ "v=DMARC2; p=reject", -1, 0, 0, 0, 0, 0, 0, false },
+	{ "v=DMARC10; p=reject", -1, 0, 0, 0, 0, 0, 0, false },
+	{ "p=reject; v=DMARC1", -1, 0, 0, 0, 0, 0, 0, false },
+	{ "v=DMARC1 p=reject", -1, 0, 0, 0, 0, 0, 0, false },
+	{ "v=spf1 -all", -1, 0, 0, 0, 0, 0, 0, false },
+	{ "", -1, 0, 0, 0, 0, 0, 0, false },
+	{ ";;;", -1, 0, 0, 0, 0, 0, 0, false },
 };
 
 static void
@@ -86,12 +124,14 @@ test_record_table(void **state)
 			continue;
 		}
 		if (got == 0 && (r.p != c->p || r.sp != c->sp ||
-		    r.adkim != c->adkim || r.aspf != c->aspf ||
-		    r.pct != c->pct)) {
-			print_error("case %zu '%s': got p=%s sp=%s adkim=%d "
-			    "aspf=%d pct=%u\n", i, c->in,
-			    dmarc_policy_name(r.p), dmarc_policy_name(r.sp),
-			    r.adkim, r.aspf, r.pct);
+		    r.np != c->np || r.adkim != c->adkim ||
+		    r.aspf != c->aspf || r.pct != c->pct ||
+		    r.none_by_rua != c->none_by_rua)) {
+			print_error("case %zu '%s': got p=%s sp=%s np=%s "
+			    "adkim=%d aspf=%d pct=%u none_by_rua=%d\n", i,
+			    c->in, dmarc_policy_name(r.p),
+			    dmarc_policy_name(r.sp), dmarc_policy_name(r.np),
+			    r.adkim, r.aspf, r.pct, r.none_by_rua);
 			bad++;
 		}
 	}
@@ -274,6 +314,56 @@ test_evaluate(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/*
+ * RFC 9091 3.2: np= applies to a non-existent subdomain whose policy came
+ * from the organizational domain; sp= to an existing one; never to the
+ * domain that published the record itself (at_org false), np= or not.
+ */
+static void
+test_evaluate_np(void **state)
+{
+	static const struct {
+		const char		*from;
+		const char		*rec;
+		bool			 at_org, nonexistent;
+		enum dmarc_policy	 policy;
+	} cases[] = {
+		{ "nx.example.com", "v=DMARC1; p=none; sp=quarantine; "
+		  "np=reject", true, true, R },
+		{ "sub.example.com", "v=DMARC1; p=none; sp=quarantine; "
+		  "np=reject", true, false, Q },
+		{ "example.com", "v=DMARC1; p=none; sp=quarantine; np=reject",
+		  false, false, N },
+		/* a subdomain's own record: np= is ignored (9091 3.2) */
+		{ "sub.example.com", "v=DMARC1; p=none; np=reject", false,
+		  true, N },
+		/* np absent: sp, then p (9091 3.2) */
+		{ "nx.example.com", "v=DMARC1; p=reject; sp=quarantine", true,
+		  true, Q },
+		{ "nx.example.com", "v=DMARC1; p=reject", true, true, R },
+		/* 7489 6.6.3 step 6.1 record: p=none everywhere */
+		{ "nx.example.com", "v=DMARC1; p=bogus; np=reject; "
+		  "rua=mailto:a@example.com", true, true, N },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct dmarc_found f;
+		struct dmarc_verdict v;
+
+		found(&f, cases[i].from, cases[i].rec, cases[i].at_org);
+		f.nonexistent = cases[i].nonexistent;
+		dmarc_evaluate(&f, SPF_FAIL, "x.org", NULL, 0, 0, &v);
+		if (v.result != FAIL || v.policy != cases[i].policy ||
+		    v.disposition != cases[i].policy)
+			fail_msg("case %zu (%s '%s'): got %s policy %s, want "
+			    "fail policy %s", i, cases[i].from, cases[i].rec,
+			    dmarc_result_name(v.result),
+			    dmarc_policy_name(v.policy),
+			    dmarc_policy_name(cases[i].policy));
+	}
+}
+
 static void
 test_evaluate_temperror(void **state)
 {
@@ -299,6 +389,7 @@ main(void)
 		cmocka_unit_test(test_org_domain),
 		cmocka_unit_test(test_aligned),
 		cmocka_unit_test(test_evaluate),
+		cmocka_unit_test(test_evaluate_np),
 		cmocka_unit_test(test_evaluate_temperror),
 	};
 

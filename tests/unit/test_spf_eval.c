@@ -13,6 +13,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -349,6 +350,280 @@ test_eval_answer_fields(void **state)
 	assert_int_equal(fake_dns_fini(&f), 0);
 }
 
+/* ---------------------------------------------------------------------
+ * TXT answer shapes (RFC 7208 3.3 and 4.5): rdatas given octet by octet
+ * through fake_dns's "rdata:HEX" rows, so the answer goes through the
+ * resolver's own dns_answer_from_rdata() exactly as a libunbound answer
+ * does. Every client sends 192.0.2.1.
+ */
+
+struct wire {
+	uint8_t	 b[65536];
+	size_t	 n;
+};
+
+static void
+wire_raw(struct wire *w, const void *p, size_t len)
+{
+	assert_true(w->n + len <= sizeof(w->b));
+	memcpy(w->b + w->n, p, len);
+	w->n += len;
+}
+
+/* wire_str - one character-string: a length octet, then the octets */
+static void
+wire_str(struct wire *w, const char *s, size_t len)
+{
+	uint8_t l = (uint8_t)len;
+
+	assert_true(len <= 255);
+	wire_raw(w, &l, 1);
+	wire_raw(w, s, len);
+}
+
+/* wire_fill - a character-string of len octets: text, padded with spaces
+   (1*SP between terms, *SP at the end: RFC 7208 12) */
+static void
+wire_fill(struct wire *w, const char *head, size_t len, const char *tail)
+{
+	char s[256];
+
+	assert_true(strlen(head) + strlen(tail) <= len && len <= 255);
+	memset(s, ' ', len);
+	memcpy(s, head, strlen(head));
+	memcpy(s + len - strlen(tail), tail, strlen(tail));
+	wire_str(w, s, len);
+}
+
+struct shapes {
+	struct fake_dns_rec	 rec[64];
+	char			*owned[64];
+	size_t			 n;
+};
+
+/* shapes_add - one TXT record of name: the rdata in w, then w is reset */
+static void
+shapes_add(struct shapes *z, const char *name, struct wire *w)
+{
+	char *hex = malloc(6 + 2 * w->n + 1);
+
+	assert_true(z->n < 64);
+	memcpy(hex, "rdata:", 6);
+	for (size_t i = 0; i < w->n; i++)
+		sprintf(hex + 6 + 2 * i, "%02x", w->b[i]);
+	hex[6 + 2 * w->n] = '\0';
+	z->owned[z->n] = hex;
+	z->rec[z->n++] = (struct fake_dns_rec){ name, DNS_T_TXT, hex };
+	w->n = 0;
+}
+
+/* shapes_txt - one TXT record holding one character-string */
+static void
+shapes_txt(struct shapes *z, const char *name, const char *text)
+{
+	struct wire *w = calloc(1, sizeof(*w));
+
+	wire_str(w, text, strlen(text));
+	shapes_add(z, name, w);
+	free(w);
+}
+
+static void
+shapes_build(struct shapes *z)
+{
+	struct wire *w = calloc(1, sizeof(*w));
+	static const uint8_t overrun[] = { 10, 'a', 'b', 'c' };
+	static const uint8_t spf_overrun[] = { 11, 'v', '=', 's', 'p', 'f',
+	    '1', ' ', '+', 'a', 'l', 'l', 5, 'x' };
+	static const uint8_t pointer[] = { 4, 'x', 0xc0, 0x0c, 'y' };
+	static const uint8_t nul_spf[] = { 12, 'v', '=', 's', 'p', 'f', '1',
+	    ' ', '+', 'a', 'l', 'l', 0 };
+	static const uint8_t nul_other[] = { 6, 'h', 'e', 'l', 'l', 'o', 0 };
+
+	memset(z, 0, sizeof(*z));
+	/* 3.3: strings joined with nothing between them, even mid-token */
+	wire_str(w, "v=spf1 ip4:192.0.2.", 19);
+	wire_str(w, "1 -all", 6);
+	shapes_add(z, "split.example", w);
+	wire_str(w, "v=sp", 4);
+	wire_str(w, "f1 +all", 7);
+	shapes_add(z, "split-version.example", w);
+	wire_str(w, "v=spf1", 6);
+	wire_str(w, "+all", 4);
+	shapes_add(z, "split-nospace.example", w);
+	/* 3.3 and RFC 1035 3.3.14: empty character-strings add nothing */
+	wire_str(w, "", 0);
+	wire_str(w, "v=spf1 +all", 11);
+	wire_str(w, "", 0);
+	wire_str(w, "", 0);
+	shapes_add(z, "empty-strings.example", w);
+	wire_str(w, "", 0);
+	shapes_add(z, "zero-only.example", w);
+	/* an empty rdata (no string at all) is no record, not an error */
+	shapes_add(z, "empty-rdata.example", w);
+	shapes_txt(z, "empty-rdata.example", "v=spf1 +all");
+	shapes_add(z, "empty-rdata-only.example", w);
+	/* strings of 255 octets, the longest there is */
+	wire_fill(w, "v=spf1", 255, "+all");
+	shapes_add(z, "s255.example", w);
+	wire_fill(w, "v=spf1", 255, "");
+	wire_fill(w, "", 255, "+all");
+	wire_fill(w, "", 1, "");
+	shapes_add(z, "s255x2.example", w);
+	/* strings of every length 0..255 in one record */
+	wire_str(w, "", 0);
+	wire_str(w, "v=spf1", 6);
+	for (size_t len = 1; len <= 255; len++)
+		if (len != 6)
+			wire_fill(w, "", len, len == 255 ? "+all" : "");
+	shapes_add(z, "lengths.example", w);
+	/* 2000 one-octet strings */
+	for (size_t i = 0; i < 2000; i++) {
+		static const char text[] = "v=spf1 -all";
+
+		wire_str(w, i < 6 ? &text[i] : i < 1996 ? " " :
+		    &text[7 + i - 1996], 1);
+	}
+	shapes_add(z, "many.example", w);
+	/* the largest rdata: 65535 octets, 255 strings of 255 and one of
+	   254, ip4 terms all the way and the client's address last */
+	for (size_t i = 0; i < 256; i++) {
+		char head[32];
+
+		snprintf(head, sizeof(head), "%sip4:198.51.100.%zu",
+		    i == 0 ? "v=spf1 " : "", i % 250);
+		wire_fill(w, head, i < 255 ? 255 : 254, i < 255 ? " " :
+		    "ip4:192.0.2.1 -all");
+	}
+	assert_int_equal(w->n, 65535);
+	shapes_add(z, "max.example", w);
+	/* 4.5: "v=spf1" then SP or the end, any case; others discarded */
+	shapes_txt(z, "spf10.example", "v=spf10 +all");
+	shapes_txt(z, "upper.example", "V=SPF1 +all");
+	shapes_txt(z, "tab.example", "v=spf1\t+all");
+	shapes_txt(z, "leading-space.example", " v=spf1 +all");
+	shapes_txt(z, "version-only.example", "v=spf1");
+	shapes_txt(z, "mixed.example", "hello");
+	shapes_txt(z, "mixed.example", "v=spf10 -all");
+	shapes_txt(z, "mixed.example", "v=DMARC1; p=reject");
+	shapes_txt(z, "mixed.example", "spf1 -all");
+	shapes_txt(z, "mixed.example", "v=spf1 +all");
+	/* 4.5: two records, whatever their string split: permerror */
+	shapes_txt(z, "two.example", "v=spf1 -all");
+	wire_str(w, "v=spf1", 6);
+	wire_str(w, " +all", 5);
+	shapes_add(z, "two.example", w);
+	/* a malformed rdata (length octet past the end) is dropped: the
+	   SPF record beside it still counts, and it is no second record */
+	wire_raw(w, overrun, sizeof(overrun));
+	shapes_add(z, "overrun.example", w);
+	shapes_txt(z, "overrun.example", "v=spf1 +all");
+	wire_raw(w, spf_overrun, sizeof(spf_overrun));
+	shapes_add(z, "overrun-spf.example", w);
+	shapes_txt(z, "overrun-spf.example", "v=spf1 -all");
+	wire_raw(w, overrun, sizeof(overrun));
+	shapes_add(z, "overrun-only.example", w);
+	/* octets that look like a compression pointer are just text */
+	wire_raw(w, pointer, sizeof(pointer));
+	shapes_add(z, "pointer.example", w);
+	shapes_txt(z, "pointer.example", "v=spf1 +all");
+	/* a NUL in the SPF record is a syntax error (4.6); in another
+	   record it does not matter */
+	wire_raw(w, nul_spf, sizeof(nul_spf));
+	shapes_add(z, "nul-spf.example", w);
+	wire_raw(w, nul_other, sizeof(nul_other));
+	shapes_add(z, "nul-other.example", w);
+	shapes_txt(z, "nul-other.example", "v=spf1 +all");
+	free(w);
+}
+
+static const struct {
+	const char	*domain;
+	enum spf_result	 want;
+	const char	*why;
+} shape_cases[] = {
+	{ "split.example", SPF_PASS, "3.3: joined without spaces" },
+	{ "split-version.example", SPF_PASS, "3.3: even inside v=spf1" },
+	{ "split-nospace.example", SPF_NONE, "3.3, 4.5: v=spf1+all" },
+	{ "empty-strings.example", SPF_PASS, "3.3: empty strings" },
+	{ "zero-only.example", SPF_NONE, "4.5: one empty string" },
+	{ "empty-rdata.example", SPF_PASS, "4.5: empty rdata beside" },
+	{ "empty-rdata-only.example", SPF_NONE, "4.5: only empty rdata" },
+	{ "s255.example", SPF_PASS, "3.3: a 255-octet string" },
+	{ "s255x2.example", SPF_PASS, "3.3: 255+255+1 octets" },
+	{ "lengths.example", SPF_PASS, "3.3: every length 0..255" },
+	{ "many.example", SPF_FAIL, "3.3: 2000 one-octet strings" },
+	{ "max.example", SPF_PASS, "3.3: a 65535-octet rdata" },
+	{ "spf10.example", SPF_NONE, "4.5: v=spf10 discarded" },
+	{ "upper.example", SPF_PASS, "4.5, 12: V=SPF1 (ABNF: any case)" },
+	{ "tab.example", SPF_NONE, "4.5: version ends with SP or end" },
+	{ "leading-space.example", SPF_NONE, "4.5: must begin v=spf1" },
+	{ "version-only.example", SPF_NEUTRAL, "4.5, 4.7: v=spf1 alone" },
+	{ "mixed.example", SPF_PASS, "4.5: non-SPF records discarded" },
+	{ "two.example", SPF_PERMERROR, "4.5: two SPF records" },
+	{ "overrun.example", SPF_PASS, "malformed rdata beside" },
+	{ "overrun-spf.example", SPF_FAIL, "malformed SPF-like rdata" },
+	{ "overrun-only.example", SPF_TEMPERROR, "only malformed rdata" },
+	{ "pointer.example", SPF_PASS, "0xc0 0x0c inside a TXT string" },
+	{ "nul-spf.example", SPF_PERMERROR, "4.6: NUL in the record" },
+	{ "nul-other.example", SPF_PASS, "4.5: NUL in another record" },
+	{ "nothing.example", SPF_NONE, "4.3: NXDOMAIN" },
+};
+
+static void
+test_eval_txt_shapes(void **state)
+{
+	struct shapes *z = calloc(1, sizeof(*z));
+	int bad = 0;
+
+	(void)state;
+	shapes_build(z);
+	for (int deferred = 0; deferred < 2; deferred++) {
+		for (size_t i = 0; i < sizeof(shape_cases) /
+		    sizeof(shape_cases[0]); i++) {
+			struct event_base *base = deferred ?
+			    event_base_new() : NULL;
+			struct spf_request req;
+			struct eval_out out;
+			struct fake_dns f;
+			char sender[80];
+			struct spf_eval *ev;
+
+			fake_dns_init(&f, z->rec, z->n, base);
+			memset(&req, 0, sizeof(req));
+			spf_request_set_ip(&req, "192.0.2.1");
+			snprintf(sender, sizeof(sender), "a@%s",
+			    shape_cases[i].domain);
+			req.sender = sender;
+			req.helo = "h.example";
+			memset(&out, 0, sizeof(out));
+			out.base = base;
+			ev = spf_eval_start(fake_dns_resolver(&f), &req,
+			    eval_done, &out);
+			if (deferred && ev != NULL)
+				event_base_dispatch(base);
+			if (out.calls != 1 ||
+			    out.result != shape_cases[i].want) {
+				print_error("%s (%s, %s): got %d calls, %s "
+				    "(%s); want %s\n", shape_cases[i].domain,
+				    shape_cases[i].why, deferred ? "deferred" :
+				    "sync", out.calls,
+				    spf_result_name(out.result), out.problem,
+				    spf_result_name(shape_cases[i].want));
+				bad++;
+			}
+			if (fake_dns_fini(&f) != 0)
+				bad++;
+			if (base)
+				event_base_free(base);
+		}
+	}
+	for (size_t i = 0; i < z->n; i++)
+		free(z->owned[i]);
+	free(z);
+	assert_int_equal(bad, 0);
+}
+
 /* a malformed address is refused before anything starts */
 static void
 test_eval_bad_ip(void **state)
@@ -373,6 +648,7 @@ main(void)
 		cmocka_unit_test(test_eval_deferred),
 		cmocka_unit_test(test_eval_cancel),
 		cmocka_unit_test(test_eval_answer_fields),
+		cmocka_unit_test(test_eval_txt_shapes),
 		cmocka_unit_test(test_eval_bad_ip),
 	};
 

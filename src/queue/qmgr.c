@@ -328,7 +328,7 @@ qmgr_sync_bodies(struct qmgr *q, struct qmgr_req *list)
 }
 
 /* qmgr_apply - an outcome applied in the open transaction */
-static void
+static int
 qmgr_apply(struct qmgr *q, struct qmgr_req *req, const struct conf *conf,
     int64_t now, struct bounce_batch *bb)
 {
@@ -338,7 +338,18 @@ qmgr_apply(struct qmgr *q, struct qmgr_req *req, const struct conf *conf,
 		log_error("event=spool.update id=%s error=\"%s\"",
 		    req->res.qid, err.msg);
 		req->status = -1;
+		return -1;
 	}
+	return 0;
+}
+
+/* qmgr_expires - a deferral that retry_apply will turn into a bounce */
+static bool
+qmgr_expires(const struct spool_result *res, const struct conf_snap *snap,
+    int64_t now)
+{
+	return snap != NULL && now - res->arrival >=
+	    (int64_t)snap->conf->relay.max_queue_lifetime;
 }
 
 /* the messages a batch finished: logged, and their bodies unlinked, once
@@ -375,12 +386,13 @@ qmgr_batch(struct qmgr *q, struct qmgr_req *list, bool dispatch)
 	 * durable); losing it to a power cut can repeat an attempt, never
 	 * lose a message or its body.
 	 */
+	snap = q->live ? conf_live_get(q->live) : NULL;
+	smarthost = snap != NULL && snap->conf->relay.smarthost != NULL;
 	durable = nmsgs > 0;
 	for (req = list; req && !durable; req = req->next)
 		durable = req->type == QMGR_REQ_RESULT &&
-		    req->res.outcome != SPOOL_OUTCOME_DEFERRED;
-	snap = q->live ? conf_live_get(q->live) : NULL;
-	smarthost = snap != NULL && snap->conf->relay.smarthost != NULL;
+		    (req->res.outcome != SPOOL_OUTCOME_DEFERRED ||
+		    qmgr_expires(&req->res, snap, now));
 	if (spool_begin(q->sp, durable, &err) == -1) {
 		log_error("event=spool.begin error=\"%s\"", err.msg);
 		ok = false;
@@ -394,13 +406,16 @@ qmgr_batch(struct qmgr *q, struct qmgr_req *list, bool dispatch)
 				log_error("event=spool.insert id=%s error=\"%s\"",
 				    req->msg->qid, err.msg);
 				req->status = -1;
+				if (spool_txn_lost(q->sp))
+					goto abort;
 			}
 		} else {
 			nresults++;
 			if (snap == NULL)
 				req->status = -1;
-			else
-				qmgr_apply(q, req, snap->conf, now, &bb);
+			else if (qmgr_apply(q, req, snap->conf, now,
+			    &bb) == -1 && spool_txn_lost(q->sp))
+				goto abort;
 		}
 	}
 	/*
@@ -414,10 +429,19 @@ qmgr_batch(struct qmgr *q, struct qmgr_req *list, bool dispatch)
 		size_t room = q->inflight.len < q->inflight_max ?
 		    q->inflight_max - q->inflight.len : 0;
 
+		/* deferring in place what is past its lifetime would bounce
+		   it in a batch that may not be durable: such recipients are
+		   leased and go the usual way */
+		int64_t expire = now -
+		    (int64_t)snap->conf->relay.max_queue_lifetime;
+
 		if ((room > 0 || q->backoff.n > 0) && sched_select(q->sp,
-		    &q->backoff, now, room, QMGR_DEFER_MAX, smarthost, &pick,
-		    &err) == -1)
+		    &q->backoff, now, room, QMGR_DEFER_MAX, smarthost, expire,
+		    &pick, &err) == -1) {
+			/* leases may have been written: give the batch up */
 			log_error("event=sched.select error=\"%s\"", err.msg);
+			goto abort;
+		}
 	}
 	for (job = pick.jobs; job; job = job->next)
 		nleased += job->nrcpts;
@@ -432,9 +456,10 @@ qmgr_batch(struct qmgr *q, struct qmgr_req *list, bool dispatch)
 		*tail = req;
 		tail = &req->next;
 		nbackoff++;
-		qmgr_apply(q, req, snap->conf, now, &bb);
+		if (qmgr_apply(q, req, snap->conf, now, &bb) == -1 &&
+		    spool_txn_lost(q->sp))
+			goto abort;
 	}
-	free(pick.deferred);
 	/* reports, in the same commit as the outcomes that called for them;
 	   their recipients are leased by the next batch, at once */
 	if (bb.n > 0) {
@@ -460,7 +485,17 @@ qmgr_batch(struct qmgr *q, struct qmgr_req *list, bool dispatch)
 			done_msgs = xreallocarray(done_msgs, ndone + 1,
 			    sizeof(*done_msgs));
 			memcpy(done_msgs[ndone].qid, qid, sizeof(qid));
-			done_msgs[ndone++].body_file = body_file;
+			/*
+			 * a body file goes only after a durable commit that
+			 * deleted its row; should a batch that is not durable
+			 * finish a message, its file stays for the recovery
+			 * at the next start, which removes it if the row is
+			 * gone and keeps it if the commit was lost
+			 */
+			if (body_file && !durable)
+				log_info("event=spool.unlink_deferred id=%s",
+				    qid);
+			done_msgs[ndone++].body_file = body_file && durable;
 		}
 	}
 	if (spool_commit(q->sp, &err) == -1) {
@@ -468,7 +503,16 @@ qmgr_batch(struct qmgr *q, struct qmgr_req *list, bool dispatch)
 		spool_rollback(q->sp);
 		ok = false;
 	}
+	if (0) {
+abort:
+		/* SQLite gave the transaction up, or leases may be half
+		   written: nothing of this batch counts */
+		log_error("event=spool.batch_aborted");
+		spool_rollback(q->sp);
+		ok = false;
+	}
 commit_done:
+	free(pick.deferred);
 	bounce_batch_fini(&bb);
 	conf_snap_unref(snap);
 	/* 3. answers, only now that the commit is on disk */
@@ -486,11 +530,15 @@ commit_done:
 			free(req);
 		} else if (!ok) {
 			/* not recorded: try again in the next batch (the
-			   scheduler's own deferrals are simply made again) */
-			if (req->backoff)
+			   scheduler's own deferrals are simply made again).
+			   When stopping, not: the recipient stays leased and
+			   runs again after the next start */
+			if (req->backoff || !dispatch)
 				free(req);
-			else
+			else {
+				req->status = 0;
 				qmgr_enqueue(q, req);
+			}
 		} else {
 			if (req->status == 0)
 				qmgr_log_result(&req->res, now);

@@ -30,7 +30,8 @@ struct qmgr;
 struct deliver_pool;
 struct conf_live;
 
-/* qmgr_new - a queue manager over sp (not owned); jobs go to pool (may be
+/* qmgr_new - a queue manager over sp (not owned: sp must outlive it, so
+   spool_free comes after qmgr_free); jobs go to pool (may be
    NULL: nothing is scheduled); the retry policy and reports follow live's
    current configuration (may be NULL: outcomes are counted, not applied) */
 struct qmgr *qmgr_new(struct spool *sp, struct deliver_pool *pool,

@@ -42,6 +42,8 @@ struct sched_scan {
 	const struct backoff_table *bo;
 	int64_t			 now;
 	int64_t			 started;	/* spool_started */
+	int64_t			 expire;	/* arrived at or before: never
+						   deferred in place */
 	size_t			 max, defer_max, leased;
 	bool			 smarthost;
 	struct deliver_job	*head;
@@ -124,7 +126,7 @@ sched_row(void *arg, const struct spool_due *due)
 	int64_t until;
 
 	if (due->transport == SPOOL_TRANSPORT_REMOTE &&
-	    sc->ndeferred < sc->defer_max &&
+	    sc->ndeferred < sc->defer_max && due->arrival > sc->expire &&
 	    (until = backoff_until(sc->bo, backoff_key(sc->smarthost,
 	    due->addr), sc->now)) > 0) {
 		sched_defer(sc, due, until);
@@ -145,8 +147,8 @@ sched_row(void *arg, const struct spool_due *due)
 
 int
 sched_select(struct spool *sp, const struct backoff_table *bo, int64_t now,
-    size_t max, size_t defer_max, bool smarthost, struct sched_pick *out,
-    struct err *err)
+    size_t max, size_t defer_max, bool smarthost, int64_t expire,
+    struct sched_pick *out, struct err *err)
 {
 	struct sched_scan sc;
 	struct deliver_job *job;
@@ -157,6 +159,7 @@ sched_select(struct spool *sp, const struct backoff_table *bo, int64_t now,
 	sc.bo = bo;
 	sc.now = now;
 	sc.started = spool_started(sp);
+	sc.expire = expire;
 	sc.max = max;
 	sc.defer_max = bo->n == 0 ? 0 : defer_max;
 	sc.smarthost = smarthost;

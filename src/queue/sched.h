@@ -34,11 +34,14 @@ struct sched_pick {
  * sched_select - lease up to max due recipients into delivery jobs (one
  * per message and transport, and for remote mail per domain); those whose
  * destination backs off (bo) become deferral results instead, at most
- * defer_max of them. max may be 0. On error nothing is picked.
+ * defer_max of them, except those that arrived at or before expire (a
+ * deferral would bounce them: they are leased). max may be 0. On error
+ * nothing is picked, but leases may have been written in the open
+ * transaction: the caller must give it up.
  */
 int	sched_select(struct spool *sp, const struct backoff_table *bo,
 	    int64_t now, size_t max, size_t defer_max, bool smarthost,
-	    struct sched_pick *out, struct err *err);
+	    int64_t expire, struct sched_pick *out, struct err *err);
 
 /* sched_retry_delay - seconds to wait after the given failed attempts:
    min, doubling, at most max */

@@ -177,13 +177,6 @@ static void	smtp_server_tls_switch(struct smtp_session *s);
 static void	smtp_server_spool_done(struct smtp_session *s, int status,
 		    void *data);
 
-/* smtp_server_commit_done - qmgr_done_fn: hand the answer to the
-   session's worker (arg), on whatever thread the queue manager runs */
-static void
-smtp_server_commit_done(void *arg, uint64_t tag, int status)
-{
-	worker_post(arg, tag, smtp_server_spool_done, status, NULL);
-}
 static bool	smtp_server_header_has(const struct smtp_session *s,
 		    size_t end, const char *name);
 static void	smtp_server_header_text(struct smtp_session *s,
@@ -1221,6 +1214,14 @@ smtp_server_finish(struct smtp_session *s)
 		return;
 	}
 	smtp_server_msgauth(s);
+}
+
+/* smtp_server_commit_done - qmgr_done_fn: hand the answer to the
+   session's worker (arg), on whatever thread the queue manager runs */
+static void
+smtp_server_commit_done(void *arg, uint64_t tag, int status)
+{
+	worker_post(arg, tag, smtp_server_spool_done, status, NULL);
 }
 
 /* smtp_server_commit - hand the message to the queue manager; 250 later */

@@ -119,6 +119,10 @@ int	spool_begin(struct spool *sp, bool durable, struct err *err);
 int	spool_commit(struct spool *sp, struct err *err);
 /* spool_rollback - give the open transaction up */
 void	spool_rollback(struct spool *sp);
+/* spool_txn_lost - after a failed statement: SQLite rolled the whole
+   transaction back itself (disk full, I/O error, out of memory), so
+   nothing more may run in it */
+bool	spool_txn_lost(struct spool *sp);
 
 /* spool_store_msg - the rows of one message; on failure none of them
    (a savepoint), and the transaction goes on */

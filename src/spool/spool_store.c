@@ -54,6 +54,12 @@ spool_rollback(struct spool *sp)
 		(void)spool_exec(sp, "ROLLBACK", NULL);
 }
 
+bool
+spool_txn_lost(struct spool *sp)
+{
+	return sqlite3_get_autocommit(sp->db) != 0;
+}
+
 /* spool_bind_text - bind a C string, NULL as SQL NULL */
 static void
 spool_bind_text(sqlite3_stmt *st, int i, const char *s)

@@ -5,8 +5,9 @@
  * The main thread does the privileged setup in OpenSMTPD's order: load
  * the configuration, bind the listeners, open the spool, then drop to
  * [server] user (setgroups, setgid, setuid, each checked; no way back).
- * It then starts the spool thread, the delivery pool and the worker
- * threads, and stays in its own event loop for signals: SIGTERM/SIGINT
+ * Then it locks itself in (cli_serve_sandbox.c: no new privileges,
+ * Landlock, seccomp) while it still has one thread, starts the spool
+ * thread, the delivery pool and the worker threads, and stays in its own event loop for signals: SIGTERM/SIGINT
  * stop (workers first, so sessions in DATA can still commit; then the
  * delivery pool; then the spool, which commits what is left), SIGHUP
  * reloads the configuration and keeps every connection.
@@ -203,6 +204,7 @@ cli_serve(int argc, char **argv)
 	if ((sv.spool = spool_open(conf->server.data_dir, &err)) == NULL)
 		fatalx("event=spool.open error=\"%s\"", err.msg);
 	serve_drop(conf);
+	cli_serve_sandbox(conf);
 
 	limits_init();
 	sv.ctx.live = &sv.live;

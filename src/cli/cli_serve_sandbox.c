@@ -255,6 +255,7 @@ cli_serve_sandbox(const struct conf *conf)
 	if (!conf->server.sandbox) {
 		log_warnx("event=sandbox.off warning=\"[server] sandbox = no:"
 		    " no Landlock, no seccomp filter\"");
+		serve_sandbox_selftest();
 		return;
 	}
 	if (!sandbox_single_thread())

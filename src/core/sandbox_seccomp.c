@@ -194,7 +194,7 @@ sandbox_seccomp_args(scmp_filter_ctx ctx, int *count, struct err *err)
 		return err_set(err, -r, "sandbox: seccomp rule clone3: %s",
 		    strerror(-r));
 	/* signals to ourselves (raise, abort, thread wake-ups) */
-	a = SCMP_A0(SCMP_CMP_EQ, pid);
+	a = SCMP_A0(SCMP_CMP_EQ, pid, 0);
 	if (sandbox_seccomp_rule(ctx, SCMP_SYS(tgkill), 1, &a, "tgkill",
 	    err) == -1 ||
 	    sandbox_seccomp_rule(ctx, SCMP_SYS(kill), 1, &a, "kill",
@@ -203,8 +203,8 @@ sandbox_seccomp_args(scmp_filter_ctx ctx, int *count, struct err *err)
 	/* limits read, never raised: prlimit64(0, resource, NULL, old) */
 	{
 		struct scmp_arg_cmp b[2] = {
-			SCMP_A0(SCMP_CMP_EQ, 0),
-			SCMP_A2(SCMP_CMP_EQ, 0),
+			SCMP_A0(SCMP_CMP_EQ, 0, 0),
+			SCMP_A2(SCMP_CMP_EQ, 0, 0),
 		};
 
 		if (sandbox_seccomp_rule(ctx, SCMP_SYS(prlimit64), 2, b,
@@ -213,7 +213,7 @@ sandbox_seccomp_args(scmp_filter_ctx ctx, int *count, struct err *err)
 	}
 	for (size_t i = 0; i < sizeof(sandbox_seccomp_ioctls) /
 	    sizeof(sandbox_seccomp_ioctls[0]); i++) {
-		a = SCMP_A1(SCMP_CMP_EQ, sandbox_seccomp_ioctls[i]);
+		a = SCMP_A1(SCMP_CMP_EQ, sandbox_seccomp_ioctls[i], 0);
 		if (sandbox_seccomp_rule(ctx, SCMP_SYS(ioctl), 1, &a, "ioctl",
 		    err) == -1)
 			return -1;

@@ -8,7 +8,11 @@ the daemon with a log line."""
 import ctypes
 import os
 import platform
+import pwd
+import shutil
 import signal
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -155,6 +159,56 @@ def test_mailboxes_outside_data_dir_still_delivered(relais_factory, tmp_path,
     r = relais_factory(mailboxes=tpl).start()
     r.send("sender@remote.test", ["alice@example.test"], message(tok))
     assert tok.encode() in r.maildir_messages("example.test", "alice")[0]
+
+
+def nobody_exists():
+    try:
+        pwd.getpwnam("nobody")
+        return True
+    except KeyError:
+        return False
+
+
+@needs_landlock
+@pytest.mark.skipif(os.geteuid() != 0 or not nobody_exists(),
+                    reason="needs root and a nobody user")
+@pytest.mark.parametrize("sandbox", ["yes", "no"])
+def test_dropped_to_user_and_sandboxed(relais_factory, unique, sandbox):
+    """Started as root with [server] user = nobody: the uid drop, then the
+    sandbox; mail is delivered, and a reload naming a file nobody may read
+    but outside the allowed paths is refused by the sandbox (and accepted
+    with sandbox = no)."""
+    tok = unique("sandbox")
+    # pytest's tmp_path is 0700 root: nobody could not reach its data
+    root = Path(tempfile.mkdtemp(prefix="relais-sandbox-", dir="/tmp"))
+    try:
+        root.chmod(0o755)
+        # readable by nobody through file modes: /tmp, 0755, 0644
+        (root / "outside").mkdir(mode=0o755)
+        aliases = root / "outside" / "aliases"
+        aliases.write_text("moved@example.test: bob@example.test\n")
+        aliases.chmod(0o644)
+        srv = {"user": "nobody", "sandbox": sandbox}
+        r = relais_factory(root=root / "relais", overrides={"server": srv})
+        r.root.chmod(0o755)
+        r.start()
+        st = proc_status(r.pid)
+        nobody = pwd.getpwnam("nobody").pw_uid
+        assert st["Uid"].split() == [str(nobody)] * 4
+        assert st["Seccomp"] == ("2" if sandbox == "yes" else "0")
+        r.send("sender@remote.test", ["alice@example.test"], message(tok))
+        assert tok.encode() in r.maildir_messages("example.test", "alice")[0]
+        r.write_config(overrides={"server": srv,
+                                  "local": {"aliases": str(aliases)}})
+        if sandbox == "no":
+            assert r.reload() == "event=config.reload"
+        else:
+            assert r.reload() == "event=config.reload.failed"
+            assert "Permission denied" in r.log_events(
+                "config.reload.failed")[-1]["error"]
+        r.stop()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_forbidden_syscall_ends_the_daemon(relais_factory):

@@ -73,6 +73,12 @@ static const struct sandbox_path serve_sandbox_system[] = {
 	{ "/proc/self", SANDBOX_RO },		/* maps, status, fd */
 	{ "/proc/self/task", SANDBOX_RO_WRITE },	/* thread names */
 	{ "/sys/devices/system/cpu", SANDBOX_RO },	/* sysconf */
+#ifdef SANDBOX_SANITIZER
+	/* symbols for sanitizer reports: our binary and the libraries */
+	{ "/proc/self/exe", SANDBOX_RO },
+	{ "/usr/lib", SANDBOX_RO },
+	{ "/lib", SANDBOX_RO },
+#endif
 };
 
 static void

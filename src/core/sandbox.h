@@ -17,6 +17,16 @@
 
 #include "core/err.h"
 
+/* the ASan builds (make test) need a little more: LeakSanitizer's
+   tracer at exit, symbols for reports */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANDBOX_SANITIZER	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANDBOX_SANITIZER	1
+#endif
+#endif
+
 enum sandbox_access {
 	SANDBOX_RO,	/* read files, list directories */
 	SANDBOX_RW,	/* and create, write, rename, remove beneath it */

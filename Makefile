@@ -4,7 +4,7 @@
 #   make test       ASan+UBSan build, cmocka unit tests, pytest integration tests
 #   make fuzz       libFuzzer harnesses (clang), run briefly over their corpora
 
-PKGS      := libevent_core libevent_pthreads libevent_openssl libevent_extra openssl sqlite3 libunbound inih libpsl libxcrypt
+PKGS      := libevent_core libevent_pthreads libevent_openssl libevent_extra openssl sqlite3 libunbound inih libpsl libxcrypt libseccomp
 CC        ?= cc
 PYTHON    := /usr/bin/python3
 WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes -Wno-format-truncation

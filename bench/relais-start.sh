@@ -2,7 +2,7 @@
 # relais-start.sh - the mta-bench "custom" adapter: write a relais config
 # for the harness's ports and scratch dir, then run relais in the
 # foreground. Env: BENCH_IN_PORT, BENCH_SINK_PORT, BENCH_DIR, RELAIS_BIN,
-# RELAIS_THREADS (0 = one per core).
+# RELAIS_THREADS (0 = one per core), RELAIS_SANDBOX (yes|no, default yes).
 set -eu
 dir="$BENCH_DIR/relais"
 mkdir -p "$dir"
@@ -12,6 +12,7 @@ hostname = relais.bench
 data_dir = $dir/data
 threads = ${RELAIS_THREADS:-0}
 log_level = warning
+sandbox = ${RELAIS_SANDBOX:-yes}
 
 [listener bench]
 address = 127.0.0.1:$BENCH_IN_PORT

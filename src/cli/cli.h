@@ -18,6 +18,12 @@ int	cli_dmarc(int argc, char **argv);
 int	cli_passwd(int argc, char **argv);
 int	cli_sendmail(int argc, char **argv);
 
+struct conf;
+/* cli_serve_sandbox - lock relais serve into the paths and system calls
+   it needs (cli_serve_sandbox.c); fatal on failure; nothing when [server]
+   sandbox = no. Called once, before any thread starts. */
+void	cli_serve_sandbox(const struct conf *conf);
+
 /* cli_args - split argv[1..] into -c FILE (or NULL) and up to maxpos
    positional arguments; -1 on an unknown option or too many arguments */
 int	cli_args(int argc, char **argv, const char **path_out,

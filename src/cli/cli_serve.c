@@ -5,14 +5,15 @@
  * The main thread does the privileged setup in OpenSMTPD's order: load
  * the configuration, bind the listeners, open the spool, then drop to
  * [server] user (setgroups, setgid, setuid, each checked; no way back).
- * It then wires the pieces together (the workers run SMTP sessions and
- * outbound deliveries through struct worker_ops; delivery agents report
- * to the queue manager), starts the queue manager, the delivery pool and
- * the worker threads, and stays in its own event loop for signals:
- * SIGTERM/SIGINT stop (workers first, so sessions in DATA can still
- * commit; then the delivery pool; then the queue manager, which commits
- * what is left), SIGHUP reloads the configuration and keeps every
- * connection.
+ * Then it locks itself in (cli_serve_sandbox.c: no new privileges,
+ * Landlock, seccomp) while it still has one thread, wires the pieces
+ * together (the workers run SMTP sessions and outbound deliveries through
+ * struct worker_ops; delivery agents report to the queue manager), starts
+ * the queue manager, the delivery pool and the worker threads, and stays
+ * in its own event loop for signals: SIGTERM/SIGINT stop (workers first,
+ * so sessions in DATA can still commit; then the delivery pool; then the
+ * queue manager, which commits what is left), SIGHUP reloads the
+ * configuration and keeps every connection.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -232,6 +233,7 @@ cli_serve(int argc, char **argv)
 	if ((sv.spool = spool_open(conf->server.data_dir, &err)) == NULL)
 		fatalx("event=spool.open error=\"%s\"", err.msg);
 	serve_drop(conf);
+	cli_serve_sandbox(conf);
 
 	limits_init();
 	sv.pool = deliver_pool_new(conf->server.data_dir,

@@ -262,6 +262,9 @@ static const struct conf_key conf_keys[] = {
 	{ .section = CONF_SEC_SERVER, .name = "log_level",
 	  .type = CONF_T_LOG_LEVEL, .def = "info",
 	  .off = CONF_F(server.log_level) },
+	{ .section = CONF_SEC_SERVER, .name = "sandbox",
+	  .type = CONF_T_BOOL, .def = "yes",
+	  .off = CONF_F(server.sandbox) },
 
 	/* [listener NAME] */
 	{ .section = CONF_SEC_LISTENER, .name = "address",

@@ -102,6 +102,7 @@ struct conf {
 		char	*user;		/* NULL = do not drop privileges */
 		unsigned threads;	/* 0 = one per core */
 		int	 log_level;	/* enum log_level, default info */
+		bool	 sandbox;	/* Landlock + seccomp, default yes */
 	} server;
 
 	struct conf_listener	*listeners;

@@ -379,6 +379,7 @@ check_defaults(const struct conf *conf, const char *data_dir)
 	assert_null(conf->server.user);
 	assert_int_equal(conf->server.threads, 0);
 	assert_int_equal(conf->server.log_level, LOG_LEVEL_INFO);
+	assert_true(conf->server.sandbox);
 	snprintf(mbox, sizeof(mbox), "%s/mail/%%d/%%u", data_dir);
 	assert_string_equal(conf->local.mailboxes, mbox);
 	assert_null(conf->local.users);
@@ -464,6 +465,7 @@ test_all_keys(void **state)
 	    "user = relais\n"
 	    "threads = 8 ; inline comment\n"
 	    "log_level = debug\n"
+	    "sandbox = no\n"
 	    "\n"
 	    "[listener mx]\n"
 	    "address = 0.0.0.0:25 [::]:25\n"
@@ -501,6 +503,7 @@ test_all_keys(void **state)
 	assert_string_equal(conf->server.user, "relais");
 	assert_int_equal(conf->server.threads, 8);
 	assert_int_equal(conf->server.log_level, LOG_LEVEL_DEBUG);
+	assert_false(conf->server.sandbox);
 
 	assert_int_equal(conf->nlisteners, 4);
 	assert_string_equal(conf->listeners[0].name, "mx");

@@ -28,6 +28,7 @@
 
 #include "cli/cli.h"
 #include "conf/conf_live.h"
+#include "core/fault.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "auth/passwd_check.h"
@@ -192,6 +193,12 @@ cli_serve(int argc, char **argv)
 	}
 	conf = sv.live.cur->conf;
 	log_set_level((enum log_level)conf->server.log_level);
+	/* fault tests only: RELAIS_FAULT puts counting wrappers in the seam */
+	if (fault_init_env(&err) == -1) {
+		fprintf(stderr, "RELAIS_FAULT: %s\n", err.msg);
+		conf_live_fini(&sv.live);
+		return 2;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	umask(077);
 	if (evthread_use_pthreads() == -1)

@@ -19,6 +19,7 @@
 
 #include "conf/conf_live.h"
 #include "core/log.h"
+#include "core/sys.h"
 #include "core/xalloc.h"
 #include "deliver/deliver.h"
 
@@ -136,7 +137,7 @@ deliver_read_body(struct deliver_pool *pool, sqlite3 *db, sqlite3_stmt *st,
 		blen = (size_t)sqlite3_column_bytes(st, 1);
 	} else {
 		snprintf(path, sizeof(path), "%s/%s", pool->body_dir, job->qid);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+		if ((fd = sys_open(path, O_RDONLY | O_CLOEXEC, 0)) == -1 ||
 		    fstat(fd, &sb) == -1) {
 			snprintf(why, whylen, "cannot read the spooled body:"
 			    " %s", strerror(errno));

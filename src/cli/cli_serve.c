@@ -256,6 +256,7 @@ cli_serve(int argc, char **argv)
 		log_info("event=server.ready version=%s threads=%u"
 		    " hostname=%s data_dir=%s", RELAIS_VERSION, sv.nworkers,
 		    conf->server.hostname, conf->server.data_dir);
+		fault_log_counts("ready");
 		event_base_dispatch(sv.base);
 	}
 

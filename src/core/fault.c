@@ -292,19 +292,28 @@ fault_mkdir(const char *path, mode_t mode)
 	return sys_real()->mkdir(path, mode);
 }
 
+void
+fault_log_counts(const char *when)
+{
+	char line[1024];
+	size_t n = 0;
+
+	if (!fault_on)
+		return;
+	for (int i = 0; i < FAULT_OP__COUNT; i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%lu",
+		    fault_op_names[i], atomic_load(&fault_counts[i]));
+	log_info("event=fault.count at=%s%s injected=%lu", when, line,
+	    atomic_load(&fault_injected));
+}
+
 /* fault_report - at exit: the counts, logged and written to the report */
 static void
 fault_report(void)
 {
-	char line[1024];
-	size_t n = 0;
 	FILE *f;
 
-	for (int i = 0; i < FAULT_OP__COUNT; i++)
-		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%lu",
-		    fault_op_names[i], atomic_load(&fault_counts[i]));
-	log_info("event=fault.count%s injected=%lu", line,
-	    atomic_load(&fault_injected));
+	fault_log_counts("exit");
 	if (fault_report_path == NULL)
 		return;
 	if ((f = fopen(fault_report_path, "w")) == NULL) {

@@ -16,8 +16,8 @@
  * count and fail one kind only). nth counts from 1 per op over the whole
  * run; times is how many consecutive calls fail (default 1, 0 = all from
  * nth on). Either way every call is counted; the counts go to one
- * event=fault.count log line at exit, and to the file RELAIS_FAULT_REPORT
- * names, if any.
+ * event=fault.count log line when the daemon is ready and one at exit,
+ * and (at exit) to the file RELAIS_FAULT_REPORT names, if any.
  * Off, the seam holds the real calls and nothing is counted: no cost.
  */
 #ifndef RELAIS_CORE_FAULT_H
@@ -66,6 +66,8 @@ const char *fault_errno_name(int errnum, char *buf, size_t buflen);
 int	fault_init_env(struct err *err);
 /* fault_enabled - RELAIS_FAULT was set (so count, and maybe inject) */
 bool	fault_enabled(void);
+/* fault_log_counts - one event=fault.count at=WHEN line, if enabled */
+void	fault_log_counts(const char *when);
 /* fault_check - count one call of op (a SQLite kind counts for "sqlite"
    too); the errno to fail it with, or 0 */
 int	fault_check(enum fault_op op);

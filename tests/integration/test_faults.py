@@ -1,0 +1,72 @@
+"""Fault injection, the fast subset (the whole sweep is `make test-faults`,
+tests/faults/run_faults.py): a handful of fault points on the write path,
+each injected into the real daemon through RELAIS_FAULT. Each time the
+client gets a 4xx for what was not stored (never a 250), the daemon goes on
+serving, and after a restart without the fault every acknowledged message
+is delivered exactly once (fault_scenario.py holds the run and its checks).
+"""
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "faults"))
+from fault_scenario import LARGE, Scenario  # noqa: E402
+
+SMALL_LOCAL = ("small-local", ["alice@example.test"], 0)
+SMALL_RELAY = ("small-relay", ["rcpt1@remote.test"], 0)
+LARGE_LOCAL = ("large-local", ["bob@example.test"], LARGE)
+
+
+def run(tmp_path, plan, messages, name="run"):
+    out = Scenario(tmp_path / name, plan, messages=messages).run()
+    assert out.ok, out.summary()
+    return out
+
+
+def is_4xx(code):
+    return isinstance(code, int) and 400 <= code < 500
+
+
+@pytest.mark.parametrize("errno,code", [("EIO", 451), ("ENOSPC", 452)])
+def test_body_file_write_fails(tmp_path, errno, code):
+    # the first write of the run is the large body spilling to its file
+    out = run(tmp_path, f"op=write,nth=1,errno={errno}",
+              [LARGE_LOCAL, SMALL_LOCAL])
+    assert out.injected == 1, out.summary()
+    assert out.replies == {"large-local": code, "small-local": 250}, out.summary()
+    assert out.fault_exit == 0
+
+
+def test_body_file_fsync_fails(tmp_path):
+    # the first fsync of the run is the spool's, of that body file,
+    # before the commit that would acknowledge it
+    out = run(tmp_path, "op=fsync,nth=1,errno=EIO",
+              [LARGE_LOCAL, SMALL_LOCAL])
+    assert out.injected == 1, out.summary()
+    assert out.replies == {"large-local": 451, "small-local": 250}, out.summary()
+    assert out.fault_exit == 0
+
+
+@pytest.mark.parametrize("op,errno", [("sqlite_sync", "EIO"),
+                                      ("sqlite_write", "ENOSPC")])
+def test_message_commit_fails(tmp_path, op, errno):
+    # how many calls of op the start makes; the next one is the commit of
+    # the first message (nothing else writes SQLite while idle)
+    ref = run(tmp_path, "count", [], name="count")
+    n = ref.ready_counts[op] + 1
+    out = run(tmp_path, f"op={op},nth={n},errno={errno}",
+              [SMALL_LOCAL, SMALL_RELAY])
+    assert out.injected == 1, out.summary()
+    assert is_4xx(out.replies["small-local"]), out.summary()
+    assert out.replies["small-relay"] == 250, out.summary()
+    assert out.fault_exit == 0
+
+
+def test_maildir_rename_fails(tmp_path):
+    # the delivery is deferred (tmp/ file removed) and the retry delivers
+    # exactly one copy
+    out = run(tmp_path, "op=rename,nth=1,errno=EIO", [SMALL_LOCAL])
+    assert out.injected == 1, out.summary()
+    assert out.replies == {"small-local": 250}, out.summary()
+    assert out.fault_exit == 0

@@ -51,6 +51,9 @@
  * which a crash makes a delivery happen twice.
  */
 #define SPOOL_RESULT_LINGER_US	2000
+/* after a batch that could not commit (a failing disk): the pause before
+   the next attempt, unless a new message comes first */
+#define SPOOL_FAIL_PAUSE_US	200000
 
 static const char *const spool_schema =
     "CREATE TABLE IF NOT EXISTS messages("
@@ -896,8 +899,25 @@ spool_mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* spool_batch - one group commit over every request in list */
-static void
+/*
+ * spool_txn_lost - after a failed statement: did SQLite roll the batch's
+ * transaction back by itself (an I/O error, a full disk)? Then nothing
+ * more of the batch may run: each statement would commit on its own,
+ * outside the group commit, behind the back of the answers we give.
+ */
+static bool
+spool_txn_lost(struct spool *sp)
+{
+	if (!sqlite3_get_autocommit(sp->db))
+		return false;
+	log_error("event=spool.rollback error=\"transaction rolled back by"
+	    " an error; batch abandoned\"");
+	return true;
+}
+
+/* spool_batch - one group commit over every request in list; false if it
+   did not commit */
+static bool
 spool_batch(struct spool *sp, struct spool_req *list, bool dispatch)
 {
 	struct spool_req *req, *next, *deferred = NULL, **tail;
@@ -912,6 +932,7 @@ spool_batch(struct spool *sp, struct spool_req *list, bool dispatch)
 	struct conf_snap *snap = NULL;
 	int64_t now = time(NULL), t0 = spool_mono_us(), us;
 	bool synced_dir = false, ok = true, smarthost, more = false;
+	bool lost = false, unsure = false;
 	char qid[ID_QID_LEN + 1];
 
 	/* 1. bodies on disk before the rows that name them */
@@ -965,7 +986,7 @@ spool_batch(struct spool *sp, struct spool_req *list, bool dispatch)
 		ok = false;
 		goto commit_done;
 	}
-	for (req = list; req; req = req->next) {
+	for (req = list; req && !lost; req = req->next) {
 		if (req->type == SPOOL_REQ_MSG) {
 			if (req->status == -1)
 				continue;
@@ -974,9 +995,11 @@ spool_batch(struct spool *sp, struct spool_req *list, bool dispatch)
 			if (spool__insert_msg(sp, req->msg, &err) == -1) {
 				log_error("event=spool.insert id=%s error=\"%s\"",
 				    req->msg->qid, err.msg);
+				req->status = -1;
+				if ((lost = spool_txn_lost(sp)))
+					break;
 				(void)spool_step_done(sp,
 				    sp->stmt[SPOOL_STMT_ROLLBACK_TO], NULL);
-				req->status = -1;
 			}
 			(void)spool_step_done(sp, sp->stmt[SPOOL_STMT_RELEASE],
 			    NULL);
@@ -991,6 +1014,7 @@ spool_batch(struct spool *sp, struct spool_req *list, bool dispatch)
 				log_error("event=spool.update id=%s error=\"%s\"",
 				    req->res.qid, err.msg);
 				req->status = -1;
+				lost = spool_txn_lost(sp);
 			}
 		}
 	}
@@ -1001,14 +1025,16 @@ spool_batch(struct spool *sp, struct spool_req *list, bool dispatch)
 	 */
 	spool_backoff_learn(sp, list, smarthost, now);
 	spool_backoff_expire(sp, now, false);
-	if (dispatch && sp->pool != NULL && snap != NULL) {
+	if (!lost && dispatch && sp->pool != NULL && snap != NULL) {
 		size_t room = sp->inflight.len < sp->inflight_max ?
 		    sp->inflight_max - sp->inflight.len : 0;
 
 		if ((room > 0 || sp->nbackoff > 0) && sched__select(sp, now,
 		    room, SPOOL_DEFER_MAX, smarthost, &jobs, &deferred, &more,
-		    &err) == -1)
+		    &err) == -1) {
 			log_error("event=sched.select error=\"%s\"", err.msg);
+			lost = spool_txn_lost(sp);
+		}
 	}
 	for (job = jobs; job; job = job->next)
 		nleased += job->nrcpts;
@@ -1017,22 +1043,25 @@ spool_batch(struct spool *sp, struct spool_req *list, bool dispatch)
 	*tail = deferred;	/* settled and logged like the others */
 	for (req = deferred; req; req = req->next) {
 		nbackoff++;
-		if (spool_apply_result(sp, &req->res, snap->conf, now, &bb,
-		    &err) == -1) {
+		if (!lost && spool_apply_result(sp, &req->res, snap->conf, now,
+		    &bb, &err) == -1) {
 			log_error("event=spool.update id=%s error=\"%s\"",
 			    req->res.qid, err.msg);
 			req->status = -1;
+			lost = spool_txn_lost(sp);
 		}
 	}
 	/* reports, in the same commit as the outcomes that called for them;
 	   their recipients are leased by the next batch, at once */
-	if (bb.n > 0) {
-		if (bounce_flush(sp, &bb, snap->conf, now, &err) == -1)
+	if (!lost && bb.n > 0) {
+		if (bounce_flush(sp, &bb, snap->conf, now, &err) == -1) {
 			log_error("event=dsn.queue error=\"%s\"", err.msg);
+			lost = spool_txn_lost(sp);
+		}
 		more = true;
 	}
 	/* messages whose last recipient was just settled */
-	for (req = list; req; req = req->next) {
+	for (req = list; req && !lost; req = req->next) {
 		char *path;
 
 		if (req->type != SPOOL_REQ_RESULT || req->status == -1 ||
@@ -1042,6 +1071,7 @@ spool_batch(struct spool *sp, struct spool_req *list, bool dispatch)
 		    &err) == -1) {
 			log_error("event=spool.remove id=%s error=\"%s\"",
 			    req->res.qid, err.msg);
+			lost = spool_txn_lost(sp);
 			continue;
 		}
 		if (qid[0] != '\0') {
@@ -1053,9 +1083,17 @@ spool_batch(struct spool *sp, struct spool_req *list, bool dispatch)
 		}
 		free(path);
 	}
-	if (spool_step_done(sp, sp->stmt[SPOOL_STMT_COMMIT], &err) == -1) {
+	if (lost) {
+		ok = false;
+	} else if (spool_step_done(sp, sp->stmt[SPOOL_STMT_COMMIT],
+	    &err) == -1) {
 		log_error("event=spool.commit error=\"%s\"", err.msg);
 		sqlite3_exec(sp->db, "ROLLBACK", NULL, NULL, NULL);
+		/* a failed COMMIT may still be durable: the WAL frames may
+		   have reached the disk before the sync failed, and the next
+		   start would find them. Keep the body files it names (the
+		   next start removes them if the rows did not make it). */
+		unsure = true;
 		ok = false;
 	}
 commit_done:
@@ -1067,7 +1105,7 @@ commit_done:
 		if (req->type == SPOOL_REQ_MSG) {
 			int status = ok ? req->status : -1;
 
-			if (status == 0)
+			if (status == 0 || (unsure && req->status == 0))
 				spool_body_release(&req->msg->body);
 			else
 				spool_body_discard(&req->msg->body);
@@ -1076,8 +1114,10 @@ commit_done:
 			free(req);
 		} else if (!ok) {
 			/* not recorded: try again in the next batch (the
-			   scheduler's own deferrals are simply made again) */
-			if (req->backoff)
+			   scheduler's own deferrals are simply made again).
+			   Stopping, this was the last batch: the recipient
+			   stays leased and runs again after the restart. */
+			if (req->backoff || !dispatch)
 				free(req);
 			else {
 				req->next = NULL;
@@ -1114,7 +1154,7 @@ commit_done:
 	sp->more = ok && more;
 	if (!ok || (nmsgs == 0 && nresults == 0 && nbackoff == 0 &&
 	    nleased == 0))
-		return;
+		return ok;
 	us = spool_mono_us() - t0;
 	pthread_mutex_lock(&sp->stats_lock);
 	sp->stats.commits++;
@@ -1135,6 +1175,7 @@ commit_done:
 		log_info("event=spool.slow_batch ms=%lld messages=%zu"
 		    " results=%zu leased=%zu backoff_deferred=%zu",
 		    (long long)(us / 1000), nmsgs, nresults, nleased, nbackoff);
+	return true;
 }
 
 /* spool_log_stats - event=spool.stats: the group commit at work */
@@ -1183,13 +1224,21 @@ spool_deadline(struct timespec *ts, int64_t us)
  * spool_wait - with sp->lock held: until there is work. Nothing waiting:
  * at most a second (the scheduler's tick). Only outcomes waiting: until a
  * message comes to share their commit, or SPOOL_RESULT_LINGER_US after
- * the oldest of them.
+ * the oldest of them. After a batch that failed (its outcomes are waiting
+ * again): SPOOL_FAIL_PAUSE_US, or until a message comes, so a failing
+ * disk does not make the thread spin.
  */
 static void
-spool_wait(struct spool *sp)
+spool_wait(struct spool *sp, bool failed)
 {
 	struct timespec ts;
 	int64_t left;
+
+	if (failed && !sp->stopping && !sp->msgs_waiting) {
+		spool_deadline(&ts, SPOOL_FAIL_PAUSE_US);
+		pthread_cond_timedwait(&sp->cond, &sp->lock, &ts);
+		return;
+	}
 
 	if (sp->head == NULL && !sp->kicked && !sp->stopping && !sp->more) {
 		spool_deadline(&ts, 1000000);
@@ -1211,12 +1260,12 @@ spool_thread(void *arg)
 	struct spool_req *list;
 	struct spool_stats logged;
 	int64_t next_stats = spool_mono_us() + SPOOL_STATS_INTERVAL * 1000000LL;
-	bool stop, dispatch, flush;
+	bool stop, dispatch, flush, failed = false;
 
 	memset(&logged, 0, sizeof(logged));
 	for (;;) {
 		pthread_mutex_lock(&sp->lock);
-		spool_wait(sp);
+		spool_wait(sp, failed);
 		list = sp->head;
 		sp->head = NULL;
 		sp->tail = &sp->head;
@@ -1232,7 +1281,7 @@ spool_thread(void *arg)
 			spool_backoff_expire(sp, 0, true);
 		dispatch = !stop;
 		if (list != NULL || dispatch)
-			spool_batch(sp, list, dispatch);
+			failed = !spool_batch(sp, list, dispatch);
 		if (spool_mono_us() >= next_stats) {
 			spool_log_stats(sp, &logged);
 			next_stats = spool_mono_us() +

@@ -12,9 +12,12 @@ errno of --errnos (EIO and ENOSPC). Each run checks what fault_scenario.py
 describes: 4xx and never 250 for what is not stored, a clean stop (or a
 clean exit by itself), no sanitizer report, and after a restart without
 the fault every acknowledged message delivered, local ones exactly once.
+Then, per op and errno, --persistent runs where every call from the Nth on
+fails (a disk that stays full or broken until the restart).
 
     tests/faults/run_faults.py [--bin build/san/relais] [--jobs 2]
         [--ops write,fsync] [--errnos EIO,ENOSPC] [--max-per-op 50]
+        [--persistent 4]
         [--json build/faults/results.json]
 
 Directories of failing runs (and of runs with a relay duplicate or a
@@ -43,6 +46,10 @@ def main():
     ap.add_argument("--errnos", default="EIO,ENOSPC")
     ap.add_argument("--max-per-op", type=int, default=50,
                     help="runs per op and errno at most (stride above)")
+    ap.add_argument("--persistent", type=int, default=4,
+                    help="per op and errno, this many runs where every call"
+                    " from the Nth on fails (times=0; N spread over the"
+                    " calls)")
     ap.add_argument("--json", default=str(REPO / "build" / "faults" /
                                           "results.json"))
     ap.add_argument("--workdir", default=str(REPO / "build" / "faults" /
@@ -90,7 +97,11 @@ def main():
             strides[op] = stride
             for e in errnos:
                 for k in range(1, n + 1, stride):
-                    plans.append((op, e, k))
+                    plans.append((op, e, k, 1))
+                # persistent: the disk stays broken (full) from call k on
+                for k in sorted({1 + i * n // args.persistent
+                                 for i in range(args.persistent)}):
+                    plans.append((op, e, k, 0))
         print(f"{len(plans)} runs, {args.jobs} at a time; strides: " +
               " ".join(f"{op}={s}" for op, s in strides.items()), flush=True)
 
@@ -98,8 +109,10 @@ def main():
         done = [0]
 
         def task(p):
-            op, e, k = p
-            out = one(f"op={op},nth={k},errno={e}", f"{op}-{e}-{k}")
+            op, e, k, times = p
+            plan = f"op={op},nth={k},errno={e}" + \
+                (",times=0" if times == 0 else "")
+            out = one(plan, f"{op}-{e}-{k}-{times}")
             done[0] += 1
             if not out.ok or done[0] % 25 == 0:
                 print(f"[{done[0]}/{len(plans)} "
@@ -115,8 +128,9 @@ def main():
 
     # tally per op and errno
     rows = {}
-    for (op, e, k), out in results:
-        r = rows.setdefault((op, e), {
+    for (op, e, k, times), out in results:
+        mode = "once" if times == 1 else "from N on"
+        r = rows.setdefault((op, e, mode), {
             "runs": 0, "fired": 0, "acked": 0, "refused_4xx": 0,
             "cut": 0, "stored_unacked": 0, "stalled": 0, "relay_dups": 0,
             "exited_by_itself": 0, "failed": 0, "problems": []})
@@ -140,12 +154,13 @@ def main():
 
     elapsed = time.monotonic() - t0
     print()
-    print("| op | errno | calls | stride | runs | fired | 250 | 4xx |"
+    print("| op | errno | fails | calls | stride | runs | fired | 250 | 4xx |"
           " cut | stored w/o 250 | stalled | relay dups | daemon exited |"
           " failed |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for (op, e), r in rows.items():
-        print(f"| {op} | {e} | {counts.get(op, 0)} | {strides[op]} |"
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for (op, e, mode), r in rows.items():
+        print(f"| {op} | {e} | {mode} | {counts.get(op, 0)} |"
+              f" {strides[op] if mode == 'once' else '-'} |"
               f" {r['runs']} | {r['fired']} | {r['acked']} |"
               f" {r['refused_4xx']} | {r['cut']} | {r['stored_unacked']} |"
               f" {r['stalled']} |"
@@ -161,7 +176,8 @@ def main():
     Path(args.json).write_text(json.dumps({
         "reference_counts": counts, "strides": strides,
         "elapsed_s": round(elapsed), "runs": total, "failed": failed,
-        "rows": [dict(op=op, errno=e, **r) for (op, e), r in rows.items()],
+        "rows": [dict(op=op, errno=e, mode=m, **r)
+                 for (op, e, m), r in rows.items()],
     }, indent=1))
     return 1 if failed else 0
 

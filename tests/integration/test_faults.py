@@ -70,3 +70,34 @@ def test_maildir_rename_fails(tmp_path):
     assert out.injected == 1, out.summary()
     assert out.replies == {"small-local": 250}, out.summary()
     assert out.fault_exit == 0
+
+
+def test_failed_commit_keeps_the_body_it_names(tmp_path):
+    # the commit of a message with a body file fails at its sync, and
+    # every later sync fails too: the WAL frames are written, so the
+    # transaction is found again at the next start although the client
+    # got a 4xx. Its body file must still be there then (it was unlinked,
+    # leaving a message that could never be delivered).
+    ref = run(tmp_path, "count", [], name="count")
+    n = ref.ready_counts["sqlite_sync"] + 1
+    out = run(tmp_path, f"op=sqlite_sync,nth={n},times=0,errno=EIO",
+              [LARGE_LOCAL])
+    assert is_4xx(out.replies["large-local"]), out.summary()
+    assert out.fault_exit == 0
+
+
+def test_failing_commits_do_not_spin_or_hang(tmp_path):
+    # the message commits; from the commit of its delivery outcome on,
+    # every sync fails. The outcome waits between attempts (it used to be
+    # retried at once, forever: a spinning thread, a flood of log lines,
+    # and a SIGTERM that never finished); at the stop it is given up (the
+    # recipient stays leased) and after the restart the Maildir copy is
+    # found, not written twice.
+    ref = run(tmp_path, "count", [], name="count")
+    n = ref.ready_counts["sqlite_sync"] + 2
+    out = run(tmp_path, f"op=sqlite_sync,nth={n},times=0,errno=EIO",
+              [SMALL_LOCAL])
+    assert out.replies == {"small-local": 250}, out.summary()
+    assert out.injected >= 1, out.summary()
+    assert out.fault_exit == 0
+    assert out.error_lines < 200, out.summary()

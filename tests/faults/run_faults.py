@@ -100,7 +100,7 @@ def main():
                     plans.append((op, e, k, 1))
                 # persistent: the disk stays broken (full) from call k on
                 for k in sorted({1 + i * n // args.persistent
-                                 for i in range(args.persistent)}):
+                                 for i in range(args.persistent if n else 0)}):
                     plans.append((op, e, k, 0))
         print(f"{len(plans)} runs, {args.jobs} at a time; strides: " +
               " ".join(f"{op}={s}" for op, s in strides.items()), flush=True)

@@ -79,6 +79,7 @@ class Outcome:
         self.ready_counts = {}  # op -> calls made before server.ready
         self.fault_exit = None  # exit status of the faulty run
         self.error_lines = 0    # level=error lines the faulty run logged
+        self.fault_log = ""     # the faulty run's log
         self.started = True     # did the faulty run get to server.ready
         self.stored_unacked = []
         self.stalled = []       # acked, not delivered while the faulty
@@ -318,7 +319,8 @@ class Scenario:
         else:
             out.replies = {n: "down" for n, _, _ in self.messages}
         out.fault_exit = self.stop(out, "faulty run")
-        out.error_lines = self.relais.run_log().count("level=error")
+        out.fault_log = self.relais.run_log()
+        out.error_lines = out.fault_log.count("level=error")
         self.read_report(out)
         for name, code in out.replies.items():
             if code == 250 or code in ("closed", "down", "refused"):

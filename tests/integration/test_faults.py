@@ -101,3 +101,21 @@ def test_failing_commits_do_not_spin_or_hang(tmp_path):
     assert out.injected >= 1, out.summary()
     assert out.fault_exit == 0
     assert out.error_lines < 200, out.summary()
+
+
+def test_disk_broken_from_the_first_commit(tmp_path):
+    # every SQLite read, write and sync fails from the first commit on:
+    # the first batch fails at its COMMIT, and in the next ones the insert
+    # meets a failing read, on which SQLite rolls the transaction back by
+    # itself; the batch must stop there (event=spool.rollback) rather than
+    # go on in autocommit mode. Every message gets a 4xx, none is stored,
+    # and the daemon stops cleanly.
+    ref = run(tmp_path, "count", [], name="count")
+    n = ref.ready_counts["sqlite"] + 1
+    out = run(tmp_path, f"op=sqlite,nth={n},times=0,errno=EIO",
+              [SMALL_LOCAL, SMALL_RELAY, LARGE_LOCAL])
+    assert all(is_4xx(c) for c in out.replies.values()), out.summary()
+    assert not out.stored_unacked, out.summary()
+    assert out.fault_exit == 0
+    assert "event=spool.rollback" in out.fault_log, out.summary()
+    assert out.error_lines < 200, out.summary()

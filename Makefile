@@ -3,6 +3,7 @@
 #   make run        build and start relais serve on the embedded default
 #   make test       ASan+UBSan build, cmocka unit tests, pytest integration tests
 #   make fuzz       libFuzzer harnesses (clang), run briefly over their corpora
+#   make test-faults  fault injection on every write path (minutes)
 
 PKGS      := libevent_core libevent_pthreads libevent_openssl libevent_extra openssl sqlite3 libunbound inih libpsl libxcrypt libseccomp
 CC        ?= cc
@@ -101,6 +102,15 @@ clean:
 	rm -rf build
 
 -include $(shell find build/obj build/san build/fuzz -name '*.d' -type f 2>/dev/null)
+
+# --- fault injection (not part of make test: minutes) -----------------------
+# make test-faults: every write-path op of the reference scenario failed in
+# turn (EIO, ENOSPC) through RELAIS_FAULT, against the ASan binary; see
+# tests/faults/run_faults.py. FAULT_ARGS="--max-per-op 1000" runs every
+# call of every op (no stride), FAULT_ARGS="--ops fsync,rename" a subset.
+.PHONY: test-faults
+test-faults: deps-test build/san/relais
+	$(PYTHON) tests/faults/run_faults.py --bin build/san/relais $(FAULT_ARGS)
 
 # --- benchmarks (not part of make test) --------------------------------------
 # make bench: relais and Postfix side by side with the shared harness.

@@ -32,6 +32,7 @@
 
 #include "cli/cli.h"
 #include "auth/passwd_check.h"
+#include "core/fault.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "deliver/deliver.h"
@@ -222,6 +223,12 @@ cli_serve(int argc, char **argv)
 	}
 	conf = sv.live.cur->conf;
 	log_set_level((enum log_level)conf->server.log_level);
+	/* fault tests only: RELAIS_FAULT puts counting wrappers in the seam */
+	if (fault_init_env(&err) == -1) {
+		fprintf(stderr, "RELAIS_FAULT: %s\n", err.msg);
+		conf_live_fini(&sv.live);
+		return 2;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	umask(077);
 	if (evthread_use_pthreads() == -1)
@@ -284,6 +291,7 @@ cli_serve(int argc, char **argv)
 		log_info("event=server.ready version=%s threads=%u"
 		    " hostname=%s data_dir=%s", RELAIS_VERSION, sv.nworkers,
 		    conf->server.hostname, conf->server.data_dir);
+		fault_log_counts("ready");
 		event_base_dispatch(sv.base);
 	}
 

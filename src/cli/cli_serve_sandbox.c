@@ -112,11 +112,12 @@ serve_sandbox_own(struct serve_sandbox *sb, char *s)
 	return s;
 }
 
-/* serve_sandbox_file - read access to a file the config names: its
-   directory (files are replaced by rename), or the file alone when that
-   directory is / or /etc */
+/* serve_sandbox_file_access - access to a file: its directory (files are
+   replaced by rename), or the file alone when that directory is / or
+   /etc */
 static void
-serve_sandbox_file(struct serve_sandbox *sb, const char *file)
+serve_sandbox_file_access(struct serve_sandbox *sb, const char *file,
+    enum sandbox_access access)
 {
 	const char *slash;
 	char *dir;
@@ -125,18 +126,25 @@ serve_sandbox_file(struct serve_sandbox *sb, const char *file)
 	if (file == NULL || file[0] == '\0')
 		return;
 	if ((slash = strrchr(file, '/')) == NULL) {
-		serve_sandbox_add(sb, ".", SANDBOX_RO);
+		serve_sandbox_add(sb, ".", access);
 		return;
 	}
 	n = (size_t)(slash - file);
 	if (n == 0 || (n == 4 && strncmp(file, "/etc", 4) == 0)) {
-		serve_sandbox_add(sb, file, SANDBOX_RO);
+		serve_sandbox_add(sb, file, access);
 		return;
 	}
 	dir = xmalloc(n + 1);
 	memcpy(dir, file, n);
 	dir[n] = '\0';
-	serve_sandbox_add(sb, serve_sandbox_own(sb, dir), SANDBOX_RO);
+	serve_sandbox_add(sb, serve_sandbox_own(sb, dir), access);
+}
+
+/* serve_sandbox_file - read access to a file the config names */
+static void
+serve_sandbox_file(struct serve_sandbox *sb, const char *file)
+{
+	serve_sandbox_file_access(sb, file, SANDBOX_RO);
 }
 
 /* serve_sandbox_mkdirs - mkdir -p, as the user we run as now */
@@ -207,6 +215,10 @@ serve_sandbox_collect(struct serve_sandbox *sb, const struct conf *conf)
 	    sizeof(serve_sandbox_system[0]); i++)
 		serve_sandbox_add(sb, serve_sandbox_system[i].path,
 		    serve_sandbox_system[i].access);
+	/* fault tests only: the call counts are written there at exit */
+	if (getenv("RELAIS_FAULT") != NULL)
+		serve_sandbox_file_access(sb, getenv("RELAIS_FAULT_REPORT"),
+		    SANDBOX_RW);
 }
 
 /* serve_sandbox_selftest_run - see the top of the file */

@@ -18,6 +18,7 @@
 
 #include "live/conf_live.h"
 #include "core/log.h"
+#include "core/sys.h"
 #include "core/xalloc.h"
 #include "deliver/deliver.h"
 

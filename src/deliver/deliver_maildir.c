@@ -95,17 +95,17 @@ deliver_maildir_mkdirs(char *path)
 		if (*s != '/')
 			continue;
 		*s = '\0';
-		if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+		if (sys_mkdir(path, 0700) == -1 && errno != EEXIST) {
 			*s = '/';
 			return -1;
 		}
 		*s = '/';
 	}
-	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+	if (sys_mkdir(path, 0700) == -1 && errno != EEXIST)
 		return -1;
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(p, sizeof(p), "%s/%s", path, sub[i]);
-		if (mkdir(p, 0700) == -1 && errno != EEXIST)
+		if (sys_mkdir(p, 0700) == -1 && errno != EEXIST)
 			return -1;
 	}
 	return 0;
@@ -125,7 +125,7 @@ deliver_maildir_junk(struct buf *dir)
 	if (deliver_maildir_mkdirs(dir->data) == -1)
 		return -1;
 	snprintf(p, sizeof(p), "%s/maildirfolder", dir->data);
-	if ((fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) == -1)
+	if ((fd = sys_open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) == -1)
 		return -1;
 	close(fd);
 	return 0;
@@ -271,7 +271,8 @@ deliver_maildir(const struct conf *conf, const struct deliver_job *job,
 		goto out;
 	}
 	snprintf(tmp, sizeof(tmp), "%s/new", dir.data);
-	if ((dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	if ((dfd = sys_open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+	    0)) == -1 ||
 	    sys_fsync(dfd) == -1) {
 		/* the file is in place; only its durability is in doubt, and
 		   a retry finds it (same name), so defer rather than lose */

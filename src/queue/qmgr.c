@@ -47,6 +47,9 @@
  * which a crash makes a delivery happen twice.
  */
 #define QMGR_RESULT_LINGER_US	2000
+/* after a batch that could not commit (a failing disk): the pause before
+   the next attempt, unless a new message comes first */
+#define QMGR_FAIL_PAUSE_US	200000
 
 enum qmgr_req_type {
 	QMGR_REQ_MSG,
@@ -359,8 +362,9 @@ struct qmgr_finished {
 	bool	body_file;
 };
 
-/* qmgr_batch - one group commit over every request in list */
-static void
+/* qmgr_batch - one group commit over every request in list; false if it
+   did not commit */
+static bool
 qmgr_batch(struct qmgr *q, struct qmgr_req *list, bool dispatch)
 {
 	struct qmgr_req *req, *next, **tail;
@@ -372,7 +376,7 @@ qmgr_batch(struct qmgr *q, struct qmgr_req *list, bool dispatch)
 	struct bounce_batch bb = { NULL, 0 };
 	struct conf_snap *snap = NULL;
 	int64_t now = time(NULL), t0 = qmgr_mono_us(), us;
-	bool ok = true, smarthost, durable;
+	bool ok = true, smarthost, durable, unsure = false;
 
 	memset(&pick, 0, sizeof(pick));
 	nmsgs = qmgr_sync_bodies(q, list);
@@ -463,8 +467,11 @@ qmgr_batch(struct qmgr *q, struct qmgr_req *list, bool dispatch)
 	/* reports, in the same commit as the outcomes that called for them;
 	   their recipients are leased by the next batch, at once */
 	if (bb.n > 0) {
-		if (bounce_flush(q->sp, &bb, snap->conf, now, &err) == -1)
+		if (bounce_flush(q->sp, &bb, snap->conf, now, &err) == -1) {
 			log_error("event=dsn.queue error=\"%s\"", err.msg);
+			if (spool_txn_lost(q->sp))
+				goto abort;
+		}
 		pick.more = true;
 	}
 	/* messages whose last recipient was just settled */
@@ -479,6 +486,8 @@ qmgr_batch(struct qmgr *q, struct qmgr_req *list, bool dispatch)
 		    &body_file, &err) == -1) {
 			log_error("event=spool.remove id=%s error=\"%s\"",
 			    req->res.qid, err.msg);
+			if (spool_txn_lost(q->sp))
+				goto abort;
 			continue;
 		}
 		if (removed) {
@@ -501,13 +510,22 @@ qmgr_batch(struct qmgr *q, struct qmgr_req *list, bool dispatch)
 	if (spool_commit(q->sp, &err) == -1) {
 		log_error("event=spool.commit error=\"%s\"", err.msg);
 		spool_rollback(q->sp);
+		/* a failed COMMIT may still be durable: the WAL frames may
+		   have reached the disk before the sync failed, and the next
+		   start would find them. Keep the body files it names (the
+		   next start removes them if the rows did not make it). */
+		unsure = true;
 		ok = false;
 	}
 	if (0) {
 abort:
-		/* SQLite gave the transaction up, or leases may be half
-		   written: nothing of this batch counts */
-		log_error("event=spool.batch_aborted");
+		/* SQLite gave the transaction up by itself (each statement
+		   would now commit on its own, behind the answers we give),
+		   or leases may be half written: nothing of this batch
+		   counts */
+		log_error("event=spool.rollback error=\"%s\"",
+		    spool_txn_lost(q->sp) ? "transaction rolled back by an"
+		    " error; batch abandoned" : "batch abandoned");
 		spool_rollback(q->sp);
 		ok = false;
 	}
@@ -521,7 +539,7 @@ commit_done:
 		if (req->type == QMGR_REQ_MSG) {
 			int status = ok ? req->status : -1;
 
-			if (status == 0)
+			if (status == 0 || (unsure && req->status == 0))
 				spool_body_release(&req->msg->body);
 			else
 				spool_body_discard(&req->msg->body);
@@ -568,7 +586,7 @@ commit_done:
 	q->more = ok && pick.more;
 	if (!ok || (nmsgs == 0 && nresults == 0 && nbackoff == 0 &&
 	    nleased == 0))
-		return;
+		return ok;
 	us = qmgr_mono_us() - t0;
 	pthread_mutex_lock(&q->stats_lock);
 	q->stats.commits++;
@@ -589,6 +607,7 @@ commit_done:
 		log_info("event=spool.slow_batch ms=%lld messages=%zu"
 		    " results=%zu leased=%zu backoff_deferred=%zu",
 		    (long long)(us / 1000), nmsgs, nresults, nleased, nbackoff);
+	return true;
 }
 
 /* qmgr_log_stats - event=spool.stats: the group commit at work */
@@ -637,13 +656,21 @@ qmgr_deadline(struct timespec *ts, int64_t us)
  * qmgr_wait - with q->lock held: until there is work. Nothing waiting:
  * at most a second (the scheduler's tick). Only outcomes waiting: until a
  * message comes to share their commit, or QMGR_RESULT_LINGER_US after
- * the oldest of them.
+ * the oldest of them. After a batch that failed (its outcomes are waiting
+ * again): QMGR_FAIL_PAUSE_US, or until a message comes, so a failing
+ * disk does not make the thread spin.
  */
 static void
-qmgr_wait(struct qmgr *q)
+qmgr_wait(struct qmgr *q, bool failed)
 {
 	struct timespec ts;
 	int64_t left;
+
+	if (failed && !q->stopping && !q->msgs_waiting) {
+		qmgr_deadline(&ts, QMGR_FAIL_PAUSE_US);
+		pthread_cond_timedwait(&q->cond, &q->lock, &ts);
+		return;
+	}
 
 	if (q->head == NULL && !q->kicked && !q->stopping && !q->more) {
 		qmgr_deadline(&ts, 1000000);
@@ -665,12 +692,12 @@ qmgr_thread(void *arg)
 	struct qmgr_req *list;
 	struct qmgr_stats logged;
 	int64_t next_stats = qmgr_mono_us() + QMGR_STATS_INTERVAL * 1000000LL;
-	bool stop, flush;
+	bool stop, flush, failed = false;
 
 	memset(&logged, 0, sizeof(logged));
 	for (;;) {
 		pthread_mutex_lock(&q->lock);
-		qmgr_wait(q);
+		qmgr_wait(q, failed);
 		list = q->head;
 		q->head = NULL;
 		q->tail = &q->head;
@@ -685,7 +712,7 @@ qmgr_thread(void *arg)
 		if (flush)
 			backoff_expire(&q->backoff, 0, true);
 		if (list != NULL || !stop)
-			qmgr_batch(q, list, !stop);
+			failed = !qmgr_batch(q, list, !stop);
 		if (qmgr_mono_us() >= next_stats) {
 			qmgr_log_stats(q, &logged);
 			next_stats = qmgr_mono_us() +

@@ -47,6 +47,7 @@
 #include "core/buf.h"
 #include "core/id.h"
 #include "core/log.h"
+#include "core/sys.h"
 #include "core/xalloc.h"
 #include "deliver/deliver_remote.h"
 #include "deliver/local.h"
@@ -1278,7 +1279,7 @@ smtp_server_text_replace(struct smtp_session *s, const char *p, size_t n)
 		return spool_body_write(b, s->w->ctx->body_dir,
 		    s->msg->qid, p, n, &err);
 	}
-	if (ftruncate(b->fd, 0) == -1 || lseek(b->fd, 0, SEEK_SET) == -1)
+	if (sys_ftruncate(b->fd, 0) == -1 || lseek(b->fd, 0, SEEK_SET) == -1)
 		return -1;
 	b->size = 0;
 	return spool_body_write(b, s->w->ctx->body_dir,

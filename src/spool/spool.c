@@ -22,8 +22,10 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/sys.h"
 #include "core/xalloc.h"
 #include "spool/spool_int.h"
+#include "spool/spool_vfs.h"
 
 static const char *const spool_schema =
     "CREATE TABLE IF NOT EXISTS messages("
@@ -131,7 +133,7 @@ spool_exec(struct spool *sp, const char *sql, struct err *err)
 static int
 spool_mkdir(const char *path, struct err *err)
 {
-	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+	if (sys_mkdir(path, 0700) == -1 && errno != EEXIST)
 		return err_set(err, errno, "mkdir %s: %s", path,
 		    strerror(errno));
 	return 0;
@@ -163,7 +165,8 @@ spool_open(const char *data_dir, struct err *err)
 	    spool_mkdir(sp->spool_dir, err) == -1 ||
 	    spool_mkdir(sp->body_dir, err) == -1)
 		goto fail;
-	sp->body_dirfd = open(sp->body_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	sp->body_dirfd = sys_open(sp->body_dir,
+	    O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (sp->body_dirfd == -1) {
 		err_set(err, errno, "open %s: %s", sp->body_dir,
 		    strerror(errno));
@@ -173,6 +176,7 @@ spool_open(const char *data_dir, struct err *err)
 	   and every connection of the process is single-threaded (fails
 	   harmlessly when SQLite is already initialised) */
 	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	spool_vfs_register();	/* fault tests only (RELAIS_FAULT) */
 	if (sqlite3_open_v2(sp->db_path, &sp->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		err_set(err, 0, "open %s: %s", sp->db_path,
@@ -278,7 +282,7 @@ spool_recover(struct spool *sp, struct err *err)
 			continue;
 		sqlite3_bind_text(st, 1, de->d_name, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) != SQLITE_ROW) {
-			if (unlinkat(sp->body_dirfd, de->d_name, 0) == 0)
+			if (sys_unlinkat(sp->body_dirfd, de->d_name, 0) == 0)
 				orphans++;
 		}
 		sqlite3_reset(st);

@@ -105,6 +105,6 @@ void
 spool_body_discard(struct spool_body *b)
 {
 	if (b->path != NULL)
-		unlink(b->path);
+		sys_unlink(b->path);
 	spool_body_release(b);
 }

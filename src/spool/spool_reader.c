@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/sys.h"
 #include "core/xalloc.h"
 #include "spool/spool.h"
 
@@ -87,7 +88,7 @@ spool_reader_text(struct spool_reader *rd, int64_t msg_id, const char *qid,
 		blen = (size_t)sqlite3_column_bytes(st, 1);
 	} else {
 		spool_body_path(path, sizeof(path), rd->body_dir, qid);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+		if ((fd = sys_open(path, O_RDONLY | O_CLOEXEC, 0)) == -1 ||
 		    fstat(fd, &sb) == -1) {
 			err_set(err, errno, "cannot read the spooled body: %s",
 			    strerror(errno));

@@ -268,7 +268,7 @@ spool_body_remove(struct spool *sp, const char *qid)
 {
 	if (!id_qid_valid(qid))
 		return;
-	if (unlinkat(sp->body_dirfd, qid, 0) == -1 && errno != ENOENT)
+	if (sys_unlinkat(sp->body_dirfd, qid, 0) == -1 && errno != ENOENT)
 		log_warn("event=spool.unlink id=%s", qid);
 }
 

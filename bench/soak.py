@@ -70,7 +70,7 @@ SANITIZER_RE = re.compile(r"ERROR: (?:Address|Leak|UndefinedBehavior)Sanitizer"
 # max(rel * mean level after warm-up, abs)). docs/reliability.md says why.
 THRESHOLDS = (
     ("rss_kib", "MiB", 1024.0, 0.10, 8 * 1024),
-    ("fds", "fds", 1.0, 0.10, 32),
+    ("fds", "fds", 1.0, 0.10, 40),
     ("spool_bytes", "MiB", MIB, 0.25, 64 * MIB),
     ("wal_bytes", "MiB", MIB, 0.25, 32 * MIB),
 )
@@ -450,6 +450,18 @@ def proc_cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def spool_rows(spool_dir):
+    """(messages, recipients) rows left in queue.db, read-only"""
+    import sqlite3
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(spool_dir, "queue.db"),
+                         uri=True, timeout=30)
+    try:
+        return tuple(db.execute("SELECT (SELECT count(*) FROM messages),"
+                                " (SELECT count(*) FROM recipients)").fetchone())
+    finally:
+        db.close()
+
+
 def loadavg():
     with open("/proc/loadavg") as f:
         return float(f.read().split()[0])
@@ -499,18 +511,21 @@ def make_row(t0, phase, probes, load, coll):
 
 
 def slope_per_hour(rows, col):
-    """Least-squares slope of col against t_s, per hour (None if < 3 rows)."""
+    """Least-squares slope of col against t_s, per hour, the mean, and the
+    slope's standard error (from the residuals); None if < 3 rows."""
     pts = [(r["t_s"], float(r[col])) for r in rows]
     if len(pts) < 3:
-        return None, None
+        return None, None, None
     n = len(pts)
     mx = sum(x for x, _ in pts) / n
     my = sum(y for _, y in pts) / n
     sxx = sum((x - mx) ** 2 for x, _ in pts)
     if sxx == 0:
-        return None, my
-    sxy = sum((x - mx) * (y - my) for x, y in pts)
-    return sxy / sxx * 3600.0, my
+        return None, my, None
+    b = sum((x - mx) * (y - my) for x, y in pts) / sxx
+    res = sum((y - my - b * (x - mx)) ** 2 for x, y in pts)
+    se = (res / (n - 2) / sxx) ** 0.5
+    return b * 3600.0, my, se * 3600.0
 
 
 # --------------------------------------------------------------------------
@@ -518,16 +533,21 @@ def slope_per_hour(rows, col):
 
 
 def check_growth(rows, warmup_s):
-    """[(name, slope, limit, mean, unit, scale, ok)] over the measured rows."""
+    """[(name, slope, se, limit, mean, unit, scale, ok)] over the measured
+    rows. A series fails when its slope exceeds the limit by more than two
+    standard errors: when the run shows, beyond its own noise, growth
+    faster than the limit (a short run resolves only fast growth; the
+    summary prints what it resolves)."""
     meas = [r for r in rows if r["phase"] == "load" and r["t_s"] >= warmup_s]
     out = []
     for col, unit, scale, rel, absl in THRESHOLDS:
-        slope, mean = slope_per_hour(meas, col)
+        slope, mean, se = slope_per_hour(meas, col)
         if slope is None:
-            out.append((col, None, None, mean, unit, scale, False))
+            out.append((col, None, None, None, mean, unit, scale, False))
             continue
         limit = max(rel * mean, absl)
-        out.append((col, slope, limit, mean, unit, scale, slope < limit))
+        out.append((col, slope, se, limit, mean, unit, scale,
+                    slope - 2 * se < limit))
     return out, len(meas)
 
 
@@ -657,6 +677,7 @@ async def run_load(a, relais, prober, ports, users, tls_ctx, coll, rows, fds):
     prober.take()
     await loop.run_in_executor(None, lambda: take("end", [prober.probe()]))
     fds["end"] = fd_targets(relais.pid)
+    fds["rows"] = await loop.run_in_executor(None, spool_rows, prober.spool_dir)
     return load, drained
 
 
@@ -786,23 +807,29 @@ def main():
     if load.errors:
         print("  client errors: " + "; ".join(
             "%s (x%d)" % kv for kv in sorted(load.errors.items())))
-    print("  fds: %d before the load, %d after the drain" % (base["fds"], end["fds"]))
+    print("  after the drain: fds %d (%d before the load), queue.db rows "
+          "%d messages %d recipients, %d body files"
+          % (end["fds"], base["fds"], fds["rows"][0], fds["rows"][1],
+             end["body_files"]))
     print("  rate: %.1f msg/s offered on average (target %.0f), load paused "
           "%.0fs of %.0fs by the queue high-water mark"
           % (st["messages_sent"] / load.load_s, a.rate, load.pacer.throttled_s,
              load.load_s))
     print("  growth after warm-up, extrapolated per hour (limit):")
-    for col, slope, limit, mean, unit, scale, ok in growth:
+    for col, slope, se, limit, mean, unit, scale, ok in growth:
         if slope is None:
             print("    %-12s not enough samples" % col)
             failures.append("%s: fewer than 3 samples after the warm-up" % col)
             continue
-        print("    %-12s mean %10.1f %-5s slope %+10.2f %s/h (limit %.2f) %s"
-              % (col, mean / scale, unit, slope / scale, unit, limit / scale,
-                 "ok" if ok else "GROWS"))
+        print("    %-12s mean %8.1f %-5s slope %+9.2f +- %7.2f %s/h (2 s.e.), "
+              "limit %.2f: %s; resolves growth over %.2f %s/h"
+              % (col, mean / scale, unit, slope / scale, 2 * se / scale, unit,
+                 limit / scale, "ok" if ok else "GROWS",
+                 (limit + 2 * se) / scale, unit))
         if not ok:
-            failures.append("%s grows %+.2f %s/h (limit %.2f %s/h)"
-                            % (col, slope / scale, unit, limit / scale, unit))
+            failures.append("%s grows %+.2f +- %.2f %s/h (limit %.2f %s/h)"
+                            % (col, slope / scale, 2 * se / scale, unit,
+                               limit / scale, unit))
     if not drained:
         failures.append("queue did not drain within %.0fs" % a.drain_timeout)
     if missing:
@@ -820,6 +847,11 @@ def main():
         print("  fds open after the drain, not before the load:")
         for fd, target in extra:
             print("    %d -> %s" % (fd, target))
+    if fds["rows"] != (0, 0):
+        failures.append("queue.db keeps %d message and %d recipient rows "
+                        "after the drain" % fds["rows"])
+    if end["body_files"]:
+        failures.append("%d body files left after the drain" % end["body_files"])
     if len(led.acked) == 0:
         failures.append("no message acknowledged")
     log_text = open(os.path.join(work, "relais.log"), errors="replace").read()

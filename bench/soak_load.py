@@ -473,6 +473,17 @@ class Load:
                     if code != 535:
                         raise SMTPError("bad AUTH answered %d" % code)
                     st.auth_failed += 1
+                    # the failure that starts a ban is followed by 421 and
+                    # the close (read it now: a command sent into the closed
+                    # connection gets a reset, which hides the 421)
+                    try:
+                        code, _ = await c.reply(timeout=0.3)
+                    except asyncio.TimeoutError:
+                        continue
+                    if code != 421:
+                        raise SMTPError("after 535: %d" % code)
+                    st.auth_banned += 1
+                    break
                 else:
                     await c.cmd("QUIT")
             except (OSError, SMTPError, asyncio.TimeoutError, ConnectionError) as e:

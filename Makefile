@@ -4,6 +4,7 @@
 #   make test       ASan+UBSan build, cmocka unit tests, pytest integration tests
 #   make fuzz       libFuzzer harnesses (clang), run briefly over their corpora
 #   make test-faults  fault injection on every write path (minutes)
+#   make soak       SOAK_MIN minutes of mixed load, fails on growth (bench/soak.py)
 
 PKGS      := libevent_core libevent_pthreads libevent_openssl libevent_extra openssl sqlite3 libunbound inih libpsl libxcrypt libseccomp
 CC        ?= cc
@@ -151,3 +152,17 @@ crash-load: all
 .PHONY: queue-scale
 queue-scale: all
 	$(PYTHON) bench/queue_scale.py --relais build/relais $(QS_ARGS)
+
+# make soak: SOAK_MIN minutes (default 10) of mixed load - relay, local,
+# STARTTLS + AUTH, failed AUTH, bounces, idle, slow and hung-up sessions;
+# fails if RSS, open fds or the spool grow, or if an acknowledged message
+# is lost. Samples in build/soak.csv (and build/soak.png with Debian's
+# python3-matplotlib). SOAK_BIN=build/san/relais runs the ASan build;
+# SOAK_ARGS="--rate 50" and the like go to bench/soak.py.
+SOAK_MIN  ?= 10
+SOAK_BIN  ?= build/relais
+SOAK_ARGS ?=
+.PHONY: soak
+soak: all $(filter build/san/relais,$(SOAK_BIN))
+	$(PYTHON) bench/soak.py --relais $(SOAK_BIN) --minutes $(SOAK_MIN) \
+		--csv build/soak.csv --plot build/soak.png $(SOAK_ARGS)

@@ -1123,7 +1123,9 @@ smtp_server_header_flush(struct smtp_session *s, size_t end)
 		if (s->msg->body.size >= n)
 			s->msg->body.size -= n;	/* ours, not the client's */
 	}
-	smtp_server_body(s, s->hdr.data + end, s->hdr.len - end);
+	/* an empty message never allocated hdr.data: no NULL + 0 */
+	if (s->hdr.len > end)
+		smtp_server_body(s, s->hdr.data + end, s->hdr.len - end);
 	buf_fini(&s->hdr);
 }
 

@@ -83,7 +83,13 @@ $(FOBJ)/%.o: src/%.c
 
 $(FOBJ)/bin/%: tests/fuzz/%.c $(patsubst src/%.c,$(FOBJ)/%.o,$(LIB_SRCS))
 	@mkdir -p $(dir $@)
-	clang $(BASEFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -Wno-unknown-warning-option $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+	clang $(BASEFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -Wno-unknown-warning-option $(PKG_CFLAGS) -o $@ $(filter %.c %.o,$^) $(FUZZ_LDFLAGS) $(PKG_LIBS)
+
+# the session fuzzer: the spool and the password checks are faked; the
+# calls to them from the real objects go to tests/fuzz/fake_spool.c
+$(FOBJ)/bin/fuzz_session: tests/fuzz/fake_spool.c tests/fuzz/fake_spool.h
+$(FOBJ)/bin/fuzz_session: FUZZ_LDFLAGS = -Wl,--wrap=spool_submit_msg \
+	-Wl,--wrap=spool_body_dir -Wl,--wrap=passwd_check_submit
 
 # the library objects stay after a link (they would be intermediate files)
 .SECONDARY: $(patsubst src/%.c,$(FOBJ)/%.o,$(LIB_SRCS))
@@ -95,11 +101,18 @@ FUZZ_DICT = $$(test -f tests/fuzz/$$n.dict && echo -dict=tests/fuzz/$$n.dict)
 tests/fuzz/fuzz_conf.dict: src/conf/conf.c scripts/fuzz-conf-dict.sh
 	scripts/fuzz-conf-dict.sh src/conf/conf.c >$@.tmp && mv $@.tmp $@
 
+# runs per target in make test; the session fuzzer (a whole dialogue
+# through the event loop per input) gets fewer
 FUZZ_RUNS ?= 20000
+FUZZ_RUNS_SESSION ?= 4000
 fuzz-run: $(FUZZ_BINS) tests/fuzz/fuzz_conf.dict
 	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); echo "== $$n"; \
-		mkdir -p build/fuzz/corpus/$$n; \
-		$$f -runs=$(FUZZ_RUNS) -max_len=4096 $(FUZZ_DICT) build/fuzz/corpus/$$n tests/fuzz/corpus/$$n 2>&1 | tail -2; done
+		runs=$(FUZZ_RUNS); [ $$n != fuzz_session ] || runs=$(FUZZ_RUNS_SESSION); \
+		mkdir -p build/fuzz/corpus/$$n; log=build/fuzz/$$n.log; \
+		if ! UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $$f -runs=$$runs -max_len=4096 $(FUZZ_DICT) -artifact_prefix=build/fuzz/$$n- \
+		    build/fuzz/corpus/$$n tests/fuzz/corpus/$$n >$$log 2>&1; then \
+			tail -40 $$log; echo "fuzz-run: $$n failed (log $$log)" >&2; exit 1; fi; \
+		grep -E '^#[0-9]+[[:space:]]+DONE' $$log | tail -1; done
 
 fuzz: $(FUZZ_BINS) tests/fuzz/fuzz_conf.dict
 	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); mkdir -p build/fuzz/corpus/$$n; \

@@ -30,6 +30,8 @@ secs=${FUZZ_SECONDS:-$((min * 60))}	# FUZZ_SECONDS: a quick trial
 failed=""
 
 mkdir -p "$top"
+# undefined behaviour fails a target like a crash
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 summary=$top/summary.txt
 printf '%-20s %10s %8s %6s %7s %7s %9s %s\n' target runs exec/s cov ft \
     files octets result >"$summary"

@@ -109,7 +109,7 @@ fuzz-run: $(FUZZ_BINS) tests/fuzz/fuzz_conf.dict
 	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); echo "== $$n"; \
 		runs=$(FUZZ_RUNS); [ $$n != fuzz_session ] || runs=$(FUZZ_RUNS_SESSION); \
 		mkdir -p build/fuzz/corpus/$$n; log=build/fuzz/$$n.log; \
-		if ! UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $$f -runs=$$runs -max_len=4096 $(FUZZ_DICT) -artifact_prefix=build/fuzz/$$n- \
+		if ! UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $$f -runs=$$runs -max_len=4096 -timeout=60 $(FUZZ_DICT) -artifact_prefix=build/fuzz/$$n- \
 		    build/fuzz/corpus/$$n tests/fuzz/corpus/$$n >$$log 2>&1; then \
 			tail -40 $$log; echo "fuzz-run: $$n failed (log $$log)" >&2; exit 1; fi; \
 		grep -E '^#[0-9]+[[:space:]]+DONE' $$log | tail -1; done

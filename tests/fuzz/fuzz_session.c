@@ -67,14 +67,8 @@
 
 #define FUZZ_TURNS_MAX		20000	/* loop turns for one write */
 #define FUZZ_REPLY_LINE_MAX	512	/* RFC 5321 4.5.3.1.5 */
-/*
- * Expanded input stays below the session's 256 KiB read high-water mark:
- * past it, a session waiting for the spool has its read callback run
- * again and again without new data inside one loop turn (seen with
- * libevent 2.1.12), and the late-spool mode, which answers only between
- * loop turns, would never get to answer. See docs/reliability.md.
- */
-#define FUZZ_EXPAND_MAX		(192 * 1024)
+/* past the session's 256 KiB read high-water mark (smtp_server_read_gate) */
+#define FUZZ_EXPAND_MAX		(320 * 1024)
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int	LLVMFuzzerInitialize(int *argc, char ***argv);

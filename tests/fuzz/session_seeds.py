@@ -123,14 +123,14 @@ HAND = {
         "RCPT TO:<carol@example.test>", "BDAT 1200") + b"y" * 1200 +
         crlf("BDAT 0 LAST", "RSET", "BDAT x", "DATA")),
     "huge-command": (MX_NET, 0, crlf("EHLO c.test") + b"NOOP " +
-                     rep(b"n", 190000) + crlf("", "NOOP", "QUIT")),
+                     rep(b"n", 300000) + crlf("", "NOOP", "QUIT")),
     "huge-text": (MX_LO, 200, crlf(
         "EHLO c.test", "MAIL FROM:<a@remote.test>", "RCPT TO:<bob@example.test>",
         "DATA", "Subject: big", "") + rep(b"x", 5000) + crlf("") +
         (rep(b"y", 992) + b"\r\n") * 4 + crlf(".", "QUIT")),
     "big-bdat": (MX_NET, 0, crlf(
         "EHLO c.test", "MAIL FROM:<a@remote.test>", "RCPT TO:<bob@example.test>",
-        "BDAT 150000") + rep(b"z", 150000) + crlf("BDAT 0 LAST", "QUIT")),
+        "BDAT 200000") + rep(b"z", 200000) + crlf("BDAT 0 LAST", "QUIT")),
     "big-header-sub": (SUB_LO | SMALL, 0, crlf(
         "EHLO c.test", "AUTH PLAIN " + plain("alice@example.test", "secret"),
         "MAIL FROM:<alice@example.test>", "RCPT TO:<bob@example.test>",
@@ -142,6 +142,12 @@ HAND = {
         "EHLO c.test", "AUTH PLAIN " + plain("alice@example.test", "secret"),
         "MAIL FROM:<alice@example.test>", "RCPT TO:<bob@example.test>",
         "DATA", ".", "QUIT")),
+    # regression: 300 KB pipelined behind a message waiting for the spool
+    # filled the input to its high-water mark, where libevent ran the read
+    # callback without end (smtp_server_read_gate)
+    "regress-pipelined-past-mark": (MX_NET | LATE | NO_EOF, 0, crlf(
+        "EHLO c.test", "MAIL FROM:<a@remote.test>", "RCPT TO:<bob@example.test>",
+        "DATA", *MSG) + b"NOOP " + rep(b"p", 300000) + crlf("", "QUIT")),
 }
 
 

@@ -5,6 +5,8 @@
 #   make fuzz       libFuzzer harnesses (clang), run briefly over their corpora
 #   make test-faults  fault injection on every write path (minutes)
 #   make soak       SOAK_MIN minutes of mixed load, fails on growth (bench/soak.py)
+#   make fuzz-long  every harness FUZZ_MIN minutes, found inputs merged into
+#                   tests/fuzz/corpus (not part of make test)
 
 PKGS      := libevent_core libevent_pthreads libevent_openssl libevent_extra openssl sqlite3 libunbound inih libpsl libxcrypt libseccomp
 CC        ?= cc
@@ -19,7 +21,7 @@ LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all deps deps-test run test unit integration fuzz fuzz-run clean security-check
+.PHONY: all deps deps-test run test unit integration fuzz fuzz-run fuzz-long clean security-check
 .DEFAULT_GOAL := all
 
 # Package check runs before anything that needs the libraries.
@@ -83,17 +85,46 @@ $(FOBJ)/%.o: src/%.c
 
 $(FOBJ)/bin/%: tests/fuzz/%.c $(patsubst src/%.c,$(FOBJ)/%.o,$(LIB_SRCS))
 	@mkdir -p $(dir $@)
-	clang $(BASEFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -Wno-unknown-warning-option $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+	clang $(BASEFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -Wno-unknown-warning-option $(PKG_CFLAGS) -o $@ $(filter %.c %.o,$^) $(FUZZ_LDFLAGS) $(PKG_LIBS)
 
+# the session fuzzer: the spool and the password checks are faked; the
+# calls to them from the real objects go to tests/fuzz/fake_spool.c
+$(FOBJ)/bin/fuzz_session: tests/fuzz/fake_spool.c tests/fuzz/fake_spool.h
+$(FOBJ)/bin/fuzz_session: FUZZ_LDFLAGS = -Wl,--wrap=qmgr_submit_msg \
+	-Wl,--wrap=passwd_check_submit
+
+# the library objects stay after a link (they would be intermediate files)
+.SECONDARY: $(patsubst src/%.c,$(FOBJ)/%.o,$(LIB_SRCS))
+
+# a target's dictionary, when it has one
+FUZZ_DICT = $$(test -f tests/fuzz/$$n.dict && echo -dict=tests/fuzz/$$n.dict)
+
+# the config fuzzer's dictionary follows the key table
+tests/fuzz/fuzz_conf.dict: src/conf/conf.c scripts/fuzz-conf-dict.sh
+	scripts/fuzz-conf-dict.sh src/conf/conf.c >$@.tmp && mv $@.tmp $@
+
+# runs per target in make test; the session fuzzer (a whole dialogue
+# through the event loop per input) gets fewer
 FUZZ_RUNS ?= 20000
-fuzz-run: $(FUZZ_BINS)
+FUZZ_RUNS_SESSION ?= 4000
+fuzz-run: $(FUZZ_BINS) tests/fuzz/fuzz_conf.dict
 	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); echo "== $$n"; \
-		mkdir -p build/fuzz/corpus/$$n; \
-		$$f -runs=$(FUZZ_RUNS) -max_len=4096 build/fuzz/corpus/$$n tests/fuzz/corpus/$$n 2>&1 | tail -2; done
+		runs=$(FUZZ_RUNS); [ $$n != fuzz_session ] || runs=$(FUZZ_RUNS_SESSION); \
+		mkdir -p build/fuzz/corpus/$$n; log=build/fuzz/$$n.log; \
+		if ! UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $$f -runs=$$runs -max_len=4096 -timeout=60 $(FUZZ_DICT) -artifact_prefix=build/fuzz/$$n- \
+		    build/fuzz/corpus/$$n tests/fuzz/corpus/$$n >$$log 2>&1; then \
+			tail -40 $$log; echo "fuzz-run: $$n failed (log $$log)" >&2; exit 1; fi; \
+		grep -E '^#[0-9]+[[:space:]]+DONE' $$log | tail -1; done
 
-fuzz: $(FUZZ_BINS)
+fuzz: $(FUZZ_BINS) tests/fuzz/fuzz_conf.dict
 	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); mkdir -p build/fuzz/corpus/$$n; \
-		$$f -max_total_time=$${FUZZ_SECONDS:-60} build/fuzz/corpus/$$n tests/fuzz/corpus/$$n; done
+		$$f -max_total_time=$${FUZZ_SECONDS:-60} $(FUZZ_DICT) build/fuzz/corpus/$$n tests/fuzz/corpus/$$n; done
+
+# make fuzz-long FUZZ_MIN=10: each target FUZZ_MIN minutes; new inputs are
+# merged (minimised, bounded) into tests/fuzz/corpus; a crash fails
+FUZZ_MIN ?= 10
+fuzz-long: $(FUZZ_BINS) tests/fuzz/fuzz_conf.dict
+	@scripts/fuzz-long.sh $(FUZZ_MIN) $(FUZZ_BINS)
 
 # TLS audit with Debian's testssl.sh (not part of make test: minutes)
 security-check: all

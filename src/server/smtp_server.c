@@ -164,6 +164,7 @@ struct smtp_server_cmd {
 };
 
 static void	smtp_server_process(struct smtp_session *s);
+static void	smtp_server_read_gate(struct smtp_session *s);
 static void	smtp_server_reply(struct smtp_session *s, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	smtp_server_close(struct smtp_session *s);
@@ -1128,7 +1129,9 @@ smtp_server_header_flush(struct smtp_session *s, size_t end)
 		if (s->msg->body.size >= n)
 			s->msg->body.size -= n;	/* ours, not the client's */
 	}
-	smtp_server_body(s, s->hdr.data + end, s->hdr.len - end);
+	/* an empty message never allocated hdr.data: no NULL + 0 */
+	if (s->hdr.len > end)
+		smtp_server_body(s, s->hdr.data + end, s->hdr.len - end);
 	buf_fini(&s->hdr);
 }
 
@@ -1975,11 +1978,36 @@ smtp_server_input(struct smtp_session *s)
 	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
 }
 
+/*
+ * smtp_server_read_gate - stop reading while the input buffer is at its
+ * high-water mark, read again once it has room. libevent (2.1.11 and
+ * later, its issue 891) keeps running the read callback, with nothing
+ * new read, for as long as the input sits at the mark: a client that
+ * pipelines 256 KiB behind a message waiting for the spool (or while
+ * not reading its replies) would keep the worker busy until then.
+ */
+static void
+smtp_server_read_gate(struct smtp_session *s)
+{
+	bool full, reading;
+
+	if (s->state & (SMTP_STATE_CLOSING | SMTP_STATE_STARTTLS))
+		return;		/* reading is off for good, or for the switch */
+	full = evbuffer_get_length(bufferevent_get_input(s->bev)) >=
+	    SMTP_INPUT_HIGH;
+	reading = (bufferevent_get_enabled(s->bev) & EV_READ) != 0;
+	if (full && reading)
+		bufferevent_disable(s->bev, EV_READ);
+	else if (!full && !reading)
+		bufferevent_enable(s->bev, EV_READ);
+}
+
 /* smtp_server_process - one turn: the input, then its replies in one write */
 static void
 smtp_server_process(struct smtp_session *s)
 {
 	smtp_server_cork(s);
 	smtp_server_input(s);
+	smtp_server_read_gate(s);
 	smtp_server_uncork(s);
 }

@@ -86,12 +86,23 @@ def relais_bin():
     return Path(env) if env else REPO / "build" / "san" / "relais"
 
 
+_ports_given = set()
+
+
 def free_port(host=HOST):
-    """A port that was free a moment ago (bind to 0 and read it back)."""
+    """A port that was free a moment ago (bind to 0 and read it back),
+    never one this process was given before: the kernel may hand the same
+    port out twice in a row, and two listeners of one config on one port
+    make relais refuse its config."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(fam, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    for _ in range(100):
+        with socket.socket(fam, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            break
+    _ports_given.add(port)
+    return port
 
 
 _hash_cache = {}

@@ -12,16 +12,19 @@
 #   - merge (-merge=1): the repo corpus keeps every hand-named file (seeds,
 #     regression inputs) and, among the files named by their SHA-1 (what
 #     libFuzzer writes), the minimal set that adds coverage to them, at most
-#     FUZZ_CORPUS_MAX files of at most FUZZ_FILE_MAX octets (the smallest
-#     are kept first, as libFuzzer's merge prefers them);
+#     FUZZ_CORPUS_MAX (1000) files of at most FUZZ_FILE_MAX octets (the
+#     smallest are kept first, as libFuzzer's merge prefers them; the
+#     parsers' inputs are tens of octets, so the cap is about count);
 #   - print one line: runs, exec/s, cov, ft, corpus files and size.
 # The table of all targets ends the output and goes to
 # build/fuzz/long/summary.txt. Exit status 1 if any target failed.
+# FUZZ_MERGE_ONLY=1 skips the fuzzing and merges the work directories a
+# previous run left (to merge again under other bounds).
 set -u
 
 min=${1:?usage: fuzz-long.sh MINUTES BIN...}
 shift
-corpus_max=${FUZZ_CORPUS_MAX:-300}
+corpus_max=${FUZZ_CORPUS_MAX:-1000}
 file_max=${FUZZ_FILE_MAX:-16384}
 timeout=${FUZZ_TIMEOUT:-25}
 top=build/fuzz/long
@@ -51,7 +54,12 @@ for bin in "$@"; do
 	repo=tests/fuzz/corpus/$name
 	dir=$top/$name
 	log=$dir/fuzz.log
-	rm -rf "$dir"
+	if [ -z "${FUZZ_MERGE_ONLY:-}" ]; then
+		rm -rf "$dir"
+	else
+		rm -rf "$dir/merged"
+		[ -f "$log" ] || { echo "fuzz-long: no run in $dir" >&2; exit 2; }
+	fi
 	mkdir -p "$dir/work" "$dir/merged" "$repo"
 	dict=""
 	[ -f "tests/fuzz/$name.dict" ] && dict="-dict=tests/fuzz/$name.dict"
@@ -61,10 +69,11 @@ for bin in "$@"; do
 	esac
 
 	echo "== $name: $secs s"
-	"$bin" -max_total_time="$secs" -max_len="$maxlen" -timeout="$timeout" \
+	rc=0
+	[ -n "${FUZZ_MERGE_ONLY:-}" ] ||
+	    "$bin" -max_total_time="$secs" -max_len="$maxlen" -timeout="$timeout" \
 	    -print_final_stats=1 -artifact_prefix="$dir/" $dict \
-	    "$dir/work" "$repo" >"$log" 2>&1
-	rc=$?
+	    "$dir/work" "$repo" >"$log" 2>&1 || rc=$?
 	runs=$(stat number_of_executed_units "$log")
 	eps=$(stat average_exec_per_sec "$log")
 	last=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -1)

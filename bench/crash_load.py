@@ -39,21 +39,10 @@ import tempfile
 import threading
 import time
 
+from netns import reexec_in_netns
+
 HOST = "127.0.0.1"
 TOKEN_RE = re.compile(rb"^Subject: crash ([A-Za-z0-9]+)\r?$", re.M)
-
-
-def reexec_in_netns():
-    if (os.environ.get("CRASH_LOAD_IN_NETNS") == "1" or os.geteuid() != 0
-            or "--no-netns" in sys.argv):
-        return
-    if not shutil.which("unshare") or not shutil.which("ip"):
-        return
-    env = dict(os.environ, CRASH_LOAD_IN_NETNS="1")
-    inner = 'ip link set lo up && exec "$0" "$@"'
-    argv = ["unshare", "--net", "--", "sh", "-c", inner, sys.executable,
-            os.path.abspath(__file__)] + sys.argv[1:]
-    os.execvpe("unshare", argv, env)
 
 
 def free_port():
@@ -202,7 +191,7 @@ def body_of(size):
 
 
 def main():
-    reexec_in_netns()
+    reexec_in_netns("CRASH_LOAD_IN_NETNS", __file__)
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--relais", default="build/relais")

@@ -29,6 +29,8 @@ import tempfile
 import threading
 import time
 
+from netns import reexec_in_netns
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 HARNESS = os.environ.get("BENCH_HARNESS",
                          os.path.join(HERE, "..", "..", "shared", "bench"))
@@ -41,19 +43,6 @@ def load_harness():
     mod = importlib.util.module_from_spec(spec)
     loader.exec_module(mod)
     return mod
-
-
-def reexec_in_netns():
-    """Same isolation as the harness: a fresh network namespace with lo only."""
-    if os.environ.get("MTA_BENCH_IN_NETNS") == "1" or os.geteuid() != 0:
-        return
-    if not shutil.which("unshare") or not shutil.which("ip"):
-        sys.exit("latency_load: need unshare and ip to isolate the network")
-    env = dict(os.environ, MTA_BENCH_IN_NETNS="1")
-    inner = 'ip link set lo up && exec "$0" "$@"'
-    argv = ["unshare", "--net", "--", "sh", "-c", inner, sys.executable,
-            os.path.abspath(__file__)] + sys.argv[1:]
-    os.execvpe("unshare", argv, env)
 
 
 class Load:
@@ -162,7 +151,7 @@ def run_one(mb, adapter, d, a):
 
 
 def main():
-    reexec_in_netns()
+    reexec_in_netns("MTA_BENCH_IN_NETNS", __file__, required=True)
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--conc", type=int, default=20, help="load sessions (20)")

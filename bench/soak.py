@@ -40,7 +40,6 @@ import os
 import re
 import resource
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -54,6 +53,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 
 from dnsserver import DNSServer                     # noqa: E402
+from netns import reexec_in_netns                   # noqa: E402
 from soak_load import ALIASES, LOCAL_DOMAIN, Load   # noqa: E402
 
 HOST = "127.0.0.1"
@@ -75,19 +75,6 @@ THRESHOLDS = (
     ("wal_bytes", "MiB", MIB, 0.25, 32 * MIB),
 )
 FD_END_SLACK = 4
-
-
-def reexec_in_netns():
-    if (os.environ.get("SOAK_IN_NETNS") == "1" or os.geteuid() != 0
-            or "--no-netns" in sys.argv):
-        return
-    if not shutil.which("unshare") or not shutil.which("ip"):
-        return
-    env = dict(os.environ, SOAK_IN_NETNS="1")
-    inner = 'ip link set lo up && exec "$0" "$@"'
-    argv = ["unshare", "--net", "--", "sh", "-c", inner, sys.executable,
-            os.path.abspath(__file__)] + sys.argv[1:]
-    os.execvpe("unshare", argv, env)
 
 
 def free_port(host=HOST):
@@ -682,7 +669,7 @@ async def run_load(a, relais, prober, ports, users, tls_ctx, coll, rows, fds):
 
 
 def main():
-    reexec_in_netns()
+    reexec_in_netns("SOAK_IN_NETNS", __file__)
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--relais", default="build/relais")

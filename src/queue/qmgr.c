@@ -346,14 +346,6 @@ qmgr_apply(struct qmgr *q, struct qmgr_req *req, const struct conf *conf,
 	return 0;
 }
 
-/* qmgr_expires - a deferral that retry_apply will turn into a bounce */
-static bool
-qmgr_expires(const struct spool_result *res, const struct conf_snap *snap,
-    int64_t now)
-{
-	return snap != NULL && now - res->arrival >=
-	    (int64_t)snap->conf->relay.max_queue_lifetime;
-}
 
 /* the messages a batch finished: logged, and their bodies unlinked, once
    the commit is on disk */
@@ -396,7 +388,8 @@ qmgr_batch(struct qmgr *q, struct qmgr_req *list, bool dispatch)
 	for (req = list; req && !durable; req = req->next)
 		durable = req->type == QMGR_REQ_RESULT &&
 		    (req->res.outcome != SPOOL_OUTCOME_DEFERRED ||
-		    qmgr_expires(&req->res, snap, now));
+		    (snap != NULL && retry_expires(&req->res, snap->conf,
+		    now)));
 	if (spool_begin(q->sp, durable, &err) == -1) {
 		log_error("event=spool.begin error=\"%s\"", err.msg);
 		ok = false;
@@ -517,18 +510,16 @@ qmgr_batch(struct qmgr *q, struct qmgr_req *list, bool dispatch)
 		unsure = true;
 		ok = false;
 	}
-	if (0) {
+	goto commit_done;
 abort:
-		/* SQLite gave the transaction up by itself (each statement
-		   would now commit on its own, behind the answers we give),
-		   or leases may be half written: nothing of this batch
-		   counts */
-		log_error("event=spool.rollback error=\"%s\"",
-		    spool_txn_lost(q->sp) ? "transaction rolled back by an"
-		    " error; batch abandoned" : "batch abandoned");
-		spool_rollback(q->sp);
-		ok = false;
-	}
+	/* SQLite gave the transaction up by itself (each statement would
+	   now commit on its own, behind the answers we give), or leases may
+	   be half written: nothing of this batch counts */
+	log_error("event=spool.rollback error=\"%s\"", spool_txn_lost(q->sp) ?
+	    "transaction rolled back by an error; batch abandoned" :
+	    "batch abandoned");
+	spool_rollback(q->sp);
+	ok = false;
 commit_done:
 	free(pick.deferred);
 	bounce_batch_fini(&bb);

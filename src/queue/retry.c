@@ -11,6 +11,14 @@
 #include "queue/retry.h"
 #include "smtp/smtp_param.h"
 
+bool
+retry_expires(const struct spool_result *res, const struct conf *conf,
+    int64_t now)
+{
+	return res->outcome == SPOOL_OUTCOME_DEFERRED &&
+	    now - res->arrival >= (int64_t)conf->relay.max_queue_lifetime;
+}
+
 int
 retry_apply(struct spool *sp, struct spool_result *res,
     const struct conf *conf, int64_t now, struct bounce_batch *bb,
@@ -28,8 +36,7 @@ retry_apply(struct spool *sp, struct spool_result *res,
 	never = (rs.notify & SMTP_NOTIFY_NEVER) != 0;
 	warned = rs.warned;
 
-	if (res->outcome == SPOOL_OUTCOME_DEFERRED &&
-	    now - res->arrival >= (int64_t)conf->relay.max_queue_lifetime) {
+	if (retry_expires(res, conf, now)) {
 		char last[sizeof(res->reply)];
 
 		res->outcome = SPOOL_OUTCOME_BOUNCED;

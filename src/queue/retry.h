@@ -10,6 +10,7 @@
 #ifndef RELAIS_QUEUE_RETRY_H
 #define RELAIS_QUEUE_RETRY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/err.h"
@@ -27,5 +28,10 @@ struct bounce_batch;
 int	retry_apply(struct spool *sp, struct spool_result *res,
 	    const struct conf *conf, int64_t now, struct bounce_batch *bb,
 	    struct err *err);
+
+/* retry_expires - res is a deferral that retry_apply turns into a bounce
+   (its message has been queued max_queue_lifetime) */
+bool	retry_expires(const struct spool_result *res, const struct conf *conf,
+	    int64_t now);
 
 #endif

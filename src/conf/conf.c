@@ -59,6 +59,8 @@ enum conf_section_id {
 	CONF_SEC_AUTH,
 	CONF_SEC_DKIM,
 	CONF_SEC_MSGAUTH,
+	CONF_SEC_HTTP,
+	CONF_SEC_WEBHOOKS,
 	CONF_SEC_COUNT,
 };
 
@@ -182,6 +184,14 @@ static const struct conf_section conf_sections[] = {
 	{ "dns", CONF_SEC_DNS, NULL, NULL },
 	{ "dkim", CONF_SEC_DKIM, conf_dkim_add, conf_dkim_exists },
 	{ "msgauth", CONF_SEC_MSGAUTH, NULL, NULL },
+	{ "http", CONF_SEC_HTTP, NULL, NULL },
+	{ "webhooks", CONF_SEC_WEBHOOKS, NULL, NULL },
+};
+
+static const char *const conf_http_tls_names[] = {
+	[CONF_HTTP_TLS_NONE] = "none",
+	[CONF_HTTP_TLS_REQUIRED] = "required",
+	NULL,
 };
 
 static const char *const conf_role_names[] = {
@@ -434,6 +444,37 @@ static const struct conf_key conf_keys[] = {
 	{ .section = CONF_SEC_MSGAUTH, .name = "dmarc_enforce",
 	  .type = CONF_T_BOOL, .def = "no",
 	  .off = CONF_F(msgauth.dmarc_enforce) },
+
+	/* [http]: the listener is on when the section is there */
+	{ .section = CONF_SEC_HTTP, .name = "address",
+	  .type = CONF_T_ADDRS, .def = "127.0.0.1:8025",
+	  .off = CONF_F(http.addrs), .off_n = CONF_F(http.naddrs) },
+	{ .section = CONF_SEC_HTTP, .name = "tls",
+	  .type = CONF_T_ENUM, .def = "none", .names = conf_http_tls_names,
+	  .off = CONF_F(http.tls) },
+	{ .section = CONF_SEC_HTTP, .name = "keys",
+	  .type = CONF_T_STRING, .off = CONF_F(http.keys) },
+	{ .section = CONF_SEC_HTTP, .name = "event_retention",
+	  .type = CONF_T_DURATION, .def = "7d", .min = 3600,
+	  .max = 365 * 86400, .off = CONF_F(http.event_retention) },
+	{ .section = CONF_SEC_HTTP, .name = "min_free_space",
+	  .type = CONF_T_SIZE, .def = "100M", .min = 0, .max = 1024 * GB,
+	  .off = CONF_F(http.min_free_space) },
+
+	/* [webhooks] */
+	{ .section = CONF_SEC_WEBHOOKS, .name = "url",
+	  .type = CONF_T_STRING, .off = CONF_F(webhooks.url) },
+	{ .section = CONF_SEC_WEBHOOKS, .name = "secret",
+	  .type = CONF_T_STRING, .off = CONF_F(webhooks.secret) },
+	{ .section = CONF_SEC_WEBHOOKS, .name = "batch_size",
+	  .type = CONF_T_UINT, .def = "100", .min = 1, .max = 10000,
+	  .off = CONF_F(webhooks.batch_size) },
+	{ .section = CONF_SEC_WEBHOOKS, .name = "timeout",
+	  .type = CONF_T_DURATION, .def = "10s", .min = 1, .max = 300,
+	  .off = CONF_F(webhooks.timeout) },
+	{ .section = CONF_SEC_WEBHOOKS, .name = "retry_max",
+	  .type = CONF_T_DURATION, .def = "10m", .min = 1, .max = 86400,
+	  .off = CONF_F(webhooks.retry_max) },
 };
 
 #define CONF_NKEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -623,6 +664,15 @@ conf_finish(struct conf *conf)
 	}
 	if (conf->msgauth.authserv_id == NULL)
 		conf->msgauth.authserv_id = xstrdup(conf->server.hostname);
+	if (conf->http.keys == NULL) {
+		size_t n = strlen(conf->server.data_dir) + sizeof("/api-keys");
+
+		conf->http.keys = xmalloc(n);
+		snprintf(conf->http.keys, n, "%s/api-keys",
+		    conf->server.data_dir);
+	}
+	/* events are recorded when something reads them */
+	conf->events = conf->http.enabled || conf->webhooks.url != NULL;
 	if (conf->local.mailboxes == NULL) {
 		/* DATA_DIR/mail/%d/%u, with any '%' of data_dir escaped */
 		const char *d = conf->server.data_dir;
@@ -855,6 +905,8 @@ conf_section_begin(struct conf_load *ctx, struct str body)
 			return -1;
 		}
 		ctx->sec_seen[sec->id] = true;
+		if (sec->id == CONF_SEC_HTTP)
+			ctx->conf->http.enabled = true;
 		ctx->base = ctx->conf;
 		snprintf(ctx->label, sizeof(ctx->label), "[%s]", sec->name);
 	} else {

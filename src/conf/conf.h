@@ -41,6 +41,11 @@ enum conf_tls {
 };
 
 /* one parsed "host:port" / "[v6]:port" */
+enum conf_http_tls {
+	CONF_HTTP_TLS_NONE,
+	CONF_HTTP_TLS_REQUIRED,
+};
+
 struct conf_addr {
 	struct sockaddr_storage	ss;
 	socklen_t		sslen;
@@ -179,6 +184,27 @@ struct conf {
 		unsigned	user_daily_limit;	/* messages, 0 = off */
 		unsigned	max_session_time;	/* seconds, 0 = off */
 	} limits;
+
+	struct {
+		bool		 enabled;	/* the [http] section is there */
+		struct conf_addr *addrs;	/* default 127.0.0.1:8025 */
+		size_t		 naddrs;
+		int		 tls;		/* enum conf_http_tls */
+		char		*keys;		/* default DATA_DIR/api-keys */
+		unsigned	 event_retention; /* seconds, default 7d */
+		uint64_t	 min_free_space; /* /healthz, default 100M */
+	} http;
+
+	struct {
+		char		*url;		/* NULL = no webhooks */
+		char		*secret;	/* HMAC-SHA256 key */
+		unsigned	 batch_size;	/* events per POST, default 100 */
+		unsigned	 timeout;	/* seconds per POST, default 10 */
+		unsigned	 retry_max;	/* seconds, back-off cap, 10m */
+	} webhooks;
+
+	bool		events;		/* record delivery events (http or
+					   webhooks on) */
 };
 
 /*

@@ -23,6 +23,7 @@
 #include "core/xalloc.h"
 #include "deliver/deliver.h"
 #include "live/conf_live.h"
+#include "policy/suppress.h"
 #include "queue/backoff.h"
 #include "queue/bounce.h"
 #include "queue/qmgr.h"
@@ -51,9 +52,15 @@
    the next attempt, unless a new message comes first */
 #define QMGR_FAIL_PAUSE_US	200000
 
+/* how often the thread looks for a changed suppression list (relais
+   suppress) and prunes old events */
+#define QMGR_HOUSEKEEPING_INTERVAL	2
+#define QMGR_PRUNE_INTERVAL		600
+
 enum qmgr_req_type {
 	QMGR_REQ_MSG,
 	QMGR_REQ_RESULT,
+	QMGR_REQ_CALL,
 };
 
 struct qmgr_req {
@@ -66,6 +73,17 @@ struct qmgr_req {
 	int			 status;	/* 0 stored, -1 failed */
 	bool			 backoff;	/* RESULT made by the scheduler */
 	struct spool_result	 res;		/* RESULT */
+	qmgr_call_fn		*call;		/* CALL */
+	qmgr_call_done_fn	*call_done;
+};
+
+/* what a qmgr_call function sees */
+struct qmgr_txn {
+	struct qmgr		*q;
+	const struct conf	*conf;		/* or NULL */
+	int64_t			 now;
+	struct bounce_batch	*bb;
+	struct qmgr_req		**tail;		/* results it adds */
 };
 
 struct qmgr {
@@ -92,6 +110,9 @@ struct qmgr {
 
 	pthread_mutex_t		 stats_lock;
 	struct qmgr_stats	 stats;
+
+	int64_t			 suppress_gen;	/* as last loaded */
+	int64_t			 next_prune;	/* unix time */
 };
 
 static void	*qmgr_thread(void *arg);
@@ -193,7 +214,7 @@ qmgr_push(struct qmgr *q, struct qmgr_req *head, struct qmgr_req **tail)
 	pthread_mutex_lock(&q->lock);
 	*q->tail = head;
 	q->tail = tail;
-	if (head->type == QMGR_REQ_MSG) {
+	if (head->type != QMGR_REQ_RESULT) {
 		q->msgs_waiting = true;
 		pthread_cond_signal(&q->cond);
 	} else if (q->results_since == 0) {
@@ -240,6 +261,31 @@ qmgr_report(void *arg, const struct spool_result *res, size_t n)
 	}
 	if (head != NULL)
 		qmgr_push(q, head, tail);
+}
+
+void
+qmgr_call(struct qmgr *q, qmgr_call_fn *fn, qmgr_call_done_fn *done,
+    void *arg)
+{
+	struct qmgr_req *req = xcalloc(1, sizeof(*req));
+
+	req->type = QMGR_REQ_CALL;
+	req->call = fn;
+	req->call_done = done;
+	req->arg = arg;
+	qmgr_enqueue(q, req);
+}
+
+struct spool *
+qmgr_txn_spool(struct qmgr_txn *t)
+{
+	return t->q->sp;
+}
+
+int64_t
+qmgr_txn_now(struct qmgr_txn *t)
+{
+	return t->now;
 }
 
 void
@@ -330,6 +376,70 @@ qmgr_sync_bodies(struct qmgr *q, struct qmgr_req *list)
 	return nmsgs;
 }
 
+/*
+ * qmgr_hard_bounce - an outcome that puts its recipient on the
+ * suppression list: a permanent failure that the receiving side gave
+ * (at RCPT or after DATA, 5.x.x), not an expiry and not a policy or
+ * security refusal (5.7.x: the address itself may be fine)
+ */
+static bool
+qmgr_hard_bounce(const struct spool_result *res)
+{
+	return res->outcome == SPOOL_OUTCOME_BOUNCED && !res->expired &&
+	    res->status[0] == '5' && strncmp(res->status, "5.7.", 4) != 0 &&
+	    strcmp(res->relay, "suppressed") != 0;
+}
+
+/* qmgr_record - the event of an applied outcome, and what a hard bounce
+   teaches the suppression list */
+static int
+qmgr_record(struct qmgr *q, struct qmgr_req *req, int64_t now,
+    struct err *err)
+{
+	const struct spool_result *res = &req->res;
+	struct spool_event ev;
+	char key[512];
+	bool changed;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.ts = now;
+	ev.qid = res->qid;
+	ev.rcpt = res->addr;
+	ev.status = res->status;
+	ev.reply = res->reply;
+	ev.relay = res->relay;
+	switch (res->outcome) {
+	case SPOOL_OUTCOME_DELIVERED:
+		ev.type = "delivered";
+		break;
+	case SPOOL_OUTCOME_DEFERRED:
+		/* the scheduler's own deferrals (a destination backing off)
+		   are no attempt: no event */
+		if (req->backoff)
+			return 0;
+		ev.type = "deferred";
+		break;
+	default:
+		ev.type = res->expired ? "expired" :
+		    strcmp(res->relay, "suppressed") == 0 ? "suppressed" :
+		    "bounced";
+		break;
+	}
+	if (spool_event_add(q->sp, &ev, err) == -1)
+		return -1;
+	if (!qmgr_hard_bounce(res))
+		return 0;
+	suppress_key(res->addr, key, sizeof(key));
+	if (spool_suppress_set(q->sp, key, true, now, res->reply, "bounce",
+	    &changed, err) == -1)
+		return -1;
+	suppress_add(key);
+	if (changed)
+		log_info("event=suppress.add id=%s to=%s reason=bounce", res->qid,
+		    key);
+	return 0;
+}
+
 /* qmgr_apply - an outcome applied in the open transaction */
 static int
 qmgr_apply(struct qmgr *q, struct qmgr_req *req, const struct conf *conf,
@@ -337,12 +447,32 @@ qmgr_apply(struct qmgr *q, struct qmgr_req *req, const struct conf *conf,
 {
 	struct err err;
 
-	if (retry_apply(q->sp, &req->res, conf, now, bb, &err) == -1) {
+	if (retry_apply(q->sp, &req->res, conf, now, bb, &err) == -1 ||
+	    (conf->events && qmgr_record(q, req, now, &err) == -1)) {
 		log_error("event=spool.update id=%s error=\"%s\"",
 		    req->res.qid, err.msg);
 		req->status = -1;
 		return -1;
 	}
+	return 0;
+}
+
+int
+qmgr_txn_result(struct qmgr_txn *t, const struct spool_result *res)
+{
+	struct qmgr_req *req;
+
+	if (t->conf == NULL)
+		return 0;
+	req = xcalloc(1, sizeof(*req));
+	req->type = QMGR_REQ_RESULT;
+	req->backoff = true;	/* not a delivery agent's: not in flight */
+	req->res = *res;
+	*t->tail = req;
+	t->tail = &req->next;
+	if (qmgr_apply(t->q, req, t->conf, t->now, t->bb) == -1 &&
+	    spool_txn_lost(t->q->sp))
+		return -1;
 	return 0;
 }
 
@@ -386,10 +516,11 @@ qmgr_batch(struct qmgr *q, struct qmgr_req *list, bool dispatch)
 	smarthost = snap != NULL && snap->conf->relay.smarthost != NULL;
 	durable = nmsgs > 0;
 	for (req = list; req && !durable; req = req->next)
-		durable = req->type == QMGR_REQ_RESULT &&
+		durable = req->type == QMGR_REQ_CALL ||
+		    (req->type == QMGR_REQ_RESULT &&
 		    (req->res.outcome != SPOOL_OUTCOME_DEFERRED ||
 		    (snap != NULL && retry_expires(&req->res, snap->conf,
-		    now)));
+		    now))));
 	if (spool_begin(q->sp, durable, &err) == -1) {
 		log_error("event=spool.begin error=\"%s\"", err.msg);
 		ok = false;
@@ -406,6 +537,28 @@ qmgr_batch(struct qmgr *q, struct qmgr_req *list, bool dispatch)
 				if (spool_txn_lost(q->sp))
 					goto abort;
 			}
+		} else if (req->type == QMGR_REQ_CALL) {
+			struct qmgr_txn t = {
+				.q = q, .conf = snap ? snap->conf : NULL,
+				.now = now, .bb = &bb,
+			};
+			struct qmgr_req *added = NULL, *after = req->next;
+
+			t.tail = &added;
+			if (req->call(&t, req->arg, &err) == -1) {
+				log_error("event=spool.call error=\"%s\"",
+				    err.msg);
+				req->status = -1;
+			}
+			/* outcomes it made join the list after it */
+			if (added != NULL) {
+				*t.tail = after;
+				req->next = added;
+				while (req->next != after)
+					req = req->next;
+			}
+			if (spool_txn_lost(q->sp))
+				goto abort;
 		} else {
 			nresults++;
 			if (snap == NULL)
@@ -527,7 +680,10 @@ commit_done:
 	/* 3. answers, only now that the commit is on disk */
 	for (req = list; req; req = next) {
 		next = req->next;
-		if (req->type == QMGR_REQ_MSG) {
+		if (req->type == QMGR_REQ_CALL) {
+			req->call_done(req->arg, ok ? req->status : -1);
+			free(req);
+		} else if (req->type == QMGR_REQ_MSG) {
 			int status = ok ? req->status : -1;
 
 			if (status == 0 || (unsure && req->status == 0))
@@ -676,6 +832,58 @@ qmgr_wait(struct qmgr *q, bool failed)
 	}
 }
 
+static void
+qmgr_suppress_one(void *arg, const char *addr)
+{
+	suppress_add(addr);
+}
+
+/*
+ * qmgr_housekeeping - between batches: reload the suppression list when
+ * relais suppress changed it (it bumps meta suppress_gen), and prune
+ * events past [http] event_retention (those the webhooks have not
+ * delivered yet stay) and idempotent answers older than a day
+ */
+static void
+qmgr_housekeeping(struct qmgr *q, bool start)
+{
+	struct conf_snap *snap;
+	struct err err;
+	int64_t gen, cursor, n, now = time(NULL);
+
+	if (spool_var_get(q->sp, "suppress_gen", &gen, &err) == -1) {
+		log_error("event=suppress.load error=\"%s\"", err.msg);
+		return;
+	}
+	if (start || gen != q->suppress_gen) {
+		suppress_clear();
+		if (spool_suppress_load(q->sp, qmgr_suppress_one, NULL,
+		    &err) == -1)
+			log_error("event=suppress.load error=\"%s\"", err.msg);
+		else
+			log_info("event=suppress.loaded count=%zu",
+			    suppress_count());
+		q->suppress_gen = gen;
+	}
+	if (now < q->next_prune || q->live == NULL)
+		return;
+	q->next_prune = now + QMGR_PRUNE_INTERVAL;
+	snap = conf_live_get(q->live);
+	cursor = INT64_MAX;
+	if (snap->conf->webhooks.url != NULL &&
+	    spool_var_get(q->sp, "webhook_cursor", &cursor, &err) == -1)
+		cursor = 0;
+	if (spool_begin(q->sp, false, &err) == -1 ||
+	    spool_prune(q->sp, now - (int64_t)snap->conf->http.event_retention,
+	    cursor, now - 86400, &n, &err) == -1 ||
+	    spool_commit(q->sp, &err) == -1) {
+		log_error("event=spool.prune error=\"%s\"", err.msg);
+		spool_rollback(q->sp);
+	} else if (n > 0)
+		log_info("event=spool.pruned rows=%lld", (long long)n);
+	conf_snap_unref(snap);
+}
+
 static void *
 qmgr_thread(void *arg)
 {
@@ -683,9 +891,12 @@ qmgr_thread(void *arg)
 	struct qmgr_req *list;
 	struct qmgr_stats logged;
 	int64_t next_stats = qmgr_mono_us() + QMGR_STATS_INTERVAL * 1000000LL;
+	int64_t next_house;
 	bool stop, flush, failed = false;
 
 	memset(&logged, 0, sizeof(logged));
+	qmgr_housekeeping(q, true);
+	next_house = qmgr_mono_us() + QMGR_HOUSEKEEPING_INTERVAL * 1000000LL;
 	for (;;) {
 		pthread_mutex_lock(&q->lock);
 		qmgr_wait(q, failed);
@@ -708,6 +919,11 @@ qmgr_thread(void *arg)
 			qmgr_log_stats(q, &logged);
 			next_stats = qmgr_mono_us() +
 			    QMGR_STATS_INTERVAL * 1000000LL;
+		}
+		if (!stop && qmgr_mono_us() >= next_house) {
+			qmgr_housekeeping(q, false);
+			next_house = qmgr_mono_us() +
+			    QMGR_HOUSEKEEPING_INTERVAL * 1000000LL;
 		}
 		if (stop) {
 			pthread_mutex_lock(&q->lock);

@@ -49,6 +49,26 @@ void	qmgr_submit_msg(struct qmgr *q, struct spool_msg *msg,
    call are applied in the same commit. A deliver_report_fn: arg is the
    struct qmgr. */
 void	qmgr_report(void *arg, const struct spool_result *res, size_t n);
+/*
+ * qmgr_call - run fn inside the next batch's transaction, on the queue
+ * manager's thread (the one writer of the spool), then done(arg, status)
+ * after the commit (0) or a failure (-1: nothing of fn's stays). For the
+ * HTTP API's changes (queue actions, suppressions) and the webhook
+ * cursor. fn returns 0 or -1 with err set.
+ */
+struct qmgr_txn;
+typedef int qmgr_call_fn(struct qmgr_txn *t, void *arg, struct err *err);
+typedef void qmgr_call_done_fn(void *arg, int status);
+void	qmgr_call(struct qmgr *q, qmgr_call_fn *fn, qmgr_call_done_fn *done,
+	    void *arg);
+/* what fn may use: the spool, the time of the batch */
+struct spool *qmgr_txn_spool(struct qmgr_txn *t);
+int64_t	qmgr_txn_now(struct qmgr_txn *t);
+/* qmgr_txn_result - apply an outcome as a delivery agent's would be
+   (retry policy, reports, events), in the same transaction; -1 when the
+   transaction is lost */
+int	qmgr_txn_result(struct qmgr_txn *t, const struct spool_result *res);
+
 /* qmgr_kick - schedule now and forget what is known of destinations
    backing off (relais queue flush) */
 void	qmgr_kick(struct qmgr *q);

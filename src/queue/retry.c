@@ -40,6 +40,7 @@ retry_apply(struct spool *sp, struct spool_result *res,
 		char last[sizeof(res->reply)];
 
 		res->outcome = SPOOL_OUTCOME_BOUNCED;
+		res->expired = true;
 		memcpy(last, res->reply, sizeof(last));
 		last[sizeof(last) - 60] = '\0';
 		snprintf(res->reply, sizeof(res->reply), "message expired"

@@ -66,7 +66,32 @@ static const char *const spool_schema =
     "CREATE INDEX IF NOT EXISTS recipients_held ON recipients(msg_id)"
     " WHERE status = 3;"
     /* relais queue list: arrival order without sorting the queue */
-    "CREATE INDEX IF NOT EXISTS messages_arrival ON messages(arrival);";
+    "CREATE INDEX IF NOT EXISTS messages_arrival ON messages(arrival);"
+    /* the life of every recipient, for webhooks and GET /v1/events; the
+       id is the consumers' cursor (AUTOINCREMENT: never reused, even
+       after pruning) */
+    "CREATE TABLE IF NOT EXISTS events("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " ts INTEGER NOT NULL,"
+    " type TEXT NOT NULL,"
+    " qid TEXT NOT NULL,"
+    " rcpt TEXT, sender TEXT, status TEXT, reply TEXT, relay TEXT);"
+    "CREATE INDEX IF NOT EXISTS events_ts ON events(ts);"
+    /* what an API sender attached to a message, for its events */
+    "CREATE TABLE IF NOT EXISTS msg_meta("
+    " qid TEXT PRIMARY KEY, ts INTEGER NOT NULL, tags TEXT,"
+    " metadata TEXT) WITHOUT ROWID;"
+    /* addresses that bounced for good: not attempted again */
+    "CREATE TABLE IF NOT EXISTS suppressions("
+    " addr TEXT PRIMARY KEY, ts INTEGER NOT NULL, reason TEXT,"
+    " source TEXT NOT NULL) WITHOUT ROWID;"
+    /* the first answer to an API request with an Idempotency-Key */
+    "CREATE TABLE IF NOT EXISTS idempotency("
+    " key TEXT PRIMARY KEY, ts INTEGER NOT NULL, status INTEGER NOT NULL,"
+    " answer TEXT NOT NULL) WITHOUT ROWID;"
+    /* small named counters: webhook cursor, suppression generation */
+    "CREATE TABLE IF NOT EXISTS meta("
+    " name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;";
 
 static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 	[SPOOL_STMT_MSG_INSERT] =
@@ -108,6 +133,22 @@ static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 	    " WHERE r.status = 0 AND r.leased = 0 AND r.next_attempt <= ?1"
 	    " ORDER BY r.next_attempt LIMIT ?2",
 	[SPOOL_STMT_LEASE] = "UPDATE recipients SET leased = 1 WHERE id = ?1",
+	[SPOOL_STMT_EVENT_INSERT] =
+	    "INSERT INTO events(ts, type, qid, rcpt, sender, status, reply,"
+	    " relay) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[SPOOL_STMT_META_INSERT] =
+	    "INSERT OR REPLACE INTO msg_meta(qid, ts, tags, metadata)"
+	    " VALUES(?1, ?2, ?3, ?4)",
+	[SPOOL_STMT_IDEM_INSERT] =
+	    "INSERT OR IGNORE INTO idempotency(key, ts, status, answer)"
+	    " VALUES(?1, ?2, ?3, ?4)",
+	[SPOOL_STMT_SUPPRESS_ADD] =
+	    "INSERT OR IGNORE INTO suppressions(addr, ts, reason, source)"
+	    " VALUES(?1, ?2, ?3, ?4)",
+	[SPOOL_STMT_SUPPRESS_DEL] = "DELETE FROM suppressions WHERE addr = ?1",
+	[SPOOL_STMT_VAR_SET] =
+	    "INSERT OR REPLACE INTO meta(name, value) VALUES(?1, ?2)",
+	[SPOOL_STMT_VAR_GET] = "SELECT value FROM meta WHERE name = ?1",
 	[SPOOL_STMT_BEGIN] = "BEGIN IMMEDIATE",
 	[SPOOL_STMT_COMMIT] = "COMMIT",
 	[SPOOL_STMT_SAVEPOINT] = "SAVEPOINT msg",
@@ -367,6 +408,10 @@ spool_msg_free(struct spool_msg *msg)
 	free(msg->helo);
 	free(msg->listener);
 	free(msg->envid);
+	free(msg->tags);
+	free(msg->metadata);
+	free(msg->idem_key);
+	free(msg->idem_answer);
 	free(msg);
 }
 

@@ -63,6 +63,15 @@ struct spool_msg {
 					   go to the .Junk folder */
 	struct spool_rcpt *rcpts;
 	size_t		 nrcpts;
+	/* the life of each recipient is recorded (spool_event_add): a
+	   "received" event per recipient, stored with the message */
+	bool		 events;
+	/* from the HTTP API, stored with the message (NULL otherwise) */
+	char		*tags;		/* JSON array text */
+	char		*metadata;	/* JSON object text */
+	char		*idem_key;	/* Idempotency-Key, scoped by API key */
+	char		*idem_answer;	/* the answer to give again */
+	int		 idem_status;	/* its HTTP status */
 };
 
 /* outcome of one delivery attempt for one recipient */
@@ -86,6 +95,8 @@ struct spool_result {
 	char			remote_mta[256]; /* peer for the DSN, or "" */
 	int64_t			retry_at;	/* deferred: when, 0 = policy */
 	bool			dsn_passed;	/* peer took NOTIFY: no DSN */
+	bool			expired;	/* a deferral past the queue
+						   lifetime, bounced */
 };
 
 struct spool;
@@ -211,6 +222,65 @@ int	spool_msg_read(struct spool *sp, int64_t msg_id,
 	    struct spool_stored *out, struct err *err);
 void	spool_stored_fini(struct spool_stored *st);
 
+/* --- events, suppressions, named values (spool_events.c) -------------- */
+
+/* one event of a recipient's life; strings may be NULL */
+struct spool_event {
+	int64_t		 id;		/* the cursor; 0 when adding */
+	int64_t		 ts;
+	const char	*type;		/* received delivered deferred bounced
+					   expired suppressed */
+	const char	*qid;
+	const char	*rcpt;
+	const char	*sender;
+	const char	*status;	/* enhanced status code */
+	const char	*reply;		/* the remote or local reply */
+	const char	*relay;
+	const char	*tags;		/* reading: the message's JSON, or NULL */
+	const char	*metadata;
+};
+/* spool_event_add - record ev (in the open transaction) */
+int	spool_event_add(struct spool *sp, const struct spool_event *ev,
+	    struct err *err);
+/* spool_suppress_set - add (reason, source) or remove addr; *changed
+   says whether the list changed */
+int	spool_suppress_set(struct spool *sp, const char *addr, bool add,
+	    int64_t now, const char *reason, const char *source, bool *changed,
+	    struct err *err);
+/* spool_suppress_load - every suppressed address, fn(arg, addr) */
+int	spool_suppress_load(struct spool *sp, void (*fn)(void *, const char *),
+	    void *arg, struct err *err);
+/* spool_var_get / _set - named integers (table meta): 0 when unset */
+int	spool_var_get(struct spool *sp, const char *name, int64_t *value,
+	    struct err *err);
+int	spool_var_set(struct spool *sp, const char *name, int64_t value,
+	    struct err *err);
+/* spool_prune - events older than events_before and with an id up to
+   events_upto (consumed), API answers and message metadata older than
+   idem_before; *n says how many rows went */
+int	spool_prune(struct spool *sp, int64_t events_before, int64_t events_upto,
+	    int64_t idem_before, int64_t *n, struct err *err);
+
+/* queue actions on one message, by queue id (the API's; relais queue
+   runs the same SQL on its own connection) */
+enum spool_act {
+	SPOOL_ACT_FLUSH,	/* due now */
+	SPOOL_ACT_HOLD,
+	SPOOL_ACT_RELEASE,
+	SPOOL_ACT_DELETE,	/* rows go; the body file after the commit */
+};
+/* spool_queue_act - *n: recipients changed; 0 is not an error (check
+   spool_qid_exists to tell 404 from nothing to do); *body_file for
+   SPOOL_ACT_DELETE: unlink spool_body_remove(qid) after the commit */
+int	spool_queue_act(struct spool *sp, const char *qid, enum spool_act act,
+	    int64_t now, int *n, bool *body_file, struct err *err);
+/* spool_pending - the recipients of qid still to deliver and not in a
+   delivery now, as outcomes to fill: fn(arg, res) with rcpt_id, msg_id,
+   qid, addr, arrival set */
+int	spool_pending(struct spool *sp, const char *qid,
+	    void (*fn)(void *, const struct spool_result *), void *arg,
+	    struct err *err);
+
 /* --- reading from other threads (spool_reader.c) ---------------------- */
 
 /* a read-only connection of its own, for one thread at a time */
@@ -222,6 +292,68 @@ void	spool_reader_close(struct spool_reader *rd);
    (qid, body_file: from its row), NUL-terminated, malloc'd in *data */
 int	spool_reader_text(struct spool_reader *rd, int64_t msg_id,
 	    const char *qid, bool body_file, char **data, size_t *len,
+	    struct err *err);
+
+/* --- queries for the HTTP API, on a reader (spool_query.c) ------------ */
+
+/* events after since, oldest first, at most limit; fn returning -1
+   stops */
+int	spool_reader_events(struct spool_reader *rd, int64_t since, size_t limit,
+	    int (*fn)(void *, const struct spool_event *), void *arg,
+	    struct err *err);
+/* spool_reader_var - a named integer (0 when unset) */
+int	spool_reader_var(struct spool_reader *rd, const char *name,
+	    int64_t *value, struct err *err);
+/* spool_reader_idem - 1 with the stored answer (malloc'd) for key, 0 if
+   none */
+int	spool_reader_idem(struct spool_reader *rd, const char *key, int *status,
+	    char **answer, struct err *err);
+/* spool_reader_suppressed - is addr on the list */
+int	spool_reader_suppressed(struct spool_reader *rd, const char *addr,
+	    bool *out, struct err *err);
+struct spool_suppression {
+	const char	*addr;
+	int64_t		 ts;
+	const char	*reason;
+	const char	*source;
+};
+/* the list in address order, after (exclusive, "" for the start) */
+int	spool_reader_suppressions(struct spool_reader *rd, const char *after,
+	    size_t limit, int (*fn)(void *, const struct spool_suppression *),
+	    void *arg, struct err *err);
+
+/* a message and its recipients, as the queue shows them */
+struct spool_qmsg {
+	int64_t		 id;
+	const char	*qid;
+	const char	*sender;
+	int64_t		 arrival;
+	int64_t		 size;
+	const char	*client;
+	const char	*listener;
+};
+struct spool_qrcpt {
+	const char	*addr;
+	const char	*state;		/* queued active held delivered
+					   bounced */
+	int		 attempts;
+	int64_t		 next_attempt;
+	int64_t		 last_attempt;
+	const char	*last_reply;
+};
+/* spool_reader_message - 1 and msg_fn once then rcpt_fn per recipient,
+   0 if qid is not in the queue */
+int	spool_reader_message(struct spool_reader *rd, const char *qid,
+	    void (*msg_fn)(void *, const struct spool_qmsg *),
+	    void (*rcpt_fn)(void *, const struct spool_qrcpt *), void *arg,
+	    struct err *err);
+/* spool_reader_queue - the queue like relais queue list: one row per
+   recipient still to deliver, in arrival order, starting after the
+   message with row id after (0: the start), at most limit messages;
+   *next gets the cursor for the next page (0 at the end) */
+int	spool_reader_queue(struct spool_reader *rd, int64_t after, size_t limit,
+	    void (*fn)(void *, const struct spool_qmsg *,
+	    const struct spool_qrcpt *), void *arg, int64_t *next,
 	    struct err *err);
 
 #endif

@@ -25,6 +25,13 @@ enum spool_stmt {
 	SPOOL_STMT_RCPTS_DELETE,
 	SPOOL_STMT_DUE,
 	SPOOL_STMT_LEASE,
+	SPOOL_STMT_EVENT_INSERT,	/* spool_events.c */
+	SPOOL_STMT_META_INSERT,
+	SPOOL_STMT_IDEM_INSERT,
+	SPOOL_STMT_SUPPRESS_ADD,
+	SPOOL_STMT_SUPPRESS_DEL,
+	SPOOL_STMT_VAR_SET,
+	SPOOL_STMT_VAR_GET,
 	SPOOL_STMT_BEGIN,		/* transaction control, prepared once: */
 	SPOOL_STMT_COMMIT,		/* sqlite3_exec would parse it again */
 	SPOOL_STMT_SAVEPOINT,		/* for every batch and message */
@@ -44,6 +51,23 @@ struct spool {
 	int64_t			 started;	/* unix time of spool_open */
 	bool			 sync_full;	/* PRAGMA synchronous = FULL now */
 };
+
+/* a read-only connection (spool_reader.c, spool_query.c) */
+struct spool_reader {
+	sqlite3		*db;
+	sqlite3_stmt	*body;
+	char		*body_dir;
+};
+
+/* spool_bind_text - bind a C string, NULL as SQL NULL */
+void	spool_bind_text(sqlite3_stmt *st, int i, const char *s);
+/* spool_col_text - a text column, "" for NULL */
+const char *spool_col_text(sqlite3_stmt *st, int i);
+
+/* spool_store_api - the events, API metadata and idempotent answer
+   stored with a message (spool_events.c), in its savepoint */
+int	spool_store_api(struct spool *sp, const struct spool_msg *msg,
+	    struct err *err);
 
 /* spool_exec - run SQL without results; -1 with err (err may be NULL) */
 int	spool_exec(struct spool *sp, const char *sql, struct err *err);

@@ -17,12 +17,7 @@
 #include "core/sys.h"
 #include "core/xalloc.h"
 #include "spool/spool.h"
-
-struct spool_reader {
-	sqlite3		*db;
-	sqlite3_stmt	*body;
-	char		*body_dir;
-};
+#include "spool/spool_int.h"
 
 struct spool_reader *
 spool_reader_open(const char *data_dir, struct err *err)

@@ -60,14 +60,21 @@ spool_txn_lost(struct spool *sp)
 	return sqlite3_get_autocommit(sp->db) != 0;
 }
 
-/* spool_bind_text - bind a C string, NULL as SQL NULL */
-static void
+void
 spool_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
 	if (s == NULL)
 		sqlite3_bind_null(st, i);
 	else
 		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+const char *
+spool_col_text(sqlite3_stmt *st, int i)
+{
+	const char *s = (const char *)sqlite3_column_text(st, i);
+
+	return s ? s : "";
 }
 
 /* spool_insert_msg - the rows of one message, in the open transaction */
@@ -121,7 +128,7 @@ spool_insert_msg(struct spool *sp, const struct spool_msg *msg,
 		if (spool_step_done(sp, st, err) == -1)
 			return -1;
 	}
-	return 0;
+	return spool_store_api(sp, msg, err);
 }
 
 int
@@ -144,14 +151,6 @@ spool_col_dup(sqlite3_stmt *st, int i)
 {
 	return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL :
 	    xstrdup((const char *)sqlite3_column_text(st, i));
-}
-
-static const char *
-spool_col_text(sqlite3_stmt *st, int i)
-{
-	const char *s = (const char *)sqlite3_column_text(st, i);
-
-	return s ? s : "";
 }
 
 int

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * suppress.h - the suppression list in memory: recipient addresses that
+ * bounced for good and are not attempted again. The spool database holds
+ * the list (table suppressions); the queue manager loads it at start,
+ * adds what hard bounces teach it and reloads it when relais suppress
+ * changed it (meta suppress_gen). Sessions and the HTTP API ask here at
+ * RCPT time, without touching the database. Thread-safe.
+ */
+#ifndef RELAIS_POLICY_SUPPRESS_H
+#define RELAIS_POLICY_SUPPRESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* suppress_contains - is addr on the list (the domain compares
+   case-insensitively, the local part exactly) */
+bool	suppress_contains(const char *addr);
+void	suppress_add(const char *addr);
+void	suppress_remove(const char *addr);
+/* suppress_clear - forget every address (before a reload; tests) */
+void	suppress_clear(void);
+size_t	suppress_count(void);
+/* suppress_key - addr with its domain lower-cased, as the list keeps it */
+void	suppress_key(const char *addr, char *out, size_t n);
+
+#endif

@@ -18,6 +18,8 @@ static const struct main_cmd main_cmds[] = {
 	  "serve [-c FILE]        run the daemon in the foreground" },
 	{ "queue", cli_queue,
 	  "queue list|show ID|flush [ID]|delete ID|hold ID|release ID [-c FILE]" },
+	{ "suppress", cli_suppress,
+	  "suppress list|add ADDRESS|remove ADDRESS [-c FILE]" },
 	{ "passwd", cli_passwd,
 	  "passwd [USER]          hash a password read on stdin (passwd-file form)" },
 	{ "spf", cli_spf,

@@ -37,6 +37,7 @@
 #include "core/xalloc.h"
 #include "deliver/deliver.h"
 #include "deliver/deliver_remote.h"
+#include "http/http_server.h"
 #include "live/conf_live.h"
 #include "net/listen.h"
 #include "net/tls.h"
@@ -58,6 +59,7 @@ struct serve {
 	struct remote_shared	 rshared;
 	struct worker		*workers;
 	unsigned		 nworkers;
+	struct http_server	*http;
 	struct event_base	*base;
 	int			 exit_status;
 };
@@ -237,6 +239,9 @@ cli_serve(int argc, char **argv)
 	sv.nworkers = serve_nworkers(conf);
 	if (listen_open(conf, sv.nworkers, &sv.socks, &err) == -1)
 		fatalx("event=server.listen error=\"%s\"", err.msg);
+	sv.http = http_server_bind(conf, &err);
+	if (sv.http == NULL && err.msg[0] != '\0')
+		fatalx("event=server.listen error=\"%s\"", err.msg);
 	if ((sv.spool = spool_open(conf->server.data_dir, &err)) == NULL)
 		fatalx("event=spool.open error=\"%s\"", err.msg);
 	serve_drop(conf);
@@ -269,6 +274,9 @@ cli_serve(int argc, char **argv)
 	if (deliver_pool_start(sv.pool, qmgr_report, sv.qmgr) == -1 ||
 	    qmgr_start(sv.qmgr) == -1)
 		fatalx("event=server.init error=\"cannot start threads\"");
+	if (sv.http != NULL && http_server_start(sv.http, &sv.live, sv.qmgr,
+	    spool_body_dir(sv.spool), &err) == -1)
+		fatalx("event=http.start error=\"%s\"", err.msg);
 	for (unsigned i = 0; i < sv.nworkers; i++) {
 		if (worker_start(&sv.workers[i]) == -1) {
 			sv.exit_status = 1;
@@ -301,6 +309,8 @@ cli_serve(int argc, char **argv)
 		worker_stop(&sv.workers[i]);
 	for (unsigned i = 0; i < started; i++)
 		worker_join(&sv.workers[i]);
+	/* the API's last answers need the queue manager still running */
+	http_server_stop(sv.http);
 	passwd_check_stop();	/* before the workers' inboxes go */
 	/*
 	 * The delivery pool and the queue manager may still hand outbound
@@ -314,6 +324,7 @@ cli_serve(int argc, char **argv)
 		worker_fini(&sv.workers[i]);
 	free(sv.workers);
 	deliver_pool_free(sv.pool);
+	http_server_free(sv.http);
 	qmgr_free(sv.qmgr);
 	spool_free(sv.spool);
 	listen_close(&sv.socks);

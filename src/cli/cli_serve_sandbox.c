@@ -200,6 +200,8 @@ serve_sandbox_collect(struct serve_sandbox *sb, const struct conf *conf)
 	serve_sandbox_file(sb, conf->path ? conf->path : "./relais.conf");
 	serve_sandbox_file(sb, conf->local.users);
 	serve_sandbox_file(sb, conf->local.aliases);
+	if (conf->http.enabled)
+		serve_sandbox_file(sb, conf->http.keys);
 	serve_sandbox_file(sb, conf->relay.smarthost_password_file);
 	serve_sandbox_file(sb, conf->tls.certificate);
 	serve_sandbox_file(sb, conf->tls.key);

@@ -67,7 +67,7 @@ tls_server_needed(const struct conf *conf)
 	for (size_t i = 0; i < conf->nlisteners; i++)
 		if (conf->listeners[i].tls != CONF_TLS_NONE)
 			return true;
-	return false;
+	return conf->http.enabled && conf->http.tls == CONF_HTTP_TLS_REQUIRED;
 }
 
 /* tls_server_ctx_new - one context with our settings and one key pair */

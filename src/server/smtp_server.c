@@ -60,6 +60,7 @@
 #include "net/tls.h"
 #include "net/worker.h"
 #include "policy/limits.h"
+#include "policy/suppress.h"
 #include "queue/qmgr.h"
 #include "server/smtp_server.h"
 #include "smtp/smtp_data.h"
@@ -950,6 +951,16 @@ smtp_server_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		goto out;
 	} else if (conf_is_local_domain(s->conf, str_cstr(domain))) {
 		v = local_resolve(s->snap, local, domain, &targets);
+	} else if ((s->trusted || s->auth_user != NULL) &&
+	    suppress_contains(buf_cstr(&orig))) {
+		log_info("event=rcpt.reject reason=suppressed session=%llu"
+		    " id=%s client=%s to=%s", (unsigned long long)s->id,
+		    s->msg->qid, s->ip, log_addr(la, sizeof(la),
+		    buf_cstr(&orig)));
+		smtp_server_reply(s, "550 5.1.1 <%s>: Recipient address"
+		    " rejected: on the suppression list after a hard bounce",
+		    buf_cstr(&orig));
+		goto out;
 	} else if (s->trusted || s->auth_user != NULL) {
 		targets.v = xcalloc(1, sizeof(*targets.v));
 		targets.v[0].addr = xstrdup(buf_cstr(&orig));
@@ -1235,6 +1246,7 @@ smtp_server_commit(struct smtp_session *s)
 	s->msg->client = xstrdup(s->ip);
 	s->msg->helo = xstrdup(s->helo);
 	s->msg->listener = xstrdup(s->listener);
+	s->msg->events = s->conf->events;
 	memcpy(s->commit_qid, s->msg->qid, sizeof(s->commit_qid));
 	free(s->commit_from);
 	s->commit_from = xstrdup(s->msg->sender);

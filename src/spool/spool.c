@@ -412,6 +412,9 @@ spool_msg_free(struct spool_msg *msg)
 	free(msg->metadata);
 	free(msg->idem_key);
 	free(msg->idem_answer);
+	for (size_t i = 0; i < msg->nsuppressed; i++)
+		free(msg->suppressed[i]);
+	free(msg->suppressed);
 	free(msg);
 }
 

@@ -72,6 +72,9 @@ struct spool_msg {
 	char		*idem_key;	/* Idempotency-Key, scoped by API key */
 	char		*idem_answer;	/* the answer to give again */
 	int		 idem_status;	/* its HTTP status */
+	char		**suppressed;	/* recipients not queued: on the
+					   suppression list (an event each) */
+	size_t		 nsuppressed;
 };
 
 /* outcome of one delivery attempt for one recipient */

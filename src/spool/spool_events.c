@@ -65,6 +65,18 @@ spool_store_api(struct spool *sp, const struct spool_msg *msg,
 		if (spool_event_add(sp, &ev, err) == -1)
 			return -1;
 	}
+	for (size_t i = 0; msg->events && i < msg->nsuppressed; i++) {
+		struct spool_event ev = {
+			.ts = msg->arrival, .type = "suppressed",
+			.qid = msg->qid, .rcpt = msg->suppressed[i],
+			.sender = msg->sender, .status = "5.1.1",
+			.reply = "not sent: the address is on the suppression"
+			    " list", .relay = msg->listener,
+		};
+
+		if (spool_event_add(sp, &ev, err) == -1)
+			return -1;
+	}
 	return 0;
 }
 

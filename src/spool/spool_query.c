@@ -224,10 +224,12 @@ spool_reader_message(struct spool_reader *rd, const char *qid,
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (!found) {
 			spool_query_msg_row(st, 0, &m);
-			msg_fn(arg, &m);
+			if (msg_fn != NULL)
+				msg_fn(arg, &m);
 			found = 1;
 		}
-		if (sqlite3_column_type(st, 7) == SQLITE_NULL)
+		if (rcpt_fn == NULL || sqlite3_column_type(st, 7) ==
+		    SQLITE_NULL)
 			continue;
 		spool_query_rcpt_row(st, 7, &r);
 		rcpt_fn(arg, &r);

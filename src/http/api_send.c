@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * api_send.c - POST /v1/messages: a message given as JSON (built into
+ * MIME by src/mime/) or as message/rfc822 with ?to= recipients, checked
+ * against the API key's sender domains and the suppression list, DKIM-
+ * signed like authenticated submission, and handed to the queue manager;
+ * 202 {"id", "recipients"} only once it is committed. An
+ * Idempotency-Key makes a retry get the first answer instead of a second
+ * message.
+ */
+#include <sys/random.h>
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auth/apikey.h"
+#include "conf/conf.h"
+#include "core/id.h"
+#include "core/log.h"
+#include "core/str.h"
+#include "core/xalloc.h"
+#include "deliver/local.h"
+#include "http/http_int.h"
+#include "live/conf_live.h"
+#include "mime/api_request.h"
+#include "mime/mime_build.h"
+#include "mime/mime_raw.h"
+#include "msgauth/dkim.h"
+#include "policy/suppress.h"
+#include "queue/qmgr.h"
+#include "smtp/smtp_path.h"
+#include "spool/spool.h"
+
+#define API_IDEM_MAX	255
+
+/* a message on its way to the queue */
+struct api_out {
+	struct spool_msg	*msg;
+	json_t			*rcpts;		/* the answer's list */
+	struct buf		 text;		/* the message */
+	char			 from[SMTP_PATH_MAX + 1];
+};
+
+/* api_addr_check - s is one addr-spec: 0, or -1 with why */
+static int
+api_addr_check(const char *s, const char **why)
+{
+	char b[SMTP_PATH_MAX + 3];
+	struct smtp_path path;
+
+	if (strlen(s) > SMTP_PATH_MAX) {
+		*why = "address too long";
+		return -1;
+	}
+	snprintf(b, sizeof(b), "<%s>", s);
+	if (smtp_path_parse(str_cstr(b), 0, &path, why) == -1)
+		return -1;
+	if (path.domain.len == 0) {
+		*why = "an address needs a domain";
+		return -1;
+	}
+	return 0;
+}
+
+/* api_rcpt_add - queue one recipient (local ones resolved), or note it
+   suppressed; -1 with the answer given for an unknown local one */
+static int
+api_rcpt_add(struct http_req *r, struct api_out *o, const char *addr,
+    const char *field)
+{
+	const struct conf *conf = r->snap->conf;
+	char *local, *at;
+	struct local_targets t = { NULL, 0 };
+	enum local_verdict v;
+	const char *domain;
+
+	/* the same address twice (to and cc) goes once */
+	for (size_t i = 0; i < json_array_size(o->rcpts); i++)
+		if (strcasecmp(json_string_value(json_object_get(
+		    json_array_get(o->rcpts, i), "address")), addr) == 0)
+			return 0;
+	at = strrchr(addr, '@');
+	domain = at + 1;
+	if (conf_is_local_domain(conf, str_cstr(domain))) {
+		local = xstrndup(addr, (size_t)(at - addr));
+		v = local_resolve(r->snap, local, domain, &t);
+		free(local);
+		if (v != LOCAL_OK) {
+			local_targets_fini(&t);
+			http_reply_error(r, 400, field, "%s: %s", addr,
+			    v == LOCAL_UNKNOWN ? "no such local recipient" :
+			    "alias expansion failed");
+			return -1;
+		}
+		for (size_t i = 0; i < t.n; i++)
+			spool_msg_add_rcpt(o->msg, t.v[i].addr, addr, NULL, 0,
+			    t.v[i].transport);
+		local_targets_fini(&t);
+	} else if (suppress_contains(addr)) {
+		o->msg->suppressed = xreallocarray(o->msg->suppressed,
+		    o->msg->nsuppressed + 1, sizeof(char *));
+		o->msg->suppressed[o->msg->nsuppressed++] = xstrdup(addr);
+		json_array_append_new(o->rcpts, json_pack("{s:s, s:s}",
+		    "address", addr, "status", "suppressed"));
+		return 0;
+	} else {
+		char low[SMTP_PATH_MAX + 1];
+
+		/* the domain lower-cased, as RCPT stores it */
+		snprintf(low, sizeof(low), "%s", addr);
+		for (char *p = strrchr(low, '@'); p && *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		spool_msg_add_rcpt(o->msg, low, addr, NULL, 0,
+		    SPOOL_TRANSPORT_REMOTE);
+	}
+	json_array_append_new(o->rcpts, json_pack("{s:s, s:s}", "address",
+	    addr, "status", "queued"));
+	return 0;
+}
+
+/* api_rcpt_list - every address of one list */
+static int
+api_rcpt_list(struct http_req *r, struct api_out *o,
+    const struct api_addr *v, size_t n, const char *name)
+{
+	char field[64];
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(field, sizeof(field), "%s[%zu]", name, i);
+		if (api_rcpt_add(r, o, v[i].addr, field) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* api_from_ok - the key may use the sender's domain; else 403 */
+static bool
+api_from_ok(struct http_req *r, const char *from)
+{
+	const char *at = strrchr(from, '@');
+
+	if (at != NULL && apikey_may_send_from(r->h->keys, r->key, at + 1))
+		return true;
+	http_reply_error(r, 403, "from", "API key %s may not send from %s",
+	    r->key, at ? at + 1 : from);
+	return false;
+}
+
+/* api_unique - random hex for Message-ID and MIME boundaries */
+static void
+api_unique(char *out, size_t n)
+{
+	unsigned char b[12];
+	static const char hex[] = "0123456789abcdef";
+
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		for (size_t i = 0; i < sizeof(b); i++)
+			b[i] = (unsigned char)(id_next() >> (i % 8));
+	for (size_t i = 0; i < sizeof(b) && 2 * i + 2 < n; i++) {
+		out[2 * i] = hex[b[i] >> 4];
+		out[2 * i + 1] = hex[b[i] & 15];
+		out[2 * i + 2] = '\0';
+	}
+}
+
+/* api_error_reply - 413 for size, else 400 naming the field */
+static void
+api_error_reply(struct http_req *r, int rc, const struct api_error *e)
+{
+	http_reply_error(r, rc == -2 ? 413 : 400, e->field, "%s", e->msg);
+}
+
+/* api_build_json - a JSON request: parsed, checked, built */
+static int
+api_build_json(struct http_req *r, const char *body, size_t len,
+    const struct mime_opts *mo, struct api_out *o)
+{
+	const struct conf *conf = r->snap->conf;
+	struct api_request req;
+	struct api_limits lim;
+	struct api_error e;
+	struct err err;
+	int rc;
+
+	lim.max_rcpts = conf->limits.max_recipients;
+	lim.max_size = conf->limits.max_message_size;
+	if ((rc = api_request_parse(body, len, &lim, &req, &e)) != 0) {
+		api_error_reply(r, rc, &e);
+		return -1;
+	}
+	snprintf(o->from, sizeof(o->from), "%s", req.from.addr);
+	if (!api_from_ok(r, req.from.addr) ||
+	    api_rcpt_list(r, o, req.to, req.nto, "to") == -1 ||
+	    api_rcpt_list(r, o, req.cc, req.ncc, "cc") == -1 ||
+	    api_rcpt_list(r, o, req.bcc, req.nbcc, "bcc") == -1) {
+		api_request_fini(&req);
+		return -1;
+	}
+	if (mime_build(&req, mo, &o->text, &err) == -1) {
+		api_request_fini(&req);
+		http_reply_error(r, 400, "", "cannot build the message: %s",
+		    err.msg);
+		return -1;
+	}
+	o->msg->tags = req.tags ? xstrdup(req.tags) : NULL;
+	o->msg->metadata = req.metadata ? xstrdup(req.metadata) : NULL;
+	api_request_fini(&req);
+	return 0;
+}
+
+/* api_build_raw - message/rfc822 with ?to=a&to=b (or a,b) */
+static int
+api_build_raw(struct http_req *r, const char *body, size_t len,
+    const struct mime_opts *mo, struct api_out *o)
+{
+	struct evkeyval *kv;
+	struct api_addr from = { NULL, NULL };
+	struct api_error e;
+	const char *why;
+	char field[32], *list, *tok, *save;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = mime_raw_prepare(body, len, mo, &o->text, &from, &e)) != 0) {
+		api_error_reply(r, rc, &e);
+		return -1;
+	}
+	snprintf(o->from, sizeof(o->from), "%s", from.addr ? from.addr : "");
+	free(from.name);
+	free(from.addr);
+	if (!api_from_ok(r, o->from))
+		return -1;
+	TAILQ_FOREACH(kv, &r->query, next) {
+		if (strcmp(kv->key, "to") != 0)
+			continue;
+		list = xstrdup(kv->value);
+		for (tok = strtok_r(list, ",", &save); tok;
+		    tok = strtok_r(NULL, ",", &save)) {
+			while (*tok == ' ')
+				tok++;
+			snprintf(field, sizeof(field), "to[%zu]", n++);
+			if (n > r->snap->conf->limits.max_recipients) {
+				free(list);
+				http_reply_error(r, 400, "to", "more than %u"
+				    " recipients",
+				    r->snap->conf->limits.max_recipients);
+				return -1;
+			}
+			if (api_addr_check(tok, &why) == -1) {
+				free(list);
+				http_reply_error(r, 400, field, "%s: %s", tok,
+				    why);
+				return -1;
+			}
+			if (api_rcpt_add(r, o, tok, field) == -1) {
+				free(list);
+				return -1;
+			}
+		}
+		free(list);
+	}
+	if (n == 0) {
+		http_reply_error(r, 400, "to", "message/rfc822 needs its"
+		    " recipients in the query: ?to=ADDRESS");
+		return -1;
+	}
+	return 0;
+}
+
+/* api_prefix - Received: and, when a [dkim] section signs the From:
+   domain, DKIM-Signature: */
+static void
+api_prefix(struct http_req *r, struct api_out *o, time_t now)
+{
+	char date[64], line[1024];
+	struct tm tm;
+	struct buf sig;
+	struct err err;
+	int rc, n;
+
+	localtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	n = snprintf(line, sizeof(line), "Received: from api (key %s [%s])"
+	    "\r\n\tby %s (relais) with HTTP%s id %s;\r\n\t%s\r\n", r->key,
+	    r->ip, r->snap->conf->server.hostname, r->h->tls ? "S" : "",
+	    o->msg->qid, date);
+	if (n > 0 && (size_t)n < sizeof(line))
+		buf_append(&o->msg->prefix, line, (size_t)n);
+	if (r->snap->signer == NULL)
+		return;
+	buf_init(&sig, 0);
+	rc = dkim_signer_sign(r->snap->signer, buf_cstr(&o->text), o->text.len,
+	    now, &sig, &err);
+	if (rc == -1)
+		log_error("event=dkim.sign id=%s error=\"%s\"", o->msg->qid,
+		    err.msg);
+	else if (rc == 1) {
+		buf_append(&o->msg->prefix, sig.data, sig.len);
+		log_info("event=dkim.signed id=%s", o->msg->qid);
+	}
+	buf_fini(&sig);
+}
+
+/* api_idem_key - the scoped key; 0 none, 1 set, -1 answered (bad) */
+static int
+api_idem_key(struct http_req *r, char *out, size_t n)
+{
+	const char *k = http_header(r, "Idempotency-Key");
+
+	if (k == NULL)
+		return 0;
+	if (*k == '\0' || strlen(k) > API_IDEM_MAX) {
+		http_reply_error(r, 400, "Idempotency-Key", "1 to %d"
+		    " characters", API_IDEM_MAX);
+		return -1;
+	}
+	for (const char *p = k; *p; p++)
+		if (*p < 0x21 || *p > 0x7e) {
+			http_reply_error(r, 400, "Idempotency-Key", "printable"
+			    " ASCII only");
+			return -1;
+		}
+	snprintf(out, n, "%s:%s", r->key, k);
+	return 1;
+}
+
+/* api_idem_replay - a key seen before: its first answer, or 409 while
+   that request is still being committed; true when answered */
+static bool
+api_idem_replay(struct http_req *r, const char *key)
+{
+	struct http_wait *w;
+	struct err err;
+	char *answer = NULL;
+	int status, rc;
+
+	for (w = r->h->idem_inflight; w; w = w->next)
+		if (strcmp(w->idem, key) == 0) {
+			http_reply_error(r, 409, "Idempotency-Key", "a request"
+			    " with this key is in progress");
+			return true;
+		}
+	if ((rc = spool_reader_idem(r->h->rd, key, &status, &answer,
+	    &err)) == -1) {
+		log_error("event=http.query error=\"%s\"", err.msg);
+		http_reply_error(r, 500, NULL, "cannot read the spool");
+		return true;
+	}
+	if (rc == 0)
+		return false;
+	evhttp_add_header(evhttp_request_get_output_headers(r->req),
+	    "Idempotent-Replayed", "true");
+	http_reply_raw(r, status, "application/json", answer, strlen(answer));
+	free(answer);
+	return true;
+}
+
+void
+api_send(struct http_req *r)
+{
+	const struct conf *conf = r->snap->conf;
+	const char *ctype = http_header(r, "Content-Type");
+	const char *body;
+	char unique[32], idem[API_IDEM_MAX + 80];
+	struct mime_opts mo;
+	struct api_out o;
+	struct http_wait *w;
+	struct err err;
+	time_t now = time(NULL);
+	size_t len;
+	int has_idem, rc;
+	bool json, body8 = false;
+	char *answer;
+	json_t *j;
+
+	if (ctype != NULL && strncasecmp(ctype, "application/json", 16) == 0)
+		json = true;
+	else if (ctype != NULL && strncasecmp(ctype, "message/rfc822",
+	    14) == 0)
+		json = false;
+	else {
+		http_reply_error(r, 415, "Content-Type", "application/json or"
+		    " message/rfc822");
+		return;
+	}
+	if ((has_idem = api_idem_key(r, idem, sizeof(idem))) == -1 ||
+	    (has_idem && api_idem_replay(r, idem)))
+		return;
+	body = http_body(r, &len);
+	if (!json && len > conf->limits.max_message_size) {
+		http_reply_error(r, 413, "", "the message is larger than %llu"
+		    " octets", (unsigned long long)conf->limits.max_message_size);
+		return;
+	}
+
+	memset(&o, 0, sizeof(o));
+	o.msg = spool_msg_new();
+	o.rcpts = json_array();
+	buf_init(&o.text, 0);
+	id_qid_new(o.msg->qid);
+	api_unique(unique, sizeof(unique));
+	memset(&mo, 0, sizeof(mo));
+	mo.hostname = conf->server.hostname;
+	mo.now = (int64_t)now;
+	mo.unique = unique;
+	rc = json ? api_build_json(r, body, len, &mo, &o) :
+	    api_build_raw(r, body, len, &mo, &o);
+	if (rc == -1)
+		goto fail;
+	if (o.text.len > conf->limits.max_message_size) {
+		http_reply_error(r, 413, "", "the message is larger than %llu"
+		    " octets", (unsigned long long)conf->limits.max_message_size);
+		goto fail;
+	}
+	if (o.msg->nrcpts == 0) {
+		/* nothing to send: every recipient is suppressed */
+		http_reply_json(r, 422, json_pack("{s:{s:i, s:s}, s:O}",
+		    "error", "status", 422, "message", "every recipient is on"
+		    " the suppression list: nothing was queued",
+		    "recipients", o.rcpts));
+		goto fail;
+	}
+	for (size_t i = 0; i < o.text.len && !body8; i++)
+		body8 = (unsigned char)o.text.data[i] >= 0x80;
+
+	o.msg->sender = xstrdup(o.from);
+	o.msg->arrival = (int64_t)now;
+	o.msg->client = xstrdup(r->ip);
+	o.msg->helo = xstrdup("api");
+	o.msg->listener = xstrdup("http");
+	o.msg->body8 = body8;
+	o.msg->events = conf->events;
+	api_prefix(r, &o, now);
+	if (spool_body_write(&o.msg->body, r->h->body_dir, o.msg->qid,
+	    o.text.data, o.text.len, &err) == -1) {
+		log_error("event=http.spool id=%s error=\"%s\"", o.msg->qid,
+		    err.msg);
+		spool_body_discard(&o.msg->body);
+		http_reply_error(r, 503, NULL, "local error: the message was"
+		    " not stored, try again later");
+		goto fail;
+	}
+	j = json_pack("{s:s, s:O}", "id", o.msg->qid, "recipients", o.rcpts);
+	answer = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (answer == NULL) {
+		http_reply_error(r, 500, NULL, "out of memory");
+		spool_body_discard(&o.msg->body);
+		goto fail;
+	}
+	w = http_wait_new(r);
+	w->status = 202;
+	w->answer = answer;
+	if (has_idem) {
+		o.msg->idem_key = xstrdup(idem);
+		o.msg->idem_answer = xstrdup(answer);
+		o.msg->idem_status = 202;
+		w->idem = xstrdup(idem);
+		w->next = r->h->idem_inflight;
+		r->h->idem_inflight = w;
+	}
+	log_info("event=http.accepted id=%s key=%s client=%s from=%s"
+	    " rcpts=%zu suppressed=%zu size=%zu", o.msg->qid, r->key, r->ip,
+	    o.from, o.msg->nrcpts, o.msg->nsuppressed, o.text.len);
+	json_decref(o.rcpts);
+	buf_fini(&o.text);
+	qmgr_submit_msg(r->h->qmgr, o.msg, http_qmgr_done, r->h, w->tag);
+	return;
+fail:
+	json_decref(o.rcpts);
+	buf_fini(&o.text);
+	spool_msg_free(o.msg);
+}

@@ -17,6 +17,7 @@ int	cli_dkim(int argc, char **argv);
 int	cli_dmarc(int argc, char **argv);
 int	cli_passwd(int argc, char **argv);
 int	cli_sendmail(int argc, char **argv);
+int	cli_apikey(int argc, char **argv);
 
 struct conf;
 /* cli_serve_sandbox - lock relais serve into the paths and system calls

@@ -59,6 +59,7 @@ enum conf_section_id {
 	CONF_SEC_AUTH,
 	CONF_SEC_DKIM,
 	CONF_SEC_MSGAUTH,
+	CONF_SEC_HTTP,
 	CONF_SEC_COUNT,
 };
 
@@ -182,6 +183,7 @@ static const struct conf_section conf_sections[] = {
 	{ "dns", CONF_SEC_DNS, NULL, NULL },
 	{ "dkim", CONF_SEC_DKIM, conf_dkim_add, conf_dkim_exists },
 	{ "msgauth", CONF_SEC_MSGAUTH, NULL, NULL },
+	{ "http", CONF_SEC_HTTP, NULL, NULL },
 };
 
 static const char *const conf_role_names[] = {
@@ -434,6 +436,10 @@ static const struct conf_key conf_keys[] = {
 	{ .section = CONF_SEC_MSGAUTH, .name = "dmarc_enforce",
 	  .type = CONF_T_BOOL, .def = "no",
 	  .off = CONF_F(msgauth.dmarc_enforce) },
+
+	/* [http] */
+	{ .section = CONF_SEC_HTTP, .name = "keys",
+	  .type = CONF_T_STRING, .off = CONF_F(http.keys) },
 };
 
 #define CONF_NKEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))

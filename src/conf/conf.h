@@ -164,6 +164,10 @@ struct conf {
 	} msgauth;
 
 	struct {
+		char	*keys;		/* API keys file; NULL = DATA_DIR/api-keys */
+	} http;
+
+	struct {
 		uint64_t	max_message_size;	/* default 25M */
 		unsigned	max_recipients;		/* default 100 */
 		unsigned	max_connections;	/* default 1000 */

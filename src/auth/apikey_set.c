@@ -82,6 +82,8 @@ struct apikey_set {
 	uint64_t		 gen;		/* bumped with each new table */
 	uint64_t		 next_check;	/* monotonic ms */
 	unsigned		 interval;	/* ms */
+	EVP_MD			*sha256;	/* fetched once: an implicit
+						   fetch per digest costs */
 	struct apikey_slot	 cache[APIKEY_CACHE_SLOTS];
 };
 
@@ -404,6 +406,12 @@ apikey_set_open(const char *path, struct err *err)
 		return NULL;
 	}
 	s = xcalloc(1, sizeof(*s));
+	if ((s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) {
+		err_set(err, EINVAL, "%s: no SHA-256 in OpenSSL", path);
+		buf_fini(&b);
+		free(s);
+		return NULL;
+	}
 	s->path = xstrdup(path);
 	if (pthread_mutex_init(&s->mu, NULL) != 0) {
 		fprintf(stderr, "level=panic event=apikey.mutex\n");
@@ -427,6 +435,7 @@ apikey_set_free(struct apikey_set *s)
 	if (s == NULL)
 		return;
 	apikey_table_unref(s->table);
+	EVP_MD_free(s->sha256);
 	pthread_mutex_destroy(&s->mu);
 	explicit_bzero(s->cache, sizeof(s->cache));
 	free(s->path);
@@ -533,7 +542,7 @@ apikey_set_lookup(struct apikey_set *s, const char *token,
 		*v_out = APIKEY_BAD;
 		return true;
 	}
-	if (EVP_Digest(token, APIKEY_TOKEN_LEN, digest, NULL, EVP_sha256(),
+	if (EVP_Digest(token, APIKEY_TOKEN_LEN, digest, NULL, s->sha256,
 	    NULL) != 1) {
 		/* cannot happen; without a digest the cache cannot be
 		   trusted: refuse rather than guess */

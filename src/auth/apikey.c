@@ -82,7 +82,8 @@ apikey_parse_line(struct str line, struct apikey_line *out, struct err *err)
 		if (apikey_parse_attr(str_make(p, (size_t)((c ? c : end) - p)),
 		    out, &seen, err) == -1)
 			return -1;
-		p = c + 1;
+		if (c != NULL)
+			p = c + 1;
 	}
 	if (out->domains.p == NULL)
 		return err_set(err, EINVAL, "no domains= attribute");

@@ -22,6 +22,9 @@ static const struct main_cmd main_cmds[] = {
 	  "suppress list|add ADDRESS|remove ADDRESS [-c FILE]" },
 	{ "passwd", cli_passwd,
 	  "passwd [USER]          hash a password read on stdin (passwd-file form)" },
+	{ "apikey", cli_apikey,
+	  "apikey new NAME --from-domain D...|--any-domain | list | revoke NAME\n"
+	  "              [--keys FILE] [-c FILE]   keys of the HTTP API" },
 	{ "spf", cli_spf,
 	  "spf --ip IP --sender ADDR --helo NAME [--resolver HOST:PORT]" },
 	{ "dkim", cli_dkim,

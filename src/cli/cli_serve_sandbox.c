@@ -7,7 +7,8 @@
  * fixed part of local.mailboxes when it lies elsewhere. Read-only: the
  * directory of every file the configuration names (the config itself,
  * users, aliases, certificates and keys, DKIM keys, the smarthost
- * password file), because SIGHUP reads them again and an editor or a
+ * password file, the API keys file when [http] keys puts it outside
+ * DATA_DIR), because SIGHUP reads them again and an editor or a
  * certificate renewal replaces a file by renaming a new one into place;
  * a file named directly in / or /etc is allowed alone, not its directory.
  * And what libc, OpenSSL and libunbound read while running: resolv.conf
@@ -200,9 +201,9 @@ serve_sandbox_collect(struct serve_sandbox *sb, const struct conf *conf)
 	serve_sandbox_file(sb, conf->path ? conf->path : "./relais.conf");
 	serve_sandbox_file(sb, conf->local.users);
 	serve_sandbox_file(sb, conf->local.aliases);
-	if (conf->http.enabled)
-		serve_sandbox_file(sb, conf->http.keys);
 	serve_sandbox_file(sb, conf->relay.smarthost_password_file);
+	/* `relais apikey` renames a new file into place: its directory */
+	serve_sandbox_file(sb, conf->http.keys);
 	serve_sandbox_file(sb, conf->tls.certificate);
 	serve_sandbox_file(sb, conf->tls.key);
 	for (size_t i = 0; i < conf->tls.nnames; i++) {

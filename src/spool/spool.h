@@ -211,6 +211,16 @@ int	spool_msg_read(struct spool *sp, int64_t msg_id,
 	    struct spool_stored *out, struct err *err);
 void	spool_stored_fini(struct spool_stored *st);
 
+/* the queue's size (spool_stats.c) */
+struct spool_queue_stats {
+	uint64_t	 rcpts;		/* recipients waiting, leased or held */
+	int64_t		 oldest_arrival; /* of their messages; 0: none */
+};
+/* spool_queue_stats - count them (the queue manager's thread, outside a
+   transaction); a few index scans, cost in proportion to the queue */
+int	spool_queue_stats(struct spool *sp, struct spool_queue_stats *out,
+	    struct err *err);
+
 /* --- reading from other threads (spool_reader.c) ---------------------- */
 
 /* a read-only connection of its own, for one thread at a time */

@@ -672,6 +672,8 @@ qmgr_queue_gauges(struct qmgr *q)
 		    now - st.oldest_arrival : 0);
 	}
 	took = qmgr_mono_us() - t0;
+	log_debug("event=spool.stats.count rcpts=%llu us=%lld",
+	    (unsigned long long)st.rcpts, (long long)took);
 	if (took * 200 > QMGR_GAUGES_INTERVAL * 1000000LL)
 		return qmgr_mono_us() + took * 200;
 	return qmgr_mono_us() + QMGR_GAUGES_INTERVAL * 1000000LL;

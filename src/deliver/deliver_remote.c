@@ -41,6 +41,7 @@
 #include "core/base64.h"
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/xalloc.h"
 #include "deliver/deliver.h"
 #include "deliver/deliver_remote.h"
@@ -589,6 +590,8 @@ remote_after_ehlo(struct remote_conn *c)
 	}
 	c->dest->failures = 0;
 	c->dest->retry_at = 0;
+	metrics_count(c->tls ? METRIC_OUT_TLS : METRIC_OUT_PLAIN,
+	    c->dest->name);
 	c->state = RC_READY;
 	remote_conn_take_job(c);
 }

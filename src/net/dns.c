@@ -18,6 +18,7 @@
 
 #include "core/idmap.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/xalloc.h"
 #include "net/dns.h"
 
@@ -38,6 +39,7 @@ struct dns_query {
 	dns_cb		*cb;
 	void		*arg;
 	struct event	*timer;
+	int64_t		 started;	/* metrics_mono_ns, for the metrics */
 };
 
 /* libunbound's default local zones (unbound.conf(5)) */
@@ -52,6 +54,24 @@ static const char *const dns_local_zones[] = {
 	"ip6.arpa.", "d.f.ip6.arpa.", "8.e.f.ip6.arpa.", "9.e.f.ip6.arpa.",
 	"a.e.f.ip6.arpa.", "b.e.f.ip6.arpa.", "8.b.d.0.1.0.0.2.ip6.arpa.",
 };
+
+/* dns_observe - the query's time to its answer, by type */
+static void
+dns_observe(const struct dns_query *q)
+{
+	enum metric_hist h;
+
+	switch (q->type) {
+	case DNS_T_A:		h = METRIC_H_DNS_A; break;
+	case DNS_T_AAAA:	h = METRIC_H_DNS_AAAA; break;
+	case DNS_T_MX:		h = METRIC_H_DNS_MX; break;
+	case DNS_T_TXT:		h = METRIC_H_DNS_TXT; break;
+	case DNS_T_TLSA:	h = METRIC_H_DNS_TLSA; break;
+	case DNS_T_PTR:		h = METRIC_H_DNS_PTR; break;
+	default:		h = METRIC_H_DNS_OTHER; break;
+	}
+	metrics_observe_since(h, q->started);
+}
 
 static void
 dns_query_free(struct dns_query *q)
@@ -100,6 +120,7 @@ dns_ub_cb(void *mydata, int err, struct ub_result *res)
 	if (res != NULL)
 		ub_resolve_free(res);
 	idmap_del(&q->d->queries, q->id);	/* a cancel from cb is a no-op */
+	dns_observe(q);
 	q->cb(q->arg, &ans);
 	dns_answer_fini(&ans);
 	dns_query_free(q);
@@ -124,6 +145,7 @@ dns_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	ans.status = DNS_TEMPFAIL;
 	ub_cancel(q->d->ctx, q->ub_id);
 	idmap_del(&q->d->queries, q->id);
+	dns_observe(q);
 	q->cb(q->arg, &ans);
 	dns_query_free(q);
 }
@@ -141,6 +163,7 @@ dns_query_start(void *ctx, const char *name, int type, dns_cb *cb, void *arg)
 	q->type = type;
 	q->cb = cb;
 	q->arg = arg;
+	q->started = metrics_mono_ns();
 	r = ub_resolve_async(d->ctx, name, type, 1, q, dns_ub_cb, &q->ub_id);
 	if (r != 0) {
 		log_warnx("event=dns.query name=%s error=\"%s\"", name,

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/metrics.h"
 #include "core/xalloc.h"
 #include "net/listen.h"
 
@@ -66,6 +67,7 @@ listen_open(const struct conf *conf, unsigned nworkers,
 		for (size_t i = 0; i < conf->nlisteners; i++) {
 			const struct conf_listener *l = &conf->listeners[i];
 
+			metrics_listener(l->name);	/* its label */
 			for (size_t j = 0; j < l->naddrs; j++, k++) {
 				struct listen_sock *s = &set->socks[k];
 

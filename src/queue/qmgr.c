@@ -20,6 +20,7 @@
 
 #include "core/idmap.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/xalloc.h"
 #include "deliver/deliver.h"
 #include "live/conf_live.h"
@@ -37,6 +38,9 @@
 #define QMGR_DEFER_MAX		1024
 /* event=spool.stats at most this often (and at stop) */
 #define QMGR_STATS_INTERVAL	60
+/* the queue's size counted for the metrics at most this often: more
+   seldom when counting takes long (a huge queue), see qmgr_queue_gauges */
+#define QMGR_GAUGES_INTERVAL	10
 /* a batch slower than this is logged at info */
 #define QMGR_SLOW_BATCH_MS	500
 /*
@@ -326,6 +330,13 @@ qmgr_backoff_learn(struct qmgr *q, const struct qmgr_req *list,
 	}
 }
 
+/* the counter of each outcome, by recipient domain */
+static const enum metric_id qmgr_metric[] = {
+	[SPOOL_OUTCOME_DELIVERED] = METRIC_DELIVERED,
+	[SPOOL_OUTCOME_DEFERRED] = METRIC_DEFERRED,
+	[SPOOL_OUTCOME_BOUNCED] = METRIC_BOUNCED,
+};
+
 static void
 qmgr_log_result(const struct spool_result *res, int64_t now)
 {
@@ -497,7 +508,7 @@ qmgr_batch(struct qmgr *q, struct qmgr_req *list, bool dispatch)
 	size_t ndone = 0, nmsgs, nresults = 0, nbackoff = 0, nleased = 0;
 	struct bounce_batch bb = { NULL, 0 };
 	struct conf_snap *snap = NULL;
-	int64_t now = time(NULL), t0 = qmgr_mono_us(), us;
+	int64_t now = time(NULL), t0 = qmgr_mono_us(), us, commit_us = 0;
 	bool ok = true, smarthost, durable, unsure = false;
 
 	memset(&pick, 0, sizeof(pick));
@@ -662,6 +673,8 @@ qmgr_batch(struct qmgr *q, struct qmgr_req *list, bool dispatch)
 		   next start removes them if the rows did not make it). */
 		unsure = true;
 		ok = false;
+	} else {
+		commit_us = qmgr_mono_us() - t0;
 	}
 	goto commit_done;
 abort:
@@ -705,8 +718,11 @@ commit_done:
 				qmgr_enqueue(q, req);
 			}
 		} else {
-			if (req->status == 0)
+			if (req->status == 0) {
 				qmgr_log_result(&req->res, now);
+				metrics_count(qmgr_metric[req->res.outcome],
+				    req->res.addr);
+			}
 			if (!req->backoff)
 				idmap_del(&q->inflight, req->res.rcpt_id);
 			free(req);
@@ -735,6 +751,7 @@ commit_done:
 	    nleased == 0))
 		return ok;
 	us = qmgr_mono_us() - t0;
+	metrics_observe(METRIC_H_SPOOL_COMMIT, (double)commit_us / 1e6);
 	pthread_mutex_lock(&q->stats_lock);
 	q->stats.commits++;
 	if (nmsgs > 0)
@@ -784,6 +801,38 @@ qmgr_log_stats(struct qmgr *q, struct qmgr_stats *last)
 	    0.0, (double)st.batch_us_max / 1000.0);
 	if (last != NULL)
 		*last = st;
+}
+
+/*
+ * qmgr_queue_gauges - the queue's size for the metrics, counted in the
+ * spool (outside any transaction); returns when to count again: after
+ * QMGR_GAUGES_INTERVAL, or 200 times what counting took, whichever is
+ * later, so that even a queue of millions costs this thread at most
+ * half a percent of its time.
+ */
+static int64_t
+qmgr_queue_gauges(struct qmgr *q)
+{
+	struct spool_queue_stats st;
+	struct err err;
+	int64_t t0 = qmgr_mono_us(), took, now;
+
+	if (spool_queue_stats(q->sp, &st, &err) == -1) {
+		log_warnx("event=spool.stats.count error=\"%s\"", err.msg);
+	} else {
+		now = time(NULL);
+		metrics_gauge_set(METRIC_QUEUE_RECIPIENTS, NULL,
+		    (int64_t)st.rcpts);
+		metrics_gauge_set(METRIC_QUEUE_OLDEST_AGE, NULL,
+		    st.oldest_arrival > 0 && st.oldest_arrival < now ?
+		    now - st.oldest_arrival : 0);
+	}
+	took = qmgr_mono_us() - t0;
+	log_debug("event=spool.stats.count rcpts=%llu us=%lld",
+	    (unsigned long long)st.rcpts, (long long)took);
+	if (took * 200 > QMGR_GAUGES_INTERVAL * 1000000LL)
+		return qmgr_mono_us() + took * 200;
+	return qmgr_mono_us() + QMGR_GAUGES_INTERVAL * 1000000LL;
 }
 
 /* qmgr_deadline - the CLOCK_MONOTONIC time (q->cond's clock) us from now */
@@ -892,6 +941,7 @@ qmgr_thread(void *arg)
 	struct qmgr_stats logged;
 	int64_t next_stats = qmgr_mono_us() + QMGR_STATS_INTERVAL * 1000000LL;
 	int64_t next_house;
+	int64_t next_gauges = 0;
 	bool stop, flush, failed = false;
 
 	memset(&logged, 0, sizeof(logged));
@@ -925,6 +975,8 @@ qmgr_thread(void *arg)
 			next_house = qmgr_mono_us() +
 			    QMGR_HOUSEKEEPING_INTERVAL * 1000000LL;
 		}
+		if (!stop && qmgr_mono_us() >= next_gauges)
+			next_gauges = qmgr_queue_gauges(q);
 		if (stop) {
 			pthread_mutex_lock(&q->lock);
 			list = q->head;

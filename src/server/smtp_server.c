@@ -47,6 +47,7 @@
 #include "core/buf.h"
 #include "core/id.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/sys.h"
 #include "core/xalloc.h"
 #include "deliver/deliver_remote.h"
@@ -114,6 +115,7 @@ struct smtp_session {
 	bool			 loopback;	/* 127.0.0.0/8, ::1 */
 	bool			 counted;	/* in the limits tables */
 	bool			 tls;		/* TLS on (or handshaking) */
+	bool			 tls_up;	/* a handshake completed */
 	bool			 direct;	/* plain socket: replies written
 						   here, not by the bufferevent */
 	unsigned		 cork;		/* turns in progress */
@@ -368,6 +370,9 @@ smtp_server_free(struct smtp_session *s)
 		event_free(s->life);
 	if (s->counted)
 		limits_disconnect(s->ip);
+	metrics_gauge_add(METRIC_SESSIONS_OPEN, s->listener, -1);
+	metrics_count(s->tls_up ? METRIC_SESSIONS_TLS : METRIC_SESSIONS_PLAIN,
+	    s->listener);
 	log_debug("event=smtp.close session=%llu client=%s",
 	    (unsigned long long)s->id, s->ip);
 	conf_snap_unref(s->snap);
@@ -447,6 +452,7 @@ smtp_server_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		SSL *ssl = bufferevent_openssl_get_ssl(bev);
 
+		s->tls_up = true;
 		log_info("event=smtp.tls session=%llu client=%s version=%s"
 		    " cipher=%s", (unsigned long long)s->id, s->ip,
 		    SSL_get_version(ssl), SSL_get_cipher_name(ssl));
@@ -623,6 +629,7 @@ smtp_server_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
 		return;
 	}
 	idmap_put(&w->sessions, s->id, s);
+	metrics_gauge_add(METRIC_SESSIONS_OPEN, s->listener, 1);
 	bufferevent_setcb(s->bev, smtp_server_read_cb, smtp_server_write_cb,
 	    smtp_server_event_cb, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_HIGH);
@@ -1447,6 +1454,7 @@ smtp_server_spool_done(struct smtp_session *s, int status, void *data)
 		    s->auth_user ? s->auth_user : "");
 		if (s->auth_user != NULL)
 			limits_user_sent(s->auth_user, s->conf);
+		metrics_count(METRIC_RECEIVED, s->listener);
 		smtp_server_reply(s, "250 2.0.0 Ok: queued as %s",
 		    s->commit_qid);
 	} else {

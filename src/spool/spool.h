@@ -272,9 +272,9 @@ enum spool_act {
 	SPOOL_ACT_RELEASE,
 	SPOOL_ACT_DELETE,	/* rows go; the body file after the commit */
 };
-/* spool_queue_act - *n: recipients changed; 0 is not an error (check
-   spool_qid_exists to tell 404 from nothing to do); *body_file for
-   SPOOL_ACT_DELETE: unlink spool_body_remove(qid) after the commit */
+/* spool_queue_act - *n: recipients changed (0 is not an error); for
+   SPOOL_ACT_DELETE, *body_file says a body file is to be unlinked once
+   the transaction is committed */
 int	spool_queue_act(struct spool *sp, const char *qid, enum spool_act act,
 	    int64_t now, int *n, bool *body_file, struct err *err);
 /* spool_pending - the recipients of qid still to deliver and not in a
@@ -282,6 +282,16 @@ int	spool_queue_act(struct spool *sp, const char *qid, enum spool_act act,
    qid, addr, arrival set */
 int	spool_pending(struct spool *sp, const char *qid,
 	    void (*fn)(void *, const struct spool_result *), void *arg,
+	    struct err *err);
+
+/* the queue's size (spool_stats.c) */
+struct spool_queue_stats {
+	uint64_t	 rcpts;		/* recipients waiting, leased or held */
+	int64_t		 oldest_arrival; /* of their messages; 0: none */
+};
+/* spool_queue_stats - count them (the queue manager's thread, outside a
+   transaction); a few index scans, cost in proportion to the queue */
+int	spool_queue_stats(struct spool *sp, struct spool_queue_stats *out,
 	    struct err *err);
 
 /* --- reading from other threads (spool_reader.c) ---------------------- */

@@ -39,8 +39,9 @@
 
 /* base64 body lines: 57 octets make 76 characters (RFC 2045 6.8) */
 #define MIME_BUILD_B64_LINE	57
-/* a filename up to this long and plain ASCII goes as a quoted-string */
-#define MIME_BUILD_QUOTED_MAX	200
+/* a parameter as a quoted-string: at most this long with its name, so
+   that " attr=\"...\";" fits a line */
+#define MIME_BUILD_QUOTED_MAX	76
 /* RFC 2231 continuation segments: percent-encoded octets per line */
 #define MIME_BUILD_SEGMENT	54
 /* "=_" unique "." kind NN */
@@ -64,6 +65,7 @@ static int mime_build_boundary(struct mime_build *b, char kind,
 static bool mime_build_collides(const struct api_request *r, const char *s);
 static bool mime_build_holds(const char *t, size_t len, const char *s);
 static bool mime_build_attr_char(unsigned char c);
+static bool mime_build_quotable(const char *attr, const char *v);
 static bool mime_build_ctype_ok(const char *s);
 static bool mime_build_cid_ok(const char *s);
 static bool mime_build_inline(const struct mime_build *b,
@@ -567,13 +569,9 @@ mime_build_att(struct mime_build *b, const struct api_attachment *a,
 	const char *fn = a->filename;
 	char ct[API_REQUEST_CTYPE_MAX + 2];
 	struct mime_header h;
-	bool ascii_name = fn != NULL && fn[0] != '\0' &&
-	    strlen(fn) <= MIME_BUILD_QUOTED_MAX;
+	bool ascii_name = fn != NULL && mime_build_quotable("name", fn);
 	size_t i;
 
-	for (i = 0; ascii_name && fn[i] != '\0'; i++)
-		if ((unsigned char)fn[i] < 0x20 || (unsigned char)fn[i] >= 0x7f)
-			ascii_name = false;
 	/* Content-Type: type/subtype; name="..." (old readers look there) */
 	snprintf(ct, sizeof(ct), "%s%s", a->content_type, ascii_name ? ";" : "");
 	if (mime_header_begin(&h, b->out, "Content-Type") == -1 ||
@@ -613,23 +611,19 @@ mime_build_att(struct mime_build *b, const struct api_attachment *a,
 }
 
 /*
- * mime_build_param - attr="value" for short printable ASCII, else
- * RFC 2231 attr*=utf-8''%XX..., split into attr*0*=, attr*1*=, ... when
- * it would not fit a line; segments end on character boundaries.
+ * mime_build_param - attr="value" for printable ASCII that fits a line,
+ * else RFC 2231 attr*=utf-8''%XX..., split into attr*0*=, attr*1*=, ...
+ * when it would not fit a line; segments end on character boundaries.
  */
 static int
 mime_build_param(struct mime_header *h, const char *attr, const char *v,
     bool last)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	char word[2 * MIME_BUILD_QUOTED_MAX + 64];
+	char word[MIME_BUILD_QUOTED_MAX + MIME_BUILD_SEGMENT + 32];
 	size_t i, k, n = strlen(v), enc, seg, nseg, start;
-	bool quoted = n <= MIME_BUILD_QUOTED_MAX;
 
-	for (i = 0; quoted && i < n; i++)
-		if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] >= 0x7f)
-			quoted = false;
-	if (quoted) {
+	if (mime_build_quotable(attr, v)) {
 		k = (size_t)snprintf(word, sizeof(word), "%s=\"", attr);
 		for (i = 0; i < n; i++) {
 			if (v[i] == '"' || v[i] == '\\')
@@ -684,6 +678,20 @@ mime_build_param(struct mime_header *h, const char *attr, const char *v,
 			return -1;
 	}
 	return 0;
+}
+
+/* mime_build_quotable - v printable ASCII, and attr="v" short enough */
+static bool
+mime_build_quotable(const char *attr, const char *v)
+{
+	size_t i, len = strlen(attr) + 3;
+
+	for (i = 0; v[i] != '\0'; i++) {
+		if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] >= 0x7f)
+			return false;
+		len += v[i] == '"' || v[i] == '\\' ? 2 : 1;
+	}
+	return i > 0 && len <= MIME_BUILD_QUOTED_MAX;
 }
 
 /* mime_build_attr_char - RFC 2231 attribute-char (RFC 5987's set) */

@@ -9,7 +9,7 @@ SRC = pathlib.Path(__file__).resolve().parents[2] / "src"
 # bottom to top; a folder may include itself and anything earlier
 LAYERS = [
     "core",
-    "conf", "smtp", "spool",
+    "conf", "smtp", "mime", "spool",
     "net",
     "auth", "msgauth", "policy",
     "live",

@@ -37,6 +37,7 @@
 #include "core/xalloc.h"
 #include "deliver/deliver.h"
 #include "deliver/deliver_remote.h"
+#include "http/webhook.h"
 #include "live/conf_live.h"
 #include "net/listen.h"
 #include "net/tls.h"
@@ -54,6 +55,7 @@ struct serve {
 	struct spool		*spool;
 	struct qmgr		*qmgr;
 	struct deliver_pool	*pool;
+	struct webhook		*hook;		/* NULL: no [webhooks] url */
 	struct worker_ctx	 ctx;
 	struct remote_shared	 rshared;
 	struct worker		*workers;
@@ -240,6 +242,9 @@ cli_serve(int argc, char **argv)
 	if ((sv.spool = spool_open(conf->server.data_dir, &err)) == NULL)
 		fatalx("event=spool.open error=\"%s\"", err.msg);
 	serve_drop(conf);
+	/* libcurl reads its system files now, before the sandbox */
+	if (webhook_global_init(&err) == -1)
+		fatalx("event=server.init error=\"%s\"", err.msg);
 	cli_serve_sandbox(conf);
 
 	limits_init();
@@ -269,6 +274,9 @@ cli_serve(int argc, char **argv)
 	if (deliver_pool_start(sv.pool, qmgr_report, sv.qmgr) == -1 ||
 	    qmgr_start(sv.qmgr) == -1)
 		fatalx("event=server.init error=\"cannot start threads\"");
+	if ((sv.hook = webhook_start(conf->server.data_dir, &sv.live, sv.qmgr,
+	    &err)) == NULL && err.msg[0] != '\0')
+		fatalx("event=webhook.start error=\"%s\"", err.msg);
 	for (unsigned i = 0; i < sv.nworkers; i++) {
 		if (worker_start(&sv.workers[i]) == -1) {
 			sv.exit_status = 1;
@@ -308,12 +316,14 @@ cli_serve(int argc, char **argv)
 	 * stopped, and worker_fini drains the inbox (the jobs stay leased
 	 * for next time).
 	 */
+	webhook_stop(sv.hook);	/* its cursor commits need the queue manager */
 	deliver_pool_stop(sv.pool);
 	qmgr_stop(sv.qmgr);
 	for (unsigned i = 0; i < sv.nworkers; i++)
 		worker_fini(&sv.workers[i]);
 	free(sv.workers);
 	deliver_pool_free(sv.pool);
+	webhook_free(sv.hook);
 	qmgr_free(sv.qmgr);
 	spool_free(sv.spool);
 	listen_close(&sv.socks);
@@ -325,6 +335,7 @@ cli_serve(int argc, char **argv)
 	free(pidfile);
 	log_info("event=server.exit status=%d", sv.exit_status);
 	conf_live_fini(&sv.live);
+	webhook_global_cleanup();
 	libevent_global_shutdown();
 	return sv.exit_status;
 }

@@ -7,7 +7,7 @@
 #ifndef RELAIS_CLI_H
 #define RELAIS_CLI_H
 
-#define RELAIS_VERSION	"0.1.0"
+#include "core/version.h"
 
 int	cli_serve(int argc, char **argv);
 int	cli_queue(int argc, char **argv);

@@ -38,6 +38,7 @@
 #include "deliver/deliver.h"
 #include "deliver/deliver_remote.h"
 #include "http/http_server.h"
+#include "http/webhook.h"
 #include "live/conf_live.h"
 #include "net/listen.h"
 #include "net/tls.h"
@@ -55,6 +56,7 @@ struct serve {
 	struct spool		*spool;
 	struct qmgr		*qmgr;
 	struct deliver_pool	*pool;
+	struct webhook		*hook;		/* NULL: no [webhooks] url */
 	struct worker_ctx	 ctx;
 	struct remote_shared	 rshared;
 	struct worker		*workers;
@@ -245,6 +247,9 @@ cli_serve(int argc, char **argv)
 	if ((sv.spool = spool_open(conf->server.data_dir, &err)) == NULL)
 		fatalx("event=spool.open error=\"%s\"", err.msg);
 	serve_drop(conf);
+	/* libcurl reads its system files now, before the sandbox */
+	if (webhook_global_init(&err) == -1)
+		fatalx("event=server.init error=\"%s\"", err.msg);
 	cli_serve_sandbox(conf);
 
 	limits_init();
@@ -277,6 +282,9 @@ cli_serve(int argc, char **argv)
 	if (sv.http != NULL && http_server_start(sv.http, &sv.live, sv.qmgr,
 	    spool_body_dir(sv.spool), &err) == -1)
 		fatalx("event=http.start error=\"%s\"", err.msg);
+	if ((sv.hook = webhook_start(conf->server.data_dir, &sv.live, sv.qmgr,
+	    &err)) == NULL && err.msg[0] != '\0')
+		fatalx("event=webhook.start error=\"%s\"", err.msg);
 	for (unsigned i = 0; i < sv.nworkers; i++) {
 		if (worker_start(&sv.workers[i]) == -1) {
 			sv.exit_status = 1;
@@ -318,6 +326,7 @@ cli_serve(int argc, char **argv)
 	 * stopped, and worker_fini drains the inbox (the jobs stay leased
 	 * for next time).
 	 */
+	webhook_stop(sv.hook);	/* its cursor commits need the queue manager */
 	deliver_pool_stop(sv.pool);
 	qmgr_stop(sv.qmgr);
 	for (unsigned i = 0; i < sv.nworkers; i++)
@@ -325,6 +334,7 @@ cli_serve(int argc, char **argv)
 	free(sv.workers);
 	deliver_pool_free(sv.pool);
 	http_server_free(sv.http);
+	webhook_free(sv.hook);
 	qmgr_free(sv.qmgr);
 	spool_free(sv.spool);
 	listen_close(&sv.socks);
@@ -336,6 +346,7 @@ cli_serve(int argc, char **argv)
 	free(pidfile);
 	log_info("event=server.exit status=%d", sv.exit_status);
 	conf_live_fini(&sv.live);
+	webhook_global_cleanup();
 	libevent_global_shutdown();
 	return sv.exit_status;
 }

@@ -11,11 +11,12 @@
  * DATA_DIR), because SIGHUP reads them again and an editor or a
  * certificate renewal replaces a file by renaming a new one into place;
  * a file named directly in / or /etc is allowed alone, not its directory.
- * And what libc, OpenSSL and libunbound read while running: resolv.conf
- * and hosts, CA certificates, DNSSEC trust anchors, time zones, locales,
- * /dev/urandom, /proc/self. A file in a directory that was not there at
- * start cannot be read after a reload: the reload fails with EACCES in
- * the log and the old configuration stays; restart to pick it up.
+ * And what libc, OpenSSL, libcurl and libunbound read while running:
+ * resolv.conf and hosts, CA certificates, DNSSEC trust anchors, time
+ * zones, locales, /dev/urandom, /proc/self. A file in a directory that
+ * was not there at start cannot be read after a reload: the reload fails
+ * with EACCES in the log and the old configuration stays; restart to
+ * pick it up.
  *
  * RELAIS_SANDBOX_SELFTEST in the environment (for the tests) starts a
  * thread after the sandbox, as the workers are, which tries to read
@@ -61,6 +62,7 @@ static const struct sandbox_path serve_sandbox_system[] = {
 	{ "/usr/lib/ssl", SANDBOX_RO },
 	{ "/usr/share/ca-certificates", SANDBOX_RO },
 	{ "/usr/local/share/ca-certificates", SANDBOX_RO },
+	{ "/etc/pki", SANDBOX_RO },		/* CA store elsewhere (webhooks) */
 	{ "/usr/share/dns", SANDBOX_RO },	/* root.key, root.hints */
 	{ "/var/lib/unbound", SANDBOX_RO },
 	{ "/etc/unbound", SANDBOX_RO },

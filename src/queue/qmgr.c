@@ -541,6 +541,9 @@ qmgr_batch(struct qmgr *q, struct qmgr_req *list, bool dispatch)
 		if (req->type == QMGR_REQ_MSG) {
 			if (req->status == -1)
 				continue;
+			/* "received" events when something reads them */
+			if (snap != NULL && snap->conf->events)
+				req->msg->events = true;
 			if (spool_store_msg(q->sp, req->msg, &err) == -1) {
 				log_error("event=spool.insert id=%s error=\"%s\"",
 				    req->msg->qid, err.msg);

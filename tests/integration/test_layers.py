@@ -16,6 +16,7 @@ LAYERS = [
     "deliver",
     "queue",
     "server",
+    "http",
     "cli",
 ]
 

@@ -84,8 +84,12 @@ def test_list_api_and_cli(bouncing):
     s = smtplib.SMTP(HOST, r.port, local_hostname=CLIENT_NAME, timeout=10)
     try:
         s.ehlo()
-        s.mail("alice@example.test")
-        wait_until(lambda: s.rcpt("y@remote.example")[0] == 550, 10)
+
+        def refused():
+            s.rset()
+            s.mail("alice@example.test")
+            return s.rcpt("y@remote.example")[0] == 550
+        wait_until(refused, 10, interval=0.3)
     finally:
         s.quit()
     st, _, a = api.req("DELETE", "/v1/suppressions/x@remote.example")

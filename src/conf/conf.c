@@ -458,7 +458,7 @@ static const struct conf_key conf_keys[] = {
 	  .type = CONF_T_DURATION, .def = "7d", .min = 3600,
 	  .max = 365 * 86400, .off = CONF_F(http.event_retention) },
 	{ .section = CONF_SEC_HTTP, .name = "min_free_space",
-	  .type = CONF_T_SIZE, .def = "100M", .min = 0, .max = 1024 * GB,
+	  .type = CONF_T_SIZE, .def = "100M", .min = 0, .max = 1048576 * GB,
 	  .off = CONF_F(http.min_free_space) },
 
 	/* [webhooks] */

@@ -123,5 +123,7 @@ void	api_queue_list(struct http_req *r);
 void	api_queue_act(struct http_req *r, const char *qid, const char *act);
 void	api_events(struct http_req *r);			/* api_events.c */
 void	api_suppressions(struct http_req *r, const char *addr);
+void	http_metrics(struct http_req *r);			/* http_metrics.c */
+void	http_healthz(struct http_req *r);
 
 #endif

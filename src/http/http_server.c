@@ -23,6 +23,7 @@
 #include "auth/apikey.h"
 #include "conf/conf.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/xalloc.h"
 #include "http/http_int.h"
 #include "http/http_server.h"
@@ -299,9 +300,10 @@ http_commit_done(struct http_server *h, void *arg, int status)
 	if (h == NULL || (w = idmap_get(&h->waiting,
 	    (uint64_t)(uintptr_t)arg)) == NULL)
 		return;
-	if (status == 0)
+	if (status == 0) {
+		metrics_count(METRIC_RECEIVED, "http");
 		http_wait_answer(h, w, w->status, w->answer);
-	else
+	} else
 		http_wait_answer(h, w, 503, "{\"error\":{\"status\":503,"
 		    "\"message\":\"local error: the message was not stored,"
 		    " try again later\"}}");
@@ -331,7 +333,13 @@ http_route(struct http_req *r)
 	const char *p = r->path, *rest;
 	char id[128], act[32];
 
-	if (strcmp(p, "/v1/messages") == 0) {
+	if (strcmp(p, "/metrics") == 0) {
+		if (http_method(r, EVHTTP_REQ_GET))
+			http_metrics(r);
+	} else if (strcmp(p, "/healthz") == 0) {
+		if (http_method(r, EVHTTP_REQ_GET))
+			http_healthz(r);
+	} else if (strcmp(p, "/v1/messages") == 0) {
 		if (http_method(r, EVHTTP_REQ_POST) && http_auth(r))
 			api_send(r);
 	} else if (strncmp(p, "/v1/messages/", 13) == 0) {
@@ -507,6 +515,7 @@ http_server_start(struct http_server *h, struct conf_live *live,
 	}
 	(void)pthread_setname_np(h->thread, "relais-http");
 	h->running = true;
+	metrics_listener("http");
 	log_info("event=http.listen address=%s tls=%s", h->addrs,
 	    h->tls ? "required" : "none");
 	conf_snap_unref(snap);

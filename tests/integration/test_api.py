@@ -234,3 +234,34 @@ def test_unknown_routes(api_relais):
     r, api = api_relais()
     assert api.req("GET", "/v1/nothing")[0] == 404
     assert api.req("DELETE", "/v1/messages")[0] == 405
+
+
+def test_https_required(api_relais, tls_files, unique):
+    import http.client
+    import json
+    import ssl
+    crt, key = tls_files["main"]
+    r, api = api_relais(extra={"http": {"tls": "required"},
+                               "tls": {"certificate": str(crt), "key": str(key)}})
+    ctx = ssl.create_default_context(cafile=str(tls_files["ca"]))
+    tok = unique("tls")
+    conn = http.client.HTTPSConnection("127.0.0.1", api.port, context=ctx, timeout=20)
+    try:
+        conn.request("POST", "/v1/messages", body=json.dumps({
+            "from": "alice@example.test", "to": "bob@example.test",
+            "subject": tok, "text": tok}),
+            headers={"Authorization": f"Bearer {api.token}",
+                     "Content-Type": "application/json"})
+        resp = conn.getresponse()
+        assert resp.status == 202, resp.read()
+        resp.read()
+    finally:
+        conn.close()
+    raw = r.maildir_messages("example.test", "bob")[0]
+    assert b"with HTTPS id" in raw
+    # plain HTTP on the same port gets no answer
+    try:
+        st = api.req("GET", "/healthz", token=None, timeout=5)[0]
+    except Exception:
+        st = None
+    assert st != 200

@@ -206,3 +206,10 @@ SOAK_ARGS ?=
 soak: all $(filter build/san/relais,$(SOAK_BIN))
 	$(PYTHON) bench/soak.py --relais $(SOAK_BIN) --minutes $(SOAK_MIN) \
 		--csv build/soak.csv --plot build/soak.png $(SOAK_ARGS)
+
+# make bench-webhook: webhook drain rate (a backlog, then live mail) and
+# idle cost, with and without [webhooks] (WH_ARGS="-n 2000 -c 10")
+.PHONY: bench-webhook
+bench-webhook: all
+	$(PYTHON) bench/webhook_drain.py build/relais $(WH_ARGS)
+	$(PYTHON) bench/webhook_drain.py build/relais --no-hook $(WH_ARGS)

@@ -197,17 +197,18 @@ spool_queue_act(struct spool *sp, const char *qid, enum spool_act act,
     int64_t now, int *n, bool *body_file, struct err *err)
 {
 	static const char *const sql[] = {
-		[SPOOL_ACT_FLUSH] = "UPDATE recipients SET next_attempt = ?1"
+		/* parenthesised: clang's -Wstring-concatenation */
+		[SPOOL_ACT_FLUSH] = ("UPDATE recipients SET next_attempt = ?1"
 		    " WHERE status = 0 AND msg_id IN (SELECT id"
-		    " FROM messages WHERE qid = ?3)",
-		[SPOOL_ACT_HOLD] = "UPDATE recipients SET status = 3"
+		    " FROM messages WHERE qid = ?3)"),
+		[SPOOL_ACT_HOLD] = ("UPDATE recipients SET status = 3"
 		    " WHERE status = 0 AND leased = 0"
-		    " AND msg_id IN (SELECT id FROM messages WHERE qid = ?3)",
-		[SPOOL_ACT_RELEASE] = "UPDATE recipients SET status = 0,"
+		    " AND msg_id IN (SELECT id FROM messages WHERE qid = ?3)"),
+		[SPOOL_ACT_RELEASE] = ("UPDATE recipients SET status = 0,"
 		    " next_attempt = ?1 WHERE status = 3 AND"
-		    " msg_id IN (SELECT id FROM messages WHERE qid = ?3)",
-		[SPOOL_ACT_DELETE] = "DELETE FROM recipients WHERE msg_id IN"
-		    " (SELECT id FROM messages WHERE qid = ?3)",
+		    " msg_id IN (SELECT id FROM messages WHERE qid = ?3)"),
+		[SPOOL_ACT_DELETE] = ("DELETE FROM recipients WHERE msg_id IN"
+		    " (SELECT id FROM messages WHERE qid = ?3)"),
 	};
 	sqlite3_stmt *st;
 	int64_t changes = 0;

@@ -48,7 +48,7 @@ def event_rows(r):
 
 
 def test_received_and_delivered_signed(relais_factory, receivers, unique):
-    rx = receivers()
+    rx = receivers(keepalive=True)
     # a host name, not an address: libcurl's resolver (a thread, /etc/hosts)
     # under the sandbox
     url = f"http://localhost:{rx.port}/hook"
@@ -82,6 +82,12 @@ def test_received_and_delivered_signed(relais_factory, receivers, unique):
     assert dl["status"].startswith("2."), dl
     assert "reply" in dl and "relay" in dl, dl
     assert "tags" not in rc and "metadata" not in rc   # not sent by the API
+    # more mail: a later batch, on the kept-alive connection
+    tok2 = unique("hook")
+    qid2 = submit(r, "sender@remote.test", ["bob@example.test"],
+                  message(tok2, to="bob@example.test"))
+    evs = rx.wait_events(has_all([qid, qid2]), what=f"the events of {qid2}")
+    assert len(rx.posts) >= 2
     # the cursor follows what was accepted
     wait_until(lambda: cursor(r) >= dl["id"], 10, what="the cursor stored")
     r.stop()

@@ -11,7 +11,8 @@ webhook_util.py - a webhook receiver for the tests of relais's [webhooks]
 answers: the status of the n-th POST is answers[n] (the last repeats);
 an item may be a callable (post) -> status, or a (status, headers) pair.
 hold: seconds to wait before answering the first POST (a receiver that
-is slow to answer). tls: an ssl.SSLContext to serve https.
+is slow to answer). tls: an ssl.SSLContext to serve https. keepalive:
+HTTP/1.1 with persistent connections (else HTTP/1.0, one per POST).
 
 Loopback only; stop() shuts the server down and joins its thread.
 """
@@ -56,8 +57,9 @@ class Post:
 
 class Receiver:
     def __init__(self, answers=(200,), port=None, hold=0.0, tls=None,
-                 path="/hook"):
+                 path="/hook", keepalive=False):
         self.answers = list(answers)
+        self.keepalive = keepalive
         self.port = port or free_port()
         self.hold = hold
         self.tls = tls
@@ -86,6 +88,7 @@ class Receiver:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             timeout = 10
+            protocol_version = "HTTP/1.1" if rx.keepalive else "HTTP/1.0"
 
             def do_POST(self):
                 n = int(self.headers.get("Content-Length") or 0)

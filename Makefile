@@ -186,6 +186,15 @@ bench-callgrind: all
 	@command -v valgrind >/dev/null 2>&1 || scripts/deps.sh valgrind
 	$(PYTHON) bench/callgrind.py build/relais $${CG_MESSAGES:-200}
 
+# make bench-api: the HTTP sending API beside SMTP on one relais, 4 KiB
+# messages at 20 clients (API_ARGS="-n 5000 --conc 20 -r 3")
+.PHONY: bench-api
+bench-api: all
+	@command -v smtp-source >/dev/null 2>&1 || $(BENCH_HARNESS)/setup-peers $(BENCH_PEERS)
+	@command -v ab >/dev/null 2>&1 || scripts/deps.sh test
+	RELAIS_BIN=$(CURDIR)/build/relais BENCH_HARNESS=$(abspath $(BENCH_HARNESS)) \
+	$(PYTHON) bench/api_bench.py $(API_ARGS)
+
 # make bench-latency: end of DATA -> 250 latency under a 20-session relay
 # load, relais and Postfix interleaved (LL_ARGS="-r 3 -m 1000 --conc 20")
 .PHONY: bench-latency

@@ -544,7 +544,9 @@ conf_default(void)
 	    "[local]\n"
 	    "domains = localhost\n"
 	    "[relay]\n"
-	    "trusted_networks = 127.0.0.0/8 ::1/128\n";
+	    "trusted_networks = 127.0.0.0/8 ::1/128\n"
+	    "[http]\n"
+	    "address = 127.0.0.1:8025\n";
 	struct conf *conf;
 	struct err err;
 	char *cwd;

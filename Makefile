@@ -19,6 +19,12 @@ SANFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sa
 SRCS      := $(sort $(wildcard src/*/*.c))
 LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+# the status page's files, embedded in every build as C arrays
+# (scripts/embed.sh, src/http/ui_assets.h); GEN_OBJ joins the library
+# objects of each build
+UI_FILES  := src/http/ui.html src/http/ui.js src/http/ui.css src/http/ui.svg
+GEN       := build/gen
+GEN_OBJ   := gen/ui_assets.o
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all deps deps-test run test unit integration fuzz fuzz-run fuzz-long clean security-check
@@ -33,28 +39,40 @@ deps-test:
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lm
 
+$(GEN)/ui_assets.c: $(UI_FILES) scripts/embed.sh
+	@mkdir -p $(dir $@)
+	scripts/embed.sh $(UI_FILES) >$@.tmp && mv $@.tmp $@
+
 # --- optimised build -------------------------------------------------------
 OBJ := build/obj
 all: deps
 	@$(MAKE) --no-print-directory build/relais
 
-build/relais: $(patsubst src/%.c,$(OBJ)/%.o,$(SRCS) src/main.c)
+build/relais: $(patsubst src/%.c,$(OBJ)/%.o,$(SRCS) src/main.c) $(OBJ)/$(GEN_OBJ)
 	$(CC) $(BASEFLAGS) $(OPTFLAGS) -o $@ $(sort $^) $(PKG_LIBS)
 
 $(OBJ)/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(OPTFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
+$(OBJ)/gen/%.o: $(GEN)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(OPTFLAGS) -MMD -MP -c -o $@ $<
+
 # --- sanitizer build -------------------------------------------------------
 SOBJ := build/san
-build/san/relais: $(patsubst src/%.c,$(SOBJ)/%.o,$(SRCS) src/main.c)
+build/san/relais: $(patsubst src/%.c,$(SOBJ)/%.o,$(SRCS) src/main.c) $(SOBJ)/$(GEN_OBJ)
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $(sort $^) $(PKG_LIBS)
 
 $(SOBJ)/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
-build/san/unit/%: tests/unit/%.c $(patsubst src/%.c,$(SOBJ)/%.o,$(LIB_SRCS))
+$(SOBJ)/gen/%.o: $(GEN)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(SANFLAGS) -MMD -MP -c -o $@ $<
+
+build/san/unit/%: tests/unit/%.c $(patsubst src/%.c,$(SOBJ)/%.o,$(LIB_SRCS)) $(SOBJ)/$(GEN_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
@@ -83,7 +101,11 @@ $(FOBJ)/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	clang $(BASEFLAGS) $(FUZZFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
-$(FOBJ)/bin/%: tests/fuzz/%.c $(patsubst src/%.c,$(FOBJ)/%.o,$(LIB_SRCS))
+$(FOBJ)/gen/%.o: $(GEN)/%.c
+	@mkdir -p $(dir $@)
+	clang $(BASEFLAGS) $(FUZZFLAGS) -c -o $@ $<
+
+$(FOBJ)/bin/%: tests/fuzz/%.c $(patsubst src/%.c,$(FOBJ)/%.o,$(LIB_SRCS)) $(FOBJ)/$(GEN_OBJ)
 	@mkdir -p $(dir $@)
 	clang $(BASEFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -Wno-unknown-warning-option $(PKG_CFLAGS) -o $@ $(filter %.c %.o,$^) $(FUZZ_LDFLAGS) $(PKG_LIBS)
 
@@ -94,7 +116,8 @@ $(FOBJ)/bin/fuzz_session: FUZZ_LDFLAGS = -Wl,--wrap=qmgr_submit_msg \
 	-Wl,--wrap=passwd_check_submit
 
 # the library objects stay after a link (they would be intermediate files)
-.SECONDARY: $(patsubst src/%.c,$(FOBJ)/%.o,$(LIB_SRCS))
+.SECONDARY: $(patsubst src/%.c,$(FOBJ)/%.o,$(LIB_SRCS)) $(FOBJ)/$(GEN_OBJ) \
+	$(GEN)/ui_assets.c
 
 # a target's dictionary, when it has one
 FUZZ_DICT = $$(test -f tests/fuzz/$$n.dict && echo -dict=tests/fuzz/$$n.dict)

@@ -324,6 +324,19 @@ metrics_gauge_set(enum metric_id id, const char *label, int64_t v)
 	    (uint64_t)v, memory_order_relaxed);
 }
 
+int64_t
+metrics_total(enum metric_id id)
+{
+	uint64_t sum = 0;
+
+	if ((unsigned)id >= METRIC__COUNT)
+		return 0;
+	for (unsigned i = 0; i < METRICS_SLOTS; i++)
+		sum += atomic_load_explicit(&metrics_val[id][i],
+		    memory_order_relaxed);
+	return (int64_t)sum;
+}
+
 void
 metrics_observe(enum metric_hist h, double seconds)
 {

@@ -66,6 +66,9 @@ void	metrics_count(enum metric_id id, const char *label);
 /* metrics_gauge_add / _set - a gauge moved by delta, or set to v */
 void	metrics_gauge_add(enum metric_id id, const char *label, int64_t delta);
 void	metrics_gauge_set(enum metric_id id, const char *label, int64_t v);
+/* metrics_total - a counter or gauge summed over all its labels (the
+   status page's figures); any thread */
+int64_t	metrics_total(enum metric_id id);
 /* metrics_observe - one observation of a histogram (negative: 0) */
 void	metrics_observe(enum metric_hist h, double seconds);
 

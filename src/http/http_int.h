@@ -125,5 +125,7 @@ void	api_events(struct http_req *r);			/* api_events.c */
 void	api_suppressions(struct http_req *r, const char *addr);
 void	http_metrics(struct http_req *r);			/* http_metrics.c */
 void	http_healthz(struct http_req *r);
+void	api_stats(struct http_req *r);			/* api_stats.c */
+void	http_ui(struct http_req *r);			/* http_ui.c */
 
 #endif

@@ -368,6 +368,11 @@ http_route(struct http_req *r)
 	} else if (strncmp(p, "/v1/suppressions/", 17) == 0) {
 		if (http_auth(r))
 			api_suppressions(r, p + 17);
+	} else if (strcmp(p, "/v1/stats") == 0) {
+		if (http_method(r, EVHTTP_REQ_GET) && http_auth(r))
+			api_stats(r);
+	} else if (strcmp(p, "/") == 0 || strncmp(p, "/ui.", 4) == 0) {
+		http_ui(r);		/* the status page, no key */
 	} else
 		http_reply_error(r, 404, NULL, "no such resource: %s", p);
 }

@@ -314,6 +314,9 @@ int	spool_reader_text(struct spool_reader *rd, int64_t msg_id,
 int	spool_reader_events(struct spool_reader *rd, int64_t since, size_t limit,
 	    int (*fn)(void *, const struct spool_event *), void *arg,
 	    struct err *err);
+/* spool_reader_events_last - the newest event's id (0: none kept) */
+int	spool_reader_events_last(struct spool_reader *rd, int64_t *id_out,
+	    struct err *err);
 /* spool_reader_var - a named integer (0 when unset) */
 int	spool_reader_var(struct spool_reader *rd, const char *name,
 	    int64_t *value, struct err *err);

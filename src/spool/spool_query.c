@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * spool_query.c - what the HTTP API reads from the spool, on a read-only
- * connection of its own (struct spool_reader): events after a cursor,
- * named integers, stored idempotent answers, the suppression list, one
- * message with its recipients, and the queue page by page. WAL lets
- * these run beside the queue manager's writes. See spool.h.
+ * connection of its own (struct spool_reader): events after a cursor
+ * and the newest event's id, named integers, stored idempotent answers,
+ * the suppression list, one message with its recipients, and the queue
+ * page by page. WAL lets these run beside the queue manager's writes.
+ * See spool.h.
  */
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -72,6 +73,22 @@ spool_reader_events(struct spool_reader *rd, int64_t since, size_t limit,
 			break;
 		}
 	}
+	return spool_query_end(rd, st, rc, err);
+}
+
+int
+spool_reader_events_last(struct spool_reader *rd, int64_t *id_out,
+    struct err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*id_out = 0;
+	if (spool_query_prepare(rd, "SELECT max(id) FROM events", &st,
+	    err) == -1)
+		return -1;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*id_out = sqlite3_column_int64(st, 0);
 	return spool_query_end(rd, st, rc, err);
 }
 

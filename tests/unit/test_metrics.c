@@ -313,6 +313,29 @@ test_gauges(void **state)
 	assert_int_equal(test_value(&b,
 	    "relais_smtp_sessions_open{listener=\"submission\"}"), -2);
 	buf_fini(&b);
+	assert_int_equal(metrics_total(METRIC_SESSIONS_OPEN), 0);
+	assert_int_equal(metrics_total(METRIC_QUEUE_RECIPIENTS), 123);
+}
+
+/* test_total - a counter summed over its labels, "other" included */
+static void
+test_total(void **state)
+{
+	char d[32];
+
+	metrics_reset();
+	assert_int_equal(metrics_total(METRIC_DELIVERED), 0);
+	for (int i = 0; i < METRICS_DOMAINS_MAX + 5; i++) {
+		snprintf(d, sizeof(d), "a@d%d.example", i);
+		metrics_count(METRIC_DELIVERED, d);
+	}
+	metrics_count(METRIC_DELIVERED, NULL);
+	metrics_count(METRIC_BOUNCED, "x@d1.example");
+	assert_int_equal(metrics_total(METRIC_DELIVERED),
+	    METRICS_DOMAINS_MAX + 6);
+	assert_int_equal(metrics_total(METRIC_BOUNCED), 1);
+	assert_int_equal(metrics_total(METRIC_DEFERRED), 0);
+	assert_int_equal(metrics_total(METRIC__COUNT), 0);
 }
 
 /* test_fill - one of everything, awkward label values included */
@@ -460,6 +483,7 @@ main(void)
 		cmocka_unit_test(test_domain_overflow),
 		cmocka_unit_test(test_listener_overflow),
 		cmocka_unit_test(test_gauges),
+		cmocka_unit_test(test_total),
 		cmocka_unit_test(test_render_lines),
 		cmocka_unit_test(test_render_refused),
 		cmocka_unit_test(test_dump),

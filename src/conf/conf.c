@@ -666,13 +666,6 @@ conf_finish(struct conf *conf)
 	}
 	if (conf->msgauth.authserv_id == NULL)
 		conf->msgauth.authserv_id = xstrdup(conf->server.hostname);
-	if (conf->http.keys == NULL) {
-		size_t n = strlen(conf->server.data_dir) + sizeof("/api-keys");
-
-		conf->http.keys = xmalloc(n);
-		snprintf(conf->http.keys, n, "%s/api-keys",
-		    conf->server.data_dir);
-	}
 	/* events are recorded when something reads them */
 	conf->events = conf->http.enabled || conf->webhooks.url != NULL;
 	if (conf->local.mailboxes == NULL) {

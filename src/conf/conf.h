@@ -190,7 +190,8 @@ struct conf {
 		struct conf_addr *addrs;	/* default 127.0.0.1:8025 */
 		size_t		 naddrs;
 		int		 tls;		/* enum conf_http_tls */
-		char		*keys;		/* default DATA_DIR/api-keys */
+		char		*keys;		/* NULL: DATA_DIR/api-keys
+					   (apikey_conf_path) */
 		unsigned	 event_retention; /* seconds, default 7d */
 		uint64_t	 min_free_space; /* /healthz, default 100M */
 	} http;

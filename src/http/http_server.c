@@ -477,6 +477,7 @@ http_server_start(struct http_server *h, struct conf_live *live,
 {
 	struct conf_snap *snap = conf_live_get(live);
 	const struct conf *conf = snap->conf;
+	char *keys;
 	int r;
 
 	h->live = live;
@@ -484,7 +485,10 @@ http_server_start(struct http_server *h, struct conf_live *live,
 	h->body_dir = body_dir;
 	if ((h->rd = spool_reader_open(conf->server.data_dir, err)) == NULL)
 		goto fail;
-	if ((h->keys = apikey_set_open(conf->http.keys, err)) == NULL)
+	keys = apikey_conf_path(conf);
+	h->keys = apikey_set_open(keys, err);
+	free(keys);
+	if (h->keys == NULL)
 		goto fail;
 	if ((h->base = event_base_new()) == NULL ||
 	    (h->http = evhttp_new(h->base)) == NULL) {

@@ -96,9 +96,10 @@ api_time3339(int64_t t)
 static int
 api_supp_row(void *arg, const struct spool_suppression *s)
 {
-	json_array_append_new(arg, json_pack("{s:s, s:o, s:s, s:s}",
-	    "address", s->addr, "created", api_time3339(s->ts), "reason",
-	    s->reason, "source", s->source));
+	json_array_append_new(arg, json_pack("{s:o, s:o, s:o, s:o}",
+	    "address", http_json_str(s->addr), "created", api_time3339(s->ts),
+	    "reason", http_json_str(s->reason), "source",
+	    http_json_str(s->source)));
 	return 0;
 }
 
@@ -125,7 +126,6 @@ api_supp_answer(struct http_server *h, void *arg, int status)
 {
 	struct api_supp *a = arg;
 	struct http_wait *w;
-	char body[512];
 
 	if (status == 0) {
 		if (a->add)
@@ -145,15 +145,15 @@ api_supp_answer(struct http_server *h, void *arg, int status)
 			http_wait_answer(h, w, 404, "{\"error\":{\"status\":404,"
 			    "\"message\":\"not on the suppression list\"}}");
 		else {
-			json_t *j = json_pack("{s:s, s:b}", "address", a->addr,
-			    a->add ? "added" : "removed", a->changed);
-			char *s = json_dumps(j, JSON_COMPACT);
+			json_t *j = json_pack("{s:o, s:b}", "address",
+			    http_json_str(a->addr), a->add ? "added" : "removed",
+			    a->changed);
+			char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
-			snprintf(body, sizeof(body), "%s", s ? s : "{}");
+			http_wait_answer(h, w, a->add && a->changed ? 201 : 200,
+			    s ? s : "{}");
 			free(s);
 			json_decref(j);
-			http_wait_answer(h, w, a->add && a->changed ? 201 : 200,
-			    body);
 		}
 	}
 	free(a->reason);

@@ -40,23 +40,23 @@ api_time(int64_t t)
 static json_t *
 api_msg_json(const struct spool_qmsg *m)
 {
-	return json_pack("{s:s, s:s, s:o, s:I, s:s, s:s, s:[]}", "id", m->qid,
-	    "sender", m->sender, "arrival", api_time(m->arrival),
-	    "size", (json_int_t)m->size, "client", m->client,
-	    "listener", m->listener, "recipients");
+	return json_pack("{s:o, s:o, s:o, s:I, s:o, s:o, s:[]}", "id",
+	    http_json_str(m->qid), "sender", http_json_str(m->sender),
+	    "arrival", api_time(m->arrival), "size", (json_int_t)m->size,
+	    "client", http_json_str(m->client), "listener",
+	    http_json_str(m->listener), "recipients");
 }
 
 static json_t *
 api_rcpt_json(const struct spool_qrcpt *r)
 {
-	json_t *j = json_pack("{s:s, s:s, s:i, s:o, s:o}", "address", r->addr,
-	    "state", r->state, "attempts", r->attempts,
+	json_t *j = json_pack("{s:o, s:s, s:i, s:o, s:o}", "address",
+	    http_json_str(r->addr), "state", r->state, "attempts", r->attempts,
 	    "last_attempt", api_time(r->last_attempt),
 	    "next_attempt", strcmp(r->state, "queued") == 0 ?
 	    api_time(r->next_attempt) : json_null());
 
-	json_object_set_new(j, "last_reply", r->last_reply ?
-	    json_string(r->last_reply) : json_null());
+	json_object_set_new(j, "last_reply", http_json_str(r->last_reply));
 	return j;
 }
 
@@ -202,8 +202,10 @@ api_act_pending(void *arg, const struct spool_result *res)
 	snprintf(b.status, sizeof(b.status), "5.0.0");
 	snprintf(b.reply, sizeof(b.reply), "bounced by the operator"
 	    " (API key)");
-	snprintf(b.relay, sizeof(b.relay), "none");
-	if (qmgr_txn_result(t, &b) == 0)
+	/* the operator's: no remote answer, nothing learned about the
+	   address (not a suppression) */
+	snprintf(b.relay, sizeof(b.relay), "operator");
+	if (qmgr_txn_result(t, &b) == 1)
 		a->n++;
 }
 

@@ -104,8 +104,8 @@ api_rcpt_add(struct http_req *r, struct api_out *o, const char *addr,
 		o->msg->suppressed = xreallocarray(o->msg->suppressed,
 		    o->msg->nsuppressed + 1, sizeof(char *));
 		o->msg->suppressed[o->msg->nsuppressed++] = xstrdup(addr);
-		json_array_append_new(o->rcpts, json_pack("{s:s, s:s}",
-		    "address", addr, "status", "suppressed"));
+		json_array_append_new(o->rcpts, json_pack("{s:o, s:s}",
+		    "address", http_json_str(addr), "status", "suppressed"));
 		return 0;
 	} else {
 		char low[SMTP_PATH_MAX + 1];
@@ -117,8 +117,8 @@ api_rcpt_add(struct http_req *r, struct api_out *o, const char *addr,
 		spool_msg_add_rcpt(o->msg, low, addr, NULL, 0,
 		    SPOOL_TRANSPORT_REMOTE);
 	}
-	json_array_append_new(o->rcpts, json_pack("{s:s, s:s}", "address",
-	    addr, "status", "queued"));
+	json_array_append_new(o->rcpts, json_pack("{s:o, s:s}", "address",
+	    http_json_str(addr), "status", "queued"));
 	return 0;
 }
 

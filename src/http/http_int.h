@@ -97,6 +97,9 @@ void	http_reply_error(struct http_req *r, int status, const char *field,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void	http_reply_raw(struct http_req *r, int status, const char *ctype,
 	    const char *body, size_t len);
+/* http_json_str - a JSON string of s, bytes that are not UTF-8 as '?'
+   (never NULL: null for NULL) */
+json_t	*http_json_str(const char *s);
 /* http_body - the request body, contiguous, NUL-terminated */
 const char *http_body(struct http_req *r, size_t *len);
 const char *http_header(struct http_req *r, const char *name);

@@ -116,6 +116,26 @@ http_reply_json(struct http_req *r, int status, json_t *j)
 	free(s);
 }
 
+json_t *
+http_json_str(const char *s)
+{
+	json_t *j;
+	char *c;
+
+	if (s == NULL)
+		return json_null();
+	if ((j = json_string(s)) != NULL)
+		return j;
+	/* not UTF-8 (a peer's reply, an 8-bit address): bytes as '?' */
+	c = xstrdup(s);
+	for (char *p = c; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	j = json_string(c);
+	free(c);
+	return j ? j : json_null();
+}
+
 void
 http_reply_error(struct http_req *r, int status, const char *field,
     const char *fmt, ...)
@@ -127,9 +147,10 @@ http_reply_error(struct http_req *r, int status, const char *field,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	e = json_pack("{s:i, s:s}", "status", status, "message", msg);
+	e = json_pack("{s:i, s:o}", "status", status, "message",
+	    http_json_str(msg));
 	if (field != NULL && e != NULL)
-		json_object_set_new(e, "field", json_string(field));
+		json_object_set_new(e, "field", http_json_str(field));
 	log_info("event=http.error client=%s status=%d path=%s%s%s"
 	    " message=\"%s\"", r->ip, status, r->path, field ? " field=" : "",
 	    field ? field : "", msg);

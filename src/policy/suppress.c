@@ -78,8 +78,9 @@ suppress_contains(const char *addr)
 	return found;
 }
 
-void
-suppress_add(const char *addr)
+/* suppress_insert - with the write lock held */
+static void
+suppress_insert(const char *addr)
 {
 	char key[SUPPRESS_ADDR_MAX];
 	struct suppress_entry *e;
@@ -87,7 +88,6 @@ suppress_add(const char *addr)
 
 	suppress_key(addr, key, sizeof(key));
 	len = strlen(key) + 1;
-	pthread_rwlock_wrlock(&suppress_lock);
 	if (suppress_table == NULL)
 		suppress_table = xcalloc(SUPPRESS_BUCKETS,
 		    sizeof(*suppress_table));
@@ -99,6 +99,13 @@ suppress_add(const char *addr)
 		suppress_table[h] = e;
 		suppress_n++;
 	}
+}
+
+void
+suppress_add(const char *addr)
+{
+	pthread_rwlock_wrlock(&suppress_lock);
+	suppress_insert(addr);
 	pthread_rwlock_unlock(&suppress_lock);
 }
 
@@ -119,12 +126,12 @@ suppress_remove(const char *addr)
 	pthread_rwlock_unlock(&suppress_lock);
 }
 
-void
-suppress_clear(void)
+/* suppress_empty - with the write lock held */
+static void
+suppress_empty(void)
 {
 	struct suppress_entry *e;
 
-	pthread_rwlock_wrlock(&suppress_lock);
 	for (size_t i = 0; suppress_table != NULL && i < SUPPRESS_BUCKETS;
 	    i++) {
 		while ((e = suppress_table[i]) != NULL) {
@@ -135,7 +142,34 @@ suppress_clear(void)
 	free(suppress_table);
 	suppress_table = NULL;
 	suppress_n = 0;
+}
+
+void
+suppress_clear(void)
+{
+	pthread_rwlock_wrlock(&suppress_lock);
+	suppress_empty();
 	pthread_rwlock_unlock(&suppress_lock);
+}
+
+void
+suppress_replace(char *const *v, size_t n)
+{
+	pthread_rwlock_wrlock(&suppress_lock);
+	suppress_empty();
+	for (size_t i = 0; i < n; i++)
+		suppress_insert(v[i]);
+	pthread_rwlock_unlock(&suppress_lock);
+}
+
+void
+suppress_list_fini(struct suppress_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
 }
 
 size_t

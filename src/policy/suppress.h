@@ -18,6 +18,14 @@
 bool	suppress_contains(const char *addr);
 void	suppress_add(const char *addr);
 void	suppress_remove(const char *addr);
+/* a list of addresses being read */
+struct suppress_list {
+	char	**v;
+	size_t	  n;
+};
+void	suppress_list_fini(struct suppress_list *l);
+/* suppress_replace - the set becomes v[0..n) (copied), in one step */
+void	suppress_replace(char *const *v, size_t n);
 /* suppress_clear - forget every address (before a reload; tests) */
 void	suppress_clear(void);
 size_t	suppress_count(void);

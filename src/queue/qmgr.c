@@ -116,6 +116,7 @@ struct qmgr {
 	struct qmgr_stats	 stats;
 
 	int64_t			 suppress_gen;	/* as last loaded */
+	bool			 suppress_loaded;
 	int64_t			 next_prune;	/* unix time */
 };
 
@@ -196,7 +197,8 @@ qmgr_free(struct qmgr *q)
 		if (req->type == QMGR_REQ_MSG) {
 			spool_body_discard(&req->msg->body);
 			spool_msg_free(req->msg);
-		}
+		} else if (req->type == QMGR_REQ_CALL)
+			req->call_done(req->arg, -1);	/* frees its arg */
 		free(req);
 	}
 	backoff_expire(&q->backoff, 0, true);
@@ -398,7 +400,8 @@ qmgr_hard_bounce(const struct spool_result *res)
 {
 	return res->outcome == SPOOL_OUTCOME_BOUNCED && !res->expired &&
 	    res->status[0] == '5' && strncmp(res->status, "5.7.", 4) != 0 &&
-	    strcmp(res->relay, "suppressed") != 0;
+	    strcmp(res->relay, "suppressed") != 0 &&
+	    strcmp(res->relay, "operator") != 0;
 }
 
 /* qmgr_record - the event of an applied outcome, and what a hard bounce
@@ -481,10 +484,9 @@ qmgr_txn_result(struct qmgr_txn *t, const struct spool_result *res)
 	req->res = *res;
 	*t->tail = req;
 	t->tail = &req->next;
-	if (qmgr_apply(t->q, req, t->conf, t->now, t->bb) == -1 &&
-	    spool_txn_lost(t->q->sp))
-		return -1;
-	return 0;
+	if (qmgr_apply(t->q, req, t->conf, t->now, t->bb) == -1)
+		return spool_txn_lost(t->q->sp) ? -1 : 0;
+	return 1;
 }
 
 
@@ -816,7 +818,7 @@ qmgr_log_stats(struct qmgr *q, struct qmgr_stats *last)
 static int64_t
 qmgr_queue_gauges(struct qmgr *q)
 {
-	struct spool_queue_stats st;
+	struct spool_queue_stats st = { 0, 0 };
 	struct err err;
 	int64_t t0 = qmgr_mono_us(), took, now;
 
@@ -887,7 +889,10 @@ qmgr_wait(struct qmgr *q, bool failed)
 static void
 qmgr_suppress_one(void *arg, const char *addr)
 {
-	suppress_add(addr);
+	struct suppress_list *l = arg;
+
+	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	l->v[l->n++] = xstrdup(addr);
 }
 
 /*
@@ -897,7 +902,7 @@ qmgr_suppress_one(void *arg, const char *addr)
  * delivered yet stay) and idempotent answers older than a day
  */
 static void
-qmgr_housekeeping(struct qmgr *q, bool start)
+qmgr_housekeeping(struct qmgr *q)
 {
 	struct conf_snap *snap;
 	struct err err;
@@ -907,15 +912,22 @@ qmgr_housekeeping(struct qmgr *q, bool start)
 		log_error("event=suppress.load error=\"%s\"", err.msg);
 		return;
 	}
-	if (start || gen != q->suppress_gen) {
-		suppress_clear();
-		if (spool_suppress_load(q->sp, qmgr_suppress_one, NULL,
+	if (!q->suppress_loaded || gen != q->suppress_gen) {
+		struct suppress_list list = { NULL, 0 };
+
+		/* read first, then swap in one step: a lookup meanwhile sees
+		   the old list, never a half-loaded one */
+		if (spool_suppress_load(q->sp, qmgr_suppress_one, &list,
 		    &err) == -1)
 			log_error("event=suppress.load error=\"%s\"", err.msg);
-		else
+		else {
+			suppress_replace(list.v, list.n);
+			q->suppress_gen = gen;
+			q->suppress_loaded = true;
 			log_info("event=suppress.loaded count=%zu",
 			    suppress_count());
-		q->suppress_gen = gen;
+		}
+		suppress_list_fini(&list);
 	}
 	if (now < q->next_prune || q->live == NULL)
 		return;
@@ -931,8 +943,12 @@ qmgr_housekeeping(struct qmgr *q, bool start)
 	    spool_commit(q->sp, &err) == -1) {
 		log_error("event=spool.prune error=\"%s\"", err.msg);
 		spool_rollback(q->sp);
-	} else if (n > 0)
+	} else if (n > 0) {
 		log_info("event=spool.pruned rows=%lld", (long long)n);
+		/* a backlog goes in bounded steps, one per housekeeping pass */
+		if (n >= SPOOL_PRUNE_STEP)
+			q->next_prune = now;
+	}
 	conf_snap_unref(snap);
 }
 
@@ -948,7 +964,7 @@ qmgr_thread(void *arg)
 	bool stop, flush, failed = false;
 
 	memset(&logged, 0, sizeof(logged));
-	qmgr_housekeeping(q, true);
+	qmgr_housekeeping(q);
 	next_house = qmgr_mono_us() + QMGR_HOUSEKEEPING_INTERVAL * 1000000LL;
 	for (;;) {
 		pthread_mutex_lock(&q->lock);
@@ -974,7 +990,7 @@ qmgr_thread(void *arg)
 			    QMGR_STATS_INTERVAL * 1000000LL;
 		}
 		if (!stop && qmgr_mono_us() >= next_house) {
-			qmgr_housekeeping(q, false);
+			qmgr_housekeeping(q);
 			next_house = qmgr_mono_us() +
 			    QMGR_HOUSEKEEPING_INTERVAL * 1000000LL;
 		}

@@ -65,8 +65,8 @@ void	qmgr_call(struct qmgr *q, qmgr_call_fn *fn, qmgr_call_done_fn *done,
 struct spool *qmgr_txn_spool(struct qmgr_txn *t);
 int64_t	qmgr_txn_now(struct qmgr_txn *t);
 /* qmgr_txn_result - apply an outcome as a delivery agent's would be
-   (retry policy, reports, events), in the same transaction; -1 when the
-   transaction is lost */
+   (retry policy, reports, events), in the same transaction: 1 applied,
+   0 not (logged), -1 when the transaction is lost */
 int	qmgr_txn_result(struct qmgr_txn *t, const struct spool_result *res);
 
 /* qmgr_kick - schedule now and forget what is known of destinations

@@ -258,6 +258,8 @@ int	spool_var_get(struct spool *sp, const char *name, int64_t *value,
 	    struct err *err);
 int	spool_var_set(struct spool *sp, const char *name, int64_t value,
 	    struct err *err);
+/* rows spool_prune deletes of each kind at most */
+#define SPOOL_PRUNE_STEP	5000
 /* spool_prune - events older than events_before and with an id up to
    events_upto (consumed), API answers and message metadata older than
    idem_before; *n says how many rows went */

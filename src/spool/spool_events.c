@@ -178,6 +178,7 @@ int
 spool_prune(struct spool *sp, int64_t events_before, int64_t events_upto,
     int64_t idem_before, int64_t *n, struct err *err)
 {
+	_Static_assert(SPOOL_PRUNE_STEP == 5000, "the LIMIT below");
 	*n = 0;
 	/* bounded per call: a large backlog goes over several batches */
 	if (spool_run(sp, "DELETE FROM events WHERE id IN (SELECT id FROM"
@@ -245,7 +246,8 @@ spool_pending(struct spool *sp, const char *qid,
     struct err *err)
 {
 	sqlite3_stmt *st;
-	struct spool_result res;
+	struct spool_result *v = NULL, *res;
+	size_t n = 0;
 	int rc;
 
 	if (sqlite3_prepare_v2(sp->db, "SELECT r.id, r.msg_id, r.addr,"
@@ -254,18 +256,25 @@ spool_pending(struct spool *sp, const char *qid,
 	    &st, NULL) != SQLITE_OK)
 		return err_set(err, 0, "prepare: %s", sqlite3_errmsg(sp->db));
 	sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
+	/* every row read before fn writes: fn changes these very rows */
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		memset(&res, 0, sizeof(res));
-		res.rcpt_id = (uint64_t)sqlite3_column_int64(st, 0);
-		res.msg_id = sqlite3_column_int64(st, 1);
-		snprintf(res.qid, sizeof(res.qid), "%s", qid);
-		snprintf(res.addr, sizeof(res.addr), "%s",
+		v = xreallocarray(v, n + 1, sizeof(*v));
+		res = &v[n++];
+		memset(res, 0, sizeof(*res));
+		res->rcpt_id = (uint64_t)sqlite3_column_int64(st, 0);
+		res->msg_id = sqlite3_column_int64(st, 1);
+		snprintf(res->qid, sizeof(res->qid), "%s", qid);
+		snprintf(res->addr, sizeof(res->addr), "%s",
 		    spool_col_text(st, 2));
-		res.arrival = sqlite3_column_int64(st, 3);
-		fn(arg, &res);
+		res->arrival = sqlite3_column_int64(st, 3);
 	}
 	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
+	if (rc != SQLITE_DONE) {
+		free(v);
 		return err_set(err, rc, "%s", sqlite3_errmsg(sp->db));
+	}
+	for (size_t i = 0; i < n; i++)
+		fn(arg, &v[i]);
+	free(v);
 	return 0;
 }

@@ -98,6 +98,8 @@ def test_bounce_and_delete(deferring):
         return [e for e in ev["events"] if e.get("message_id") == q1 and
                 e["type"] == "bounced"]
     wait_until(bounced, 10)
+    # the operator's bounce says nothing about the address: not suppressed
+    assert api.req("GET", "/v1/suppressions/bob@remote.example")[0] == 404
     st, _, a = api.req("DELETE", f"/v1/queue/{q2}")
     assert st == 200 and a["action"] == "delete"
     assert api.req("GET", f"/v1/messages/{q2}")[0] == 404

@@ -98,6 +98,8 @@ api_request_parse(const char *json, size_t len, const struct api_limits *lim,
     struct api_request *out, struct api_error *e)
 {
 	struct api_request_ctx c = { lim, e, out, 0 };
+	const size_t nkeys = sizeof(api_request_keys) /
+	    sizeof(api_request_keys[0]);
 	size_t max_values, i;
 	json_error_t jerr;
 	const char *key;
@@ -122,11 +124,10 @@ api_request_parse(const char *json, size_t len, const struct api_limits *lim,
 		goto out;
 	}
 	json_object_foreach(root, key, v) {
-		for (i = 0; i < sizeof(api_request_keys) /
-		    sizeof(api_request_keys[0]); i++)
+		for (i = 0; i < nkeys; i++)
 			if (strcmp(key, api_request_keys[i].name) == 0)
 				break;
-		if (i == sizeof(api_request_keys) / sizeof(api_request_keys[0])) {
+		if (i == nkeys) {
 			api_request_fail(e, key, "unknown field");
 			goto out;
 		}
@@ -363,7 +364,8 @@ api_request_att(struct api_request_ctx *c, json_t *v, size_t i,
 		return -1;
 	if ((m = json_object_get(v, "content_id")) != NULL &&
 	    !json_is_null(m)) {
-		snprintf(field, sizeof(field), "attachments[%zu].content_id", i);
+		snprintf(field, sizeof(field), "attachments[%zu].content_id",
+		    i);
 		if (api_request_cid(c, m, field, a) == -1)
 			goto fail;
 	}
@@ -373,9 +375,9 @@ api_request_att(struct api_request_ctx *c, json_t *v, size_t i,
 		    true, &a->filename) == -1)
 			goto fail;
 		k = strlen(a->filename);
-		if (k == 0 || strpbrk(a->filename, "/\\") != NULL) {
+		if (k == 0 || strpbrk(a->filename, "/\\\t") != NULL) {
 			api_request_fail(c->e, field, "must be a file name, "
-			    "not empty and without / or \\");
+			    "not empty and without /, \\ or tabs");
 			goto fail;
 		}
 	} else if (a->content_id == NULL) {

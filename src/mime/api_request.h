@@ -57,7 +57,7 @@ struct api_header {
 };
 
 struct api_attachment {
-	char		*filename;	/* UTF-8; NULL only for an inline part */
+	char		*filename;	/* UTF-8; NULL only for inline parts */
 	char		*content_type;	/* "type/subtype", lower-cased */
 	unsigned char	*data;		/* decoded content */
 	size_t		 len;
@@ -74,19 +74,19 @@ struct api_request {
 	size_t			 ncc;
 	struct api_addr		*bcc;
 	size_t			 nbcc;
-	char			*subject;	/* UTF-8; subject, text, html */
-	char			*text;		/* may be NULL, but text or html */
-	char			*html;		/* or an attachment exists */
+	char			*subject;	/* UTF-8, each may be NULL; */
+	char			*text;		/* but text or html or an */
+	char			*html;		/* attachment exists */
 	size_t			 text_len;	/* strlen(text), 0 if NULL */
 	size_t			 html_len;
 	struct api_header	*headers;
 	size_t			 nheaders;
 	struct api_attachment	*atts;
 	size_t			 natts;
-	char			*tags;		/* compact JSON array of strings,
-						   or NULL */
-	char			*metadata;	/* compact JSON object of string
-						   values, or NULL */
+	char			*tags;		/* compact JSON array of
+						   strings, or NULL */
+	char			*metadata;	/* compact JSON object of
+						   string values, or NULL */
 	size_t			 size;		/* decoded content: text, html
 						   and attachments, in octets */
 };

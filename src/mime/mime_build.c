@@ -51,7 +51,7 @@ struct mime_build {
 	const struct api_request	*r;
 	const struct mime_opts		*o;
 	struct buf			*out;
-	bool				 related;	/* html with inline parts */
+	bool				 related;	/* html, inline parts */
 	char				 b_mixed[MIME_BUILD_BOUNDARY];
 	char				 b_alt[MIME_BUILD_BOUNDARY];
 	char				 b_rel[MIME_BUILD_BOUNDARY];
@@ -216,7 +216,8 @@ mime_build_check(struct mime_build *b, struct err *err)
 		const struct api_attachment *a = &r->atts[i];
 
 		if (!mime_build_ctype_ok(a->content_type) ||
-		    (a->content_id != NULL && !mime_build_cid_ok(a->content_id)) ||
+		    (a->content_id != NULL &&
+		    !mime_build_cid_ok(a->content_id)) ||
 		    (a->filename != NULL &&
 		    !mime_header_utf8_ok(a->filename, strlen(a->filename))) ||
 		    (a->data == NULL && a->len > 0))
@@ -573,7 +574,8 @@ mime_build_att(struct mime_build *b, const struct api_attachment *a,
 	size_t i;
 
 	/* Content-Type: type/subtype; name="..." (old readers look there) */
-	snprintf(ct, sizeof(ct), "%s%s", a->content_type, ascii_name ? ";" : "");
+	snprintf(ct, sizeof(ct), "%s%s", a->content_type,
+	    ascii_name ? ";" : "");
 	if (mime_header_begin(&h, b->out, "Content-Type") == -1 ||
 	    mime_header_word(&h, ct, strlen(ct)) == -1)
 		return -1;

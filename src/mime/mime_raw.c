@@ -5,8 +5,10 @@
  *
  * Pure: no I/O, no globals. Two passes over the lines. The first checks
  * the framing (line ends, NUL, 998 octets: RFC 5322 2.1.1, 2.3) and the
- * header section (RFC 5322 2.2: "name:" with obs-optional white space
- * before the colon, or a continuation line starting with white space),
+ * header section (RFC 5322 2.2: "name:", or a continuation line starting with white space
+ * and holding more than white space: a blank-looking line that is not
+ * empty reads as the end of the header to some parsers and not to
+ * others, so it is refused),
  * counts the From:, Date: and Message-ID: fields and keeps From's value
  * unfolded. Only then is From parsed (api_addr_parse_first), so a
  * framing error is reported before an address problem. The second pass
@@ -153,6 +155,13 @@ mime_raw_scan(const char *in, size_t len, struct mime_raw_scan *s,
 			if (lineno == 1)
 				return mime_raw_fail(e, "", "line 1: a "
 				    "continuation line with no field before");
+			for (n = 0; n < l.len && (l.p[n] == ' ' ||
+			    l.p[n] == '\t'); n++)
+				;
+			if (n == l.len)
+				return mime_raw_fail(e, "", "line %zu: white "
+				    "space only, in the header section",
+				    lineno);
 			if (field == MIME_RAW_FROM &&
 			    buf_append(&s->from, l.p, l.len) == -1)
 				return mime_raw_fail(e, "", "out of room");
@@ -160,8 +169,8 @@ mime_raw_scan(const char *in, size_t len, struct mime_raw_scan *s,
 		}
 		if ((n = mime_raw_name(&l)) == 0)
 			return mime_raw_fail(e, "", "line %zu: not a header "
-			    "field (name: value), and no empty line before "
-			    "the body", lineno);
+			    "field (name: value, no space before the colon),"
+			    " and no empty line before the body", lineno);
 		field = mime_raw_field(&l, n, s);
 		if (field == MIME_RAW_FROM &&
 		    buf_append(&s->from, l.p + n + 1, l.len - n - 1) == -1)
@@ -171,36 +180,31 @@ mime_raw_scan(const char *in, size_t len, struct mime_raw_scan *s,
 }
 
 /*
- * mime_raw_name - length of "name" in "name *WSP :" at the start of l,
- * the colon's offset being the return value too (0: not a field)
+ * mime_raw_name - length of "name" in "name:" at the start of l, which
+ * is also the colon's offset (0: not a field). The obsolete white space
+ * before the colon (RFC 5322 4.5.8) is refused: "From :" is a field to
+ * us and to some parsers, an mbox separator or nothing to others, and a
+ * From: that readers disagree on defeats the From: check.
  */
 static size_t
 mime_raw_name(const struct mime_raw_line *l)
 {
-	size_t i = 0, n;
+	size_t i = 0;
 
 	while (i < l->len && (unsigned char)l->p[i] >= 33 &&
 	    (unsigned char)l->p[i] <= 126 && l->p[i] != ':')
 		i++;
-	if (i == 0)
-		return 0;
-	n = i;
-	while (i < l->len && (l->p[i] == ' ' || l->p[i] == '\t'))
-		i++;
-	if (i == l->len || l->p[i] != ':' || !mime_header_name_ok(l->p, n))
+	if (i == 0 || i == l->len || l->p[i] != ':' ||
+	    !mime_header_name_ok(l->p, i))
 		return 0;
 	return i;
 }
 
 /* mime_raw_field - which field the line starts, counted in s */
 static enum mime_raw_field
-mime_raw_field(const struct mime_raw_line *l, size_t colon,
+mime_raw_field(const struct mime_raw_line *l, size_t n,
     struct mime_raw_scan *s)
 {
-	size_t n = 0;
-
-	while (n < colon && l->p[n] != ' ' && l->p[n] != '\t')
-		n++;
 	if (n == 4 && strncasecmp(l->p, "From", 4) == 0) {
 		s->nfrom++;
 		return MIME_RAW_FROM;

@@ -50,6 +50,45 @@ mime_check_lines(const char *p, size_t n, bool seven)
 	return NULL;
 }
 
+/*
+ * mime_check_header_syntax - NULL if every line of the header section
+ * hdr[0..n) starts a field ("name:", name of printable ASCII without ":")
+ * or continues one (starts with white space, has something else too);
+ * else what is wrong
+ */
+static inline const char *
+mime_check_header_syntax(const char *hdr, size_t n)
+{
+	size_t i = 0, e, k;
+
+	while (i < n) {
+		const char *lf = memchr(hdr + i, '\n', n - i);
+
+		e = lf ? (size_t)(lf - hdr) + 1 : n;
+		if (hdr[i] == ' ' || hdr[i] == '\t') {
+			if (i == 0)
+				return "continuation line first";
+			for (k = i; k < e && (hdr[k] == ' ' || hdr[k] == '\t');
+			    k++)
+				;
+			if (k == e || hdr[k] == '\r' || hdr[k] == '\n')
+				return "white space only line";
+		} else {
+			for (k = i; k < e && (unsigned char)hdr[k] > 32 &&
+			    (unsigned char)hdr[k] < 127 && hdr[k] != ':'; k++)
+				;
+			if (k == i)
+				return "line is not a field";
+			while (k < e && (hdr[k] == ' ' || hdr[k] == '\t'))
+				k++;
+			if (k == e || hdr[k] != ':')
+				return "line is not a field";
+		}
+		i = e;
+	}
+	return NULL;
+}
+
 /* mime_check_max_line - the longest line of p[0..n), CRLF excluded */
 static inline size_t
 mime_check_max_line(const char *p, size_t n)
@@ -97,9 +136,14 @@ mime_check_field(const char *hdr, size_t n, const char *name, int index,
 		const char *lf = memchr(hdr + i, '\n', n - i);
 
 		e = lf ? (size_t)(lf - hdr) + 1 : n;
+		size_t c = i + k;
+
+		/* obs-optional: white space before the colon */
+		while (c < e && (hdr[c] == ' ' || hdr[c] == '\t'))
+			c++;
 		if (e - i > k && strncasecmp(hdr + i, name, k) == 0 &&
-		    hdr[i + k] == ':' && index-- == 0) {
-			size_t j = i + k + 1;
+		    c < e && hdr[c] == ':' && index-- == 0) {
+			size_t j = c + 1;
 
 			while (j < n && (hdr[j] == ' ' || hdr[j] == '\t'))
 				j++;

@@ -163,6 +163,8 @@ static const struct bad_case bad_cases[] = {
 	{ BODY(",\"attachments\":[{\"filename\":\"../etc/passwd\","
 	  "\"content\":\"YQ==\"}]"), -1, "attachments[0].filename",
 	  "without /" },
+	{ BODY(",\"attachments\":[{\"filename\":\"a\\tb\",\"content\":\"YQ==\"}]"),
+	  -1, "attachments[0].filename", "without /, \\ or tabs" },
 	{ BODY(",\"attachments\":[{\"filename\":\"\",\"content\":\"YQ==\"}]"),
 	  -1, "attachments[0].filename", "not empty" },
 	{ BODY(",\"attachments\":[{\"filename\":\"a\\r\\nb\","

@@ -60,7 +60,9 @@ build(const struct api_request *r, struct buf *out)
 	buf_init(out, 1 << 24);
 	if (mime_build(r, &opts, out, &err) != 0)
 		fail_msg("mime_build: %s", err.msg);
-	if ((why = mime_check_lines(out->data, out->len, true)) != NULL)
+	if ((why = mime_check_lines(out->data, out->len, true)) != NULL ||
+	    (why = mime_check_header_syntax(out->data,
+	    mime_check_hdr_len(out->data, out->len))) != NULL)
 		fail_msg("built message: %s:\n%s", why, out->data);
 }
 

@@ -60,9 +60,9 @@ static const struct raw_case raw_cases[] = {
 	{ "Message-ID: <x@y>\nFrom: a@b.example\n\nb\n", 0,
 	  DATE "Message-ID: <x@y>\r\nFrom: a@b.example\r\n\r\nb\r\n",
 	  "a@b.example", NULL, NULL },
-	/* Bcc: gone with its continuation lines, also as "BCC :" */
+	/* Bcc: gone with its continuation lines, in any case */
 	{ "From: a@b.example\nBcc: x@y.example,\n  z@y.example\n"
-	  "To: t@y.example\nBCC : w@y.example\n\nBcc: in the body stays\n", 0,
+	  "To: t@y.example\nBCC: w@y.example\n\nBcc: in the body stays\n", 0,
 	  DATE MSGID "From: a@b.example\r\nTo: t@y.example\r\n\r\n"
 	  "Bcc: in the body stays\r\n", "a@b.example", NULL, NULL },
 	{ "Bcc:\nFrom: a@b.example\n\nb", 0,
@@ -75,8 +75,8 @@ static const struct raw_case raw_cases[] = {
 	{ "From:\n Jane Doe\n\t<jane@x.example> (work)\n\nb", 0,
 	  DATE MSGID "From:\r\n Jane Doe\r\n\t<jane@x.example> (work)\r\n"
 	  "\r\nb\r\n", "jane@x.example", NULL, NULL },
-	{ "from : =?utf-8?Q?J=C3=B6rg?= <j@x.example>\n\nb", 0,
-	  DATE MSGID "from : =?utf-8?Q?J=C3=B6rg?= <j@x.example>\r\n\r\nb\r\n",
+	{ "from: =?utf-8?Q?J=C3=B6rg?= <j@x.example>\n\nb", 0,
+	  DATE MSGID "from: =?utf-8?Q?J=C3=B6rg?= <j@x.example>\r\n\r\nb\r\n",
 	  "j@x.example", NULL, NULL },
 	/* 8-bit passes */
 	{ "From: a@b.example\nSubject: gr\xc3\xbc\xc3\x9f" "e\n\n\xff\xfe\n", 0,
@@ -91,6 +91,10 @@ static const struct raw_case raw_cases[] = {
 	  0, NULL, NULL, "", "line 1: not a header field" },
 	{ "From: a@b.example\nno colon here\n\nb", 0, NULL, NULL, "",
 	  "line 2: not a header field" },
+	{ "From : a@b.example\n\nb", 0, NULL, NULL, "",
+	  "line 1: not a header field" },
+	{ "From: a@b.example\nBcc\t: x@y.example\n\nb", 0, NULL, NULL, "",
+	  "line 2: not a header field" },
 	{ "From: a@b.example\n: empty name\n\nb", 0, NULL, NULL, "",
 	  "line 2: not a header field" },
 	{ "From: a@b.example\nX-\xc3\xa9: v\n\nb", 0, NULL, NULL, "",
@@ -101,6 +105,8 @@ static const struct raw_case raw_cases[] = {
 	  "line 3: a CR not followed by LF" },
 	{ "From: a@b.example\n\nbo\0dy\n", 22, NULL, NULL, "",
 	  "line 3: a CR not followed by LF, or a NUL" },
+	{ "From: a@b.example\nX: y\n \t\nBcc: z\n\nb", 0, NULL, NULL, "",
+	  "line 3: white space only" },
 	{ "To: a@b.example\n\nb", 0, NULL, NULL, "From", "no From:" },
 	{ "From: a@b.example\nFrom: c@d.example\n\nb", 0, NULL, NULL, "From",
 	  "more than one From:" },

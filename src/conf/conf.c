@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <ini.h>
@@ -1690,6 +1691,84 @@ conf_check_range(const struct conf_key *k, uint64_t v, const char *value,
 /* ---------------------------------------------------------------------
  * Lookups
  */
+
+/* conf_pattern_match - "*.example.com" matches any name below
+   example.com; any other pattern matches the name itself (any case) */
+static bool
+conf_pattern_match(const char *pat, const char *name)
+{
+	size_t lp, ln;
+
+	if (pat[0] == '*' && pat[1] == '.') {
+		lp = strlen(pat + 1);
+		ln = strlen(name);
+		return ln > lp && strcasecmp(name + ln - lp, pat + 1) == 0;
+	}
+	return strcasecmp(pat, name) == 0;
+}
+
+const struct conf_site *
+conf_site_find(const struct conf *conf, const char *domain,
+    const char *const *mx, size_t nmx)
+{
+	const struct conf_site *def = NULL;
+
+	for (size_t i = 0; i < conf->nsites; i++) {
+		const struct conf_site *s = &conf->sites[i];
+
+		if (strcmp(s->name, "default") == 0) {
+			def = s;
+			continue;
+		}
+		for (size_t j = 0; j < s->nmatch; j++) {
+			if (domain != NULL &&
+			    conf_pattern_match(s->match[j], domain))
+				return s;
+			for (size_t k = 0; k < nmx; k++)
+				if (conf_pattern_match(s->match[j], mx[k]))
+					return s;
+		}
+	}
+	return def;
+}
+
+const struct conf_pool *
+conf_pool_find(const struct conf *conf, const char *name)
+{
+	for (size_t i = 0; name != NULL && i < conf->npools; i++)
+		if (strcasecmp(conf->pools[i].name, name) == 0)
+			return &conf->pools[i];
+	return NULL;
+}
+
+const struct conf_tenant *
+conf_tenant_find(const struct conf *conf, const char *name)
+{
+	for (size_t i = 0; name != NULL && i < conf->ntenants; i++)
+		if (strcasecmp(conf->tenants[i].name, name) == 0)
+			return &conf->tenants[i];
+	return NULL;
+}
+
+const struct conf_tenant *
+conf_tenant_of_user(const struct conf *conf, const char *user)
+{
+	for (size_t i = 0; user != NULL && i < conf->ntenants; i++)
+		for (size_t j = 0; j < conf->tenants[i].nusers; j++)
+			if (strcmp(conf->tenants[i].users[j], user) == 0)
+				return &conf->tenants[i];
+	return NULL;
+}
+
+const struct conf_tenant *
+conf_tenant_of_key(const struct conf *conf, const char *key)
+{
+	for (size_t i = 0; key != NULL && i < conf->ntenants; i++)
+		for (size_t j = 0; j < conf->tenants[i].napi_keys; j++)
+			if (strcmp(conf->tenants[i].api_keys[j], key) == 0)
+				return &conf->tenants[i];
+	return NULL;
+}
 
 bool
 conf_is_local_domain(const struct conf *conf, struct str domain)

@@ -90,6 +90,91 @@ struct conf_dkim {
 	int		 algorithm2;	/* default ed25519-sha256 */
 };
 
+/* a rate: count per period seconds; count 0 = no limit */
+struct conf_rate {
+	unsigned	count;
+	unsigned	period;		/* 1, 60, 3600 or 86400 */
+};
+
+/*
+ * [site NAME]: traffic shaping for the destination site a recipient's
+ * domain resolves to (see docs/shaping.md). A site is the set of MX hosts
+ * a domain resolves to; the first [site] (in file order) with a match
+ * pattern that matches one of those MX host names or the recipient's
+ * domain names it, so every domain hosted there shares its limits. A
+ * site no rule matches is named by its MX hosts and gets [site default]
+ * (or, without one, the built-in defaults below).
+ */
+struct conf_site {
+	char		*name;		/* NAME, lower-case */
+	char		**match;	/* patterns, lower-case: "gmail.com",
+					   "*.google.com" (any depth) */
+	size_t		  nmatch;
+	unsigned	 connection_limit;	/* per source address; 0 =
+						   [relay] max_connections_per_domain */
+	struct conf_rate max_message_rate;	/* per source address;
+						   default 0 = none */
+	unsigned	 max_deliveries_per_connection;	/* 0 = no limit */
+	unsigned	 max_recipients_per_message;	/* 0 = no limit */
+	unsigned	 idle_timeout;		/* seconds, default 5 */
+	char		*pool;			/* [pool NAME] or NULL */
+};
+
+/* [backoff NAME] action */
+enum conf_backoff_action {
+	CONF_BACKOFF_SUSPEND,		/* stop the site for suspend_time */
+	CONF_BACKOFF_THROTTLE,		/* cut its rate, then lift it */
+};
+
+/*
+ * [backoff NAME]: a rule over the replies of remote servers. A reply
+ * (as "CODE ENHANCED TEXT", e.g. "421 4.7.28 ... rate limited") that
+ * matches the regular expression acts on its site: suspend it, or cut its
+ * rate by rate_factor (multiplicative decrease) and lift it again by
+ * rate_increase of the configured rate every recover_interval without a
+ * matching reply (additive increase).
+ */
+struct conf_backoff {
+	char		*name;
+	char		*match;		/* POSIX extended regex, any case,
+					   required */
+	int		 action;	/* enum conf_backoff_action,
+					   default throttle */
+	unsigned	 suspend_time;	/* seconds, default 10m (suspend),
+					   1m (throttle: pause before the cut
+					   rate applies) */
+	unsigned	 rate_factor;	/* percent kept on a cut, default 50 */
+	unsigned	 rate_increase;	/* percent of the configured rate
+					   added per interval, default 10 */
+	unsigned	 recover_interval; /* seconds, default 1m */
+};
+
+/* [pool NAME]: outbound source addresses, with a warm-up schedule */
+struct conf_pool {
+	char		*name;
+	char		**addresses;	/* IPv4/IPv6 literals, required */
+	size_t		  naddresses;
+	unsigned	 warmup_start;	/* messages per address on day one,
+					   0 = no warm-up */
+	unsigned	 warmup_growth;	/* percent more each day, default 100 */
+	char		*warmup_since;	/* YYYY-MM-DD, day one (UTC) */
+	int64_t		 warmup_day0;	/* warmup_since as unix time */
+};
+
+/* [tenant NAME]: users and API keys that share quotas and a pool */
+struct conf_tenant {
+	char		*name;
+	char		**users;	/* SMTP AUTH user names */
+	size_t		  nusers;
+	char		**api_keys;	/* API key names */
+	size_t		  napi_keys;
+	unsigned	 messages_per_hour;	/* 0 = no limit */
+	unsigned	 messages_per_day;
+	unsigned	 recipients_per_hour;
+	unsigned	 recipients_per_day;
+	char		*pool;		/* [pool NAME] or NULL */
+};
+
 struct conf_cidr {
 	int		family;		/* AF_INET or AF_INET6 */
 	uint8_t		addr[16];	/* network address, host bits zero */
@@ -138,6 +223,8 @@ struct conf {
 		unsigned	 retry_max;		/* seconds, default 1h */
 		unsigned	 max_queue_lifetime;	/* seconds, default 5d */
 		unsigned	 delay_warning;		/* seconds, 0 = off */
+		char		*shaping;	/* a file of [site], [backoff]
+						   and [pool] sections, or NULL */
 	} relay;
 
 	struct {
@@ -204,6 +291,15 @@ struct conf {
 		unsigned	 retry_max;	/* seconds, back-off cap, 10m */
 	} webhooks;
 
+	struct conf_site	*sites;		/* [site NAME], in file order */
+	size_t			 nsites;
+	struct conf_backoff	*backoffs;	/* [backoff NAME], in order */
+	size_t			 nbackoffs;
+	struct conf_pool	*pools;		/* [pool NAME] */
+	size_t			 npools;
+	struct conf_tenant	*tenants;	/* [tenant NAME] */
+	size_t			 ntenants;
+
 	bool		events;		/* record delivery events (http or
 					   webhooks on) */
 };
@@ -235,6 +331,22 @@ int	conf_find(const char *path, struct conf **conf_out, struct err *err);
 struct conf *conf_ref(struct conf *conf);
 /* conf_unref - drop a reference; frees on the last one; NULL is fine */
 void	conf_unref(struct conf *conf);
+
+/* conf_site_find - the [site] for a recipient domain and its MX hosts
+   (first match in file order), or [site default], or NULL */
+const struct conf_site *conf_site_find(const struct conf *conf,
+	    const char *domain, const char *const *mx, size_t nmx);
+/* conf_pool_find / conf_tenant_find - by NAME, or NULL */
+const struct conf_pool *conf_pool_find(const struct conf *conf,
+	    const char *name);
+const struct conf_tenant *conf_tenant_find(const struct conf *conf,
+	    const char *name);
+/* conf_tenant_of_user / _of_key - the tenant of an SMTP AUTH user or an
+   API key name, or NULL */
+const struct conf_tenant *conf_tenant_of_user(const struct conf *conf,
+	    const char *user);
+const struct conf_tenant *conf_tenant_of_key(const struct conf *conf,
+	    const char *key);
 
 /* conf_is_local_domain - domain (any case) is one of [local] domains */
 bool	conf_is_local_domain(const struct conf *conf, struct str domain);

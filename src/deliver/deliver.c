@@ -53,6 +53,7 @@ deliver_job_free(struct deliver_job *job)
 	free(job->sender);
 	free(job->domain);
 	free(job->envid);
+	free(job->pool);
 	free(job->body.data);
 	free(job);
 }

@@ -46,6 +46,8 @@ struct deliver_job {
 	bool			 smtputf8;
 	bool			 body8;
 	bool			 junk;		/* into the .Junk folder */
+	char			*pool;		/* [pool NAME] or NULL */
+	int			 priority;	/* SPOOL_PRIORITY_* */
 	struct deliver_rcpt	*rcpts;
 	size_t			 nrcpts;
 	struct deliver_body {

@@ -1833,3 +1833,12 @@ remote_free(struct remote *r)
 	SSL_CTX_free(r->ssl_ctx);
 	free(r);
 }
+
+void
+remote_site_suspend(struct remote_shared *shared, const char *site,
+    int64_t until, const char *reason)
+{
+	(void)shared;
+	log_info("event=site.suspend site=%s until=%lld reason=\"%s\"", site,
+	    (long long)until, reason ? reason : "");
+}

@@ -31,6 +31,8 @@ struct remote_shared {
 	deliver_report_fn	*report;	/* outcomes go here */
 	void			*report_arg;
 	struct conf_live	*live;
+	remote_site_fn		*site_state;	/* or NULL */
+	void			*site_state_arg;
 };
 
 /* remote_new - the agent of worker w (called on w's thread or before) */
@@ -43,6 +45,27 @@ void	remote_free(struct remote *r);
 
 /* remote_resolver - the worker's asynchronous DNS (for message checks) */
 struct dns_resolver remote_resolver(struct remote *r);
+
+/*
+ * Sites (docs/shaping.md): what the agent knows of a destination site,
+ * reported through the state callback whenever it changes (suspended,
+ * resumed, rate cut or lifted), on the site's worker thread.
+ */
+struct remote_site_state {
+	char		site[128];
+	int64_t		suspended_until;	/* 0: not suspended */
+	bool		manual;			/* by relais queue suspend */
+	double		rate;			/* messages per second now,
+						   0 = no limit */
+	double		rate_max;		/* as configured, 0 = none */
+	char		reason[256];		/* the reply that did it */
+};
+typedef void remote_site_fn(void *arg, const struct remote_site_state *st);
+
+/* remote_site_suspend - suspend site until (unix time; 0 resumes it),
+   as the operator asked (any thread) */
+void	remote_site_suspend(struct remote_shared *shared, const char *site,
+	    int64_t until, const char *reason);
 
 /* remote_flush - every destination may be tried again now (any thread) */
 void	remote_flush(struct remote_shared *shared);

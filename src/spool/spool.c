@@ -415,6 +415,8 @@ spool_msg_free(struct spool_msg *msg)
 	for (size_t i = 0; i < msg->nsuppressed; i++)
 		free(msg->suppressed[i]);
 	free(msg->suppressed);
+	free(msg->tenant);
+	free(msg->pool);
 	free(msg);
 }
 

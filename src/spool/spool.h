@@ -75,7 +75,15 @@ struct spool_msg {
 	char		**suppressed;	/* recipients not queued: on the
 					   suppression list (an event each) */
 	size_t		 nsuppressed;
+	/* shaping and quotas (docs/shaping.md) */
+	char		*tenant;	/* [tenant NAME] or NULL */
+	char		*pool;		/* [pool NAME] chosen, or NULL */
+	int		 priority;	/* SPOOL_PRIORITY_* */
 };
+
+/* a message's priority: high jumps ahead of normal in every queue */
+#define SPOOL_PRIORITY_NORMAL	0
+#define SPOOL_PRIORITY_HIGH	1
 
 /* outcome of one delivery attempt for one recipient */
 enum spool_outcome {
@@ -100,6 +108,12 @@ struct spool_result {
 	bool			dsn_passed;	/* peer took NOTIFY: no DSN */
 	bool			expired;	/* a deferral past the queue
 						   lifetime, bounced */
+	/* remote: the destination site (docs/shaping.md), or "" */
+	char			site[128];
+	/* deferred by the site's shaping (rate, connections, suspended,
+	   warm-up), not by an attempt: no attempt counted, no event, no
+	   expiry; retry_at says when */
+	bool			throttled;
 };
 
 struct spool;

@@ -24,6 +24,22 @@ struct conf_live;
 
 struct remote;
 
+/*
+ * Sites (docs/shaping.md): what the agent knows of a destination site,
+ * reported through the state callback whenever it changes (suspended,
+ * resumed, rate cut or lifted), on the site's worker thread.
+ */
+struct remote_site_state {
+	char		site[128];
+	int64_t		suspended_until;	/* 0: not suspended */
+	bool		manual;			/* by relais queue suspend */
+	double		rate;			/* messages per second now,
+						   0 = no limit */
+	double		rate_max;		/* as configured, 0 = none */
+	char		reason[256];		/* the reply that did it */
+};
+typedef void remote_site_fn(void *arg, const struct remote_site_state *st);
+
 /* the pieces every worker's agent shares */
 struct remote_shared {
 	struct worker		*workers;
@@ -46,21 +62,6 @@ void	remote_free(struct remote *r);
 /* remote_resolver - the worker's asynchronous DNS (for message checks) */
 struct dns_resolver remote_resolver(struct remote *r);
 
-/*
- * Sites (docs/shaping.md): what the agent knows of a destination site,
- * reported through the state callback whenever it changes (suspended,
- * resumed, rate cut or lifted), on the site's worker thread.
- */
-struct remote_site_state {
-	char		site[128];
-	int64_t		suspended_until;	/* 0: not suspended */
-	bool		manual;			/* by relais queue suspend */
-	double		rate;			/* messages per second now,
-						   0 = no limit */
-	double		rate_max;		/* as configured, 0 = none */
-	char		reason[256];		/* the reply that did it */
-};
-typedef void remote_site_fn(void *arg, const struct remote_site_state *st);
 
 /* remote_site_suspend - suspend site until (unix time; 0 resumes it),
    as the operator asked (any thread) */

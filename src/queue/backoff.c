@@ -13,6 +13,7 @@
 struct backoff_entry {
 	struct backoff_entry	*next;
 	int64_t			 until;		/* unix time */
+	bool			 throttled;	/* its site is suspended */
 	char			 dest[];	/* domain, or "[smarthost]" */
 };
 
@@ -38,19 +39,24 @@ backoff_key(bool smarthost, const char *addr)
 }
 
 int64_t
-backoff_until(const struct backoff_table *t, const char *dest, int64_t now)
+backoff_until(const struct backoff_table *t, const char *dest, int64_t now,
+    bool *throttled)
 {
+	*throttled = false;
 	if (t->n == 0)
 		return 0;
 	for (const struct backoff_entry *b = t->buckets[backoff_hash(dest)];
 	    b; b = b->next)
-		if (strcasecmp(b->dest, dest) == 0)
+		if (strcasecmp(b->dest, dest) == 0) {
+			*throttled = b->throttled;
 			return b->until > now ? b->until : 0;
+		}
 	return 0;
 }
 
 void
-backoff_set(struct backoff_table *t, const char *dest, int64_t until)
+backoff_set(struct backoff_table *t, const char *dest, int64_t until,
+    bool throttled)
 {
 	struct backoff_entry **pp = &t->buckets[backoff_hash(dest)], *b;
 	size_t n;
@@ -61,6 +67,7 @@ backoff_set(struct backoff_table *t, const char *dest, int64_t until)
 	if (b != NULL) {
 		if (until > 0) {
 			b->until = until;
+			b->throttled = throttled;
 			return;
 		}
 		*pp = b->next;
@@ -74,6 +81,7 @@ backoff_set(struct backoff_table *t, const char *dest, int64_t until)
 	b = xmalloc(sizeof(*b) + n);
 	memcpy(b->dest, dest, n);
 	b->until = until;
+	b->throttled = throttled;
 	b->next = NULL;
 	*pp = b;
 	t->n++;

@@ -322,13 +322,19 @@ qmgr_backoff_learn(struct qmgr *q, const struct qmgr_req *list,
 		if (req->type != QMGR_REQ_RESULT || req->backoff ||
 		    req->status != 0 || strcmp(res->relay, "local") == 0)
 			continue;
-		/* only a backing-off destination answers with a retry time */
+		/* a site's rate spreads its recipients over time, one by
+		   one: nothing the rest of its domain should wait for */
+		if (res->throttled &&
+		    strcmp(res->relay, "site-suspended") != 0)
+			continue;
+		/* only a backing-off destination (or a suspended site)
+		   answers with a retry time */
 		if (res->retry_at > now)
 			backoff_set(&q->backoff, backoff_key(smarthost,
-			    res->addr), res->retry_at);
+			    res->addr), res->retry_at, res->throttled);
 		else if (res->outcome == SPOOL_OUTCOME_DELIVERED)
 			backoff_set(&q->backoff, backoff_key(smarthost,
-			    res->addr), 0);
+			    res->addr), 0, false);
 	}
 }
 
@@ -428,8 +434,8 @@ qmgr_record(struct qmgr *q, struct qmgr_req *req, int64_t now,
 		break;
 	case SPOOL_OUTCOME_DEFERRED:
 		/* the scheduler's own deferrals (a destination backing off)
-		   are no attempt: no event */
-		if (req->backoff)
+		   and a site's shaping are no attempt: no event */
+		if (req->backoff || res->throttled)
 			return 0;
 		ev.type = "deferred";
 		break;
@@ -725,8 +731,11 @@ commit_done:
 		} else {
 			if (req->status == 0) {
 				qmgr_log_result(&req->res, now);
-				metrics_count(qmgr_metric[req->res.outcome],
-				    req->res.addr);
+				/* shaping's deferrals are no outcome */
+				if (!req->res.throttled)
+					metrics_count(
+					    qmgr_metric[req->res.outcome],
+					    req->res.addr);
 			}
 			if (!req->backoff)
 				idmap_del(&q->inflight, req->res.rcpt_id);

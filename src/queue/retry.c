@@ -15,7 +15,9 @@ bool
 retry_expires(const struct spool_result *res, const struct conf *conf,
     int64_t now)
 {
-	return res->outcome == SPOOL_OUTCOME_DEFERRED &&
+	/* a site's shaping held it back: no attempt was made, and the
+	   next one decides */
+	return res->outcome == SPOOL_OUTCOME_DEFERRED && !res->throttled &&
 	    now - res->arrival >= (int64_t)conf->relay.max_queue_lifetime;
 }
 
@@ -62,7 +64,8 @@ retry_apply(struct spool *sp, struct spool_result *res,
 		}
 		rc = spool_rcpt_defer(sp, res->rcpt_id, now, reply,
 		    (int64_t)conf->relay.retry_min,
-		    (int64_t)conf->relay.retry_max, res->retry_at, warned, err);
+		    (int64_t)conf->relay.retry_max, res->retry_at, warned,
+		    !res->throttled, err);
 	} else {
 		if (res->outcome == SPOOL_OUTCOME_BOUNCED && !never &&
 		    (rs.notify == 0 || (rs.notify & SMTP_NOTIFY_FAILURE)))

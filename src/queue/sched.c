@@ -96,7 +96,8 @@ sched_job_new(const struct spool_due *due, int64_t started)
 /* sched_defer - the result the destination's worker would give a job
    that reaches it while it backs off (remote_dest_kick) */
 static void
-sched_defer(struct sched_scan *sc, const struct spool_due *due, int64_t until)
+sched_defer(struct sched_scan *sc, const struct spool_due *due, int64_t until,
+    bool throttled)
 {
 	struct spool_result *res;
 
@@ -110,11 +111,20 @@ sched_defer(struct sched_scan *sc, const struct spool_due *due, int64_t until)
 	snprintf(res->addr, sizeof(res->addr), "%s", due->addr);
 	res->arrival = due->arrival;
 	res->outcome = SPOOL_OUTCOME_DEFERRED;
+	res->retry_at = until;
+	if (throttled) {
+		/* its site is suspended: as the agent's shaping would */
+		res->throttled = true;
+		snprintf(res->status, sizeof(res->status), "4.7.0");
+		snprintf(res->reply, sizeof(res->reply), "the destination"
+		    " site is suspended (back-off rule or operator)");
+		snprintf(res->relay, sizeof(res->relay), "site-suspended");
+		return;
+	}
 	snprintf(res->status, sizeof(res->status), "4.4.1");
 	snprintf(res->reply, sizeof(res->reply), "destination is backing"
 	    " off after failed connections");
 	snprintf(res->relay, sizeof(res->relay), "none");
-	res->retry_at = until;
 }
 
 /* sched_row - spool_due_fn: one due recipient */
@@ -124,12 +134,13 @@ sched_row(void *arg, const struct spool_due *due)
 	struct sched_scan *sc = arg;
 	struct deliver_job *job;
 	int64_t until;
+	bool throttled;
 
 	if (due->transport == SPOOL_TRANSPORT_REMOTE &&
 	    sc->ndeferred < sc->defer_max && due->arrival > sc->expire &&
 	    (until = backoff_until(sc->bo, backoff_key(sc->smarthost,
-	    due->addr), sc->now)) > 0) {
-		sched_defer(sc, due, until);
+	    due->addr), sc->now, &throttled)) > 0) {
+		sched_defer(sc, due, until, throttled);
 		return 0;
 	}
 	if (sc->leased >= sc->max)

@@ -107,7 +107,7 @@ static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 	    " attempts = attempts + 1, last_attempt = ?3, last_reply = ?4"
 	    " WHERE id = ?1",
 	[SPOOL_STMT_RCPT_DEFER] =
-	    "UPDATE recipients SET leased = 0, attempts = attempts + 1,"
+	    "UPDATE recipients SET leased = 0, attempts = attempts + ?8,"
 	    " last_attempt = ?2, last_reply = ?3, warned = max(warned, ?7),"
 	    " next_attempt = CASE WHEN ?6 > 0 THEN ?6"
 	    " ELSE ?2 + min(?4 * (1 << min(attempts, 20)), ?5) END"

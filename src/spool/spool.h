@@ -169,11 +169,12 @@ struct spool_rcpt_state {
 int	spool_rcpt_get(struct spool *sp, uint64_t rcpt_id,
 	    struct spool_rcpt_state *out, struct err *err);
 void	spool_rcpt_state_fini(struct spool_rcpt_state *st);
-/* spool_rcpt_defer - one more failed attempt; next attempt at retry_at
-   if > 0, else now + min(retry_min * 2^attempts, retry_max) */
+/* spool_rcpt_defer - one more failed attempt (counted when attempt; a
+   site's shaping defers without one); next attempt at retry_at if > 0,
+   else now + min(retry_min * 2^attempts, retry_max) */
 int	spool_rcpt_defer(struct spool *sp, uint64_t rcpt_id, int64_t now,
 	    const char *reply, int64_t retry_min, int64_t retry_max,
-	    int64_t retry_at, bool warned, struct err *err);
+	    int64_t retry_at, bool warned, bool attempt, struct err *err);
 /* spool_rcpt_settle - delivered or bounced for good */
 int	spool_rcpt_settle(struct spool *sp, uint64_t rcpt_id,
 	    enum spool_status status, int64_t now, const char *reply,

@@ -186,7 +186,7 @@ spool_rcpt_state_fini(struct spool_rcpt_state *st)
 int
 spool_rcpt_defer(struct spool *sp, uint64_t rcpt_id, int64_t now,
     const char *reply, int64_t retry_min, int64_t retry_max,
-    int64_t retry_at, bool warned, struct err *err)
+    int64_t retry_at, bool warned, bool attempt, struct err *err)
 {
 	sqlite3_stmt *st = sp->stmt[SPOOL_STMT_RCPT_DEFER];
 
@@ -197,6 +197,7 @@ spool_rcpt_defer(struct spool *sp, uint64_t rcpt_id, int64_t now,
 	sqlite3_bind_int64(st, 5, retry_max);
 	sqlite3_bind_int64(st, 6, retry_at);
 	sqlite3_bind_int(st, 7, warned);
+	sqlite3_bind_int(st, 8, attempt ? 1 : 0);
 	return spool_step_done(sp, st, err);
 }
 

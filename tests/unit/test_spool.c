@@ -329,7 +329,7 @@ test_spool_store(void **state)
 	assert_false(rs.warned);
 	spool_rcpt_state_fini(&rs);
 	assert_int_equal(spool_rcpt_defer(sp, second, now, "4.0.0 later", 60,
-	    3600, now + 100, true, &err), 0);
+	    3600, now + 100, true, true, &err), 0);
 	assert_int_equal(spool_commit(sp, &err), 0);
 	assert_int_equal(test_due(sp, now + 99, NULL), 0);
 	assert_int_equal(test_due(sp, now + 100, NULL), 1);

@@ -142,7 +142,7 @@ test_queue_stats(void **state)
 	/* a deferral keeps it */
 	assert_int_equal(spool_begin(sp, false, &err), 0);
 	assert_int_equal(spool_rcpt_defer(sp, ids.rcpt[2], 3000, "451 later",
-	    60, 3600, 0, false, &err), 0);
+	    60, 3600, 0, false, true, &err), 0);
 	assert_int_equal(spool_commit(sp, &err), 0);
 	test_stats(sp, 3, 2000);
 

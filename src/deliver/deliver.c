@@ -54,6 +54,7 @@ deliver_job_free(struct deliver_job *job)
 	free(job->domain);
 	free(job->envid);
 	free(job->pool);
+	free(job->site);
 	free(job->body.data);
 	free(job);
 }
@@ -86,6 +87,8 @@ deliver_result_init(struct spool_result *res, const struct deliver_job *job,
 	res->arrival = job->arrival;
 	snprintf(res->qid, sizeof(res->qid), "%s", job->qid);
 	snprintf(res->addr, sizeof(res->addr), "%s", job->rcpts[i].addr);
+	if (job->site != NULL)
+		snprintf(res->site, sizeof(res->site), "%s", job->site);
 }
 
 struct deliver_pool *

@@ -47,6 +47,7 @@ struct deliver_job {
 	bool			 body8;
 	bool			 junk;		/* into the .Junk folder */
 	char			*pool;		/* [pool NAME] or NULL */
+	char			*site;		/* remote: set by the agent */
 	int			 priority;	/* SPOOL_PRIORITY_* */
 	struct deliver_rcpt	*rcpts;
 	size_t			 nrcpts;

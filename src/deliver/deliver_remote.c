@@ -45,6 +45,8 @@
 #include "core/xalloc.h"
 #include "deliver/deliver.h"
 #include "deliver/deliver_remote.h"
+#include "deliver/shaping.h"
+#include "deliver/warmup.h"
 #include "net/bufout.h"
 #include "net/dns.h"
 #include "net/worker.h"
@@ -52,7 +54,6 @@
 #include "smtp/smtp_reply.h"
 #include "spool/spool.h"
 
-#define REMOTE_IDLE_SECONDS	5	/* keep an idle connection this long */
 #define REMOTE_CONNECT_TIMEOUT	30
 #define REMOTE_T_GREETING	300	/* RFC 5321 4.5.3.2 */
 #define REMOTE_T_COMMAND	300
@@ -62,6 +63,17 @@
 #define REMOTE_MAX_ADDRS	16	/* addresses tried in one attempt */
 #define REMOTE_MAX_MX		10
 #define REMOTE_JOBS_PER_CONN	8	/* queued jobs per extra connection */
+#define REMOTE_ROUTE_BUCKETS	1024
+#define REMOTE_ROUTE_TTL	300	/* seconds a domain's MX answer is used */
+#define REMOTE_ROUTE_MAX	100000	/* routes kept per worker */
+/* a rate-limited destination holds this many seconds of its rate (at
+   least REMOTE_HOLD_MIN, at most REMOTE_HOLD_MAX jobs); the rest go back
+   to the queue with the time of their slot, so that a slow site never
+   holds the slots of the queue manager that other sites need */
+#define REMOTE_HOLD_SECONDS	2.0
+#define REMOTE_HOLD_MIN		4
+#define REMOTE_HOLD_MAX		128
+#define REMOTE_MEASURE_WINDOW	10	/* seconds per rate measurement */
 
 enum remote_state {
 	RC_RESOLVING,
@@ -118,9 +130,10 @@ struct remote_conn {
 	struct event		*idle;
 	char			 peer[320];	/* "host[ip]:port" */
 	bool			*alive;		/* cleared when freed */
+	size_t			 src;		/* dest->srcs index */
+	unsigned		 ndeliveries;	/* transactions so far */
 
 	/* route */
-	uint64_t		 dns_mx;
 	uint64_t		*dns_q;		/* A/AAAA queries in flight */
 	size_t			 ndns_q, dns_pending;
 	char			 (*mx)[256];	/* MX hosts by preference */
@@ -145,17 +158,82 @@ struct remote_conn {
 	bool			 have_final;
 };
 
+/* one source address of a destination, with its own limits */
+struct remote_src {
+	char			 addr[64];	/* "" = the system's choice
+						   ([relay] outbound_address) */
+	unsigned		 nconns;
+	int64_t			 next_us;	/* monotonic: when the next
+						   transaction may start */
+	bool			 spent;		/* warm-up allowance spent
+						   today */
+};
+
+/*
+ * What the worker knows of a site (docs/shaping.md), shared by its
+ * destinations (one per pool): suspension, a rate cut by a back-off rule
+ * and its lifting, the rate measured.
+ */
+struct remote_site {
+	struct remote_site	*next;
+	char			 name[SHAPING_SITE_MAX];
+	unsigned		 ndests;
+	int64_t			 suspended_until;
+	bool			 manual;	/* by the operator */
+	char			 reason[256];
+	double			 rate_cut;	/* messages/s per source
+						   address; 0: not cut */
+	double			 rate_ref;	/* where lifting stops */
+	double			 rate_conf;	/* configured, 0 = none */
+	unsigned		 inc_pct;	/* the cutting rule's */
+	unsigned		 recover;	/* seconds between lifts */
+	int64_t			 next_lift;
+	int64_t			 win_start;	/* measuring: transactions */
+	unsigned		 win_n;		/*   since win_start */
+	double			 measured;	/* messages/s, last window */
+};
+
 struct remote_dest {
 	struct remote_dest	*next;
 	struct remote		*r;
-	char			*name;		/* domain, or "[smarthost]" */
+	char			*name;		/* the site, or "[smarthost]" */
+	char			*pool;		/* [pool NAME] or NULL */
 	bool			 smarthost;
+	struct remote_site	*site;
+	char			 (*mx)[256];	/* the site's MX hosts, by
+						   preference (latest route) */
+	unsigned		*mxpref;
+	size_t			 nmx;
+	struct remote_src	*srcs;
+	size_t			 nsrcs;
 	struct deliver_job	*jobs, **jobs_tail;
 	size_t			 njobs;
 	struct remote_conn	*conns;
 	unsigned		 nconns;
 	int64_t			 retry_at;	/* backoff until */
 	unsigned		 failures;
+	int64_t			 paused_until;	/* warm-up spent until */
+	double			 cursor;	/* rate: the last slot given
+						   to a job sent back (unix) */
+	struct event		*timer;		/* the next rate slot */
+	struct shaping_limits	 lim;		/* as of the last job */
+};
+
+/* a domain's route: its MX hosts and site, cached for REMOTE_ROUTE_TTL */
+struct remote_route {
+	struct remote_route	*next;
+	struct remote		*r;
+	char			*domain;
+	bool			 resolving;
+	uint64_t		 dns_q;
+	int64_t			 expires;	/* answer good until */
+	int64_t			 retry_at;	/* DNS failed: defer until */
+	unsigned		 failures;
+	char			 (*mx)[256];
+	unsigned		*mxpref;
+	size_t			 nmx;
+	char			 site[SHAPING_SITE_MAX];
+	struct deliver_job	*jobs, **jobs_tail;	/* waiting for it */
 };
 
 struct remote {
@@ -165,6 +243,10 @@ struct remote {
 	struct dns_resolver	 res;
 	SSL_CTX			*ssl_ctx;
 	struct remote_dest	*dests;
+	struct remote_site	*sites;
+	struct remote_route	*routes[REMOTE_ROUTE_BUCKETS];
+	size_t			 nroutes;
+	int64_t			 next_sweep;
 	unsigned		 nconns;
 	bool			 stopping;
 };
@@ -214,6 +296,31 @@ remote_job_finish(struct remote *r, struct deliver_job *job,
 	deliver_job_free(job);
 }
 
+/* remote_job_throttle - job goes back to the queue without an attempt:
+   its site is suspended (suspended: the queue manager holds the rest of
+   the site's domains back too) or its rate has no slot for it before
+   until */
+static void
+remote_job_throttle(struct remote *r, struct deliver_job *job, int64_t until,
+    bool suspended, const char *why)
+{
+	struct spool_result *res = xcalloc(job->nrcpts, sizeof(*res));
+
+	for (size_t i = 0; i < job->nrcpts; i++) {
+		deliver_result_init(&res[i], job, i);
+		res[i].outcome = SPOOL_OUTCOME_DEFERRED;
+		res[i].throttled = true;
+		res[i].retry_at = until;
+		snprintf(res[i].status, sizeof(res[i].status), "4.7.0");
+		snprintf(res[i].reply, sizeof(res[i].reply), "%s", why);
+		snprintf(res[i].relay, sizeof(res[i].relay), "%s", suspended ?
+		    "site-suspended" : "site-throttled");
+	}
+	r->shared->report(r->shared->report_arg, res, job->nrcpts);
+	free(res);
+	deliver_job_free(job);
+}
+
 /* remote_dest_fail_all - every waiting job of d gets the same outcome */
 static void
 remote_dest_fail_all(struct remote_dest *d, enum spool_outcome outcome,
@@ -231,24 +338,206 @@ remote_dest_fail_all(struct remote_dest *d, enum spool_outcome outcome,
 	d->jobs_tail = &d->jobs;
 }
 
-/* --- destinations ------------------------------------------------------ */
+/* remote_dest_suspend_all - every waiting job of d goes back until then */
+static void
+remote_dest_suspend_all(struct remote_dest *d, int64_t until, const char *why)
+{
+	struct deliver_job *job;
+	char reply[400];
+
+	snprintf(reply, sizeof(reply), "site %s is suspended: %s", d->name, why);
+	while ((job = d->jobs) != NULL) {
+		d->jobs = job->next;
+		job->next = NULL;
+		d->njobs--;
+		remote_job_throttle(d->r, job, until, true, reply);
+	}
+	d->jobs_tail = &d->jobs;
+}
+
+/* --- sites and destinations ------------------------------------------- */
+
+static int64_t
+remote_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* remote_site_report - the site's state to the state callback */
+static void
+remote_site_report(struct remote *r, const struct remote_site *si)
+{
+	struct remote_site_state st;
+
+	if (r->shared->site_state == NULL)
+		return;
+	memset(&st, 0, sizeof(st));
+	snprintf(st.site, sizeof(st.site), "%s", si->name);
+	st.suspended_until = si->suspended_until > time(NULL) ?
+	    si->suspended_until : 0;
+	st.manual = si->manual && st.suspended_until > 0;
+	st.rate = si->rate_cut > 0 ? si->rate_cut : si->rate_conf;
+	st.rate_max = si->rate_conf;
+	snprintf(st.reason, sizeof(st.reason), "%s", si->reason);
+	r->shared->site_state(r->shared->site_state_arg, &st);
+}
+
+static struct remote_site *
+remote_site_get(struct remote *r, const char *name)
+{
+	struct remote_site *si;
+
+	for (si = r->sites; si; si = si->next)
+		if (strcasecmp(si->name, name) == 0)
+			return si;
+	si = xcalloc(1, sizeof(*si));
+	snprintf(si->name, sizeof(si->name), "%s", name);
+	si->next = r->sites;
+	r->sites = si;
+	return si;
+}
+
+/* remote_site_gc - forget a site with nothing left to remember */
+static void
+remote_site_gc(struct remote *r, struct remote_site *si)
+{
+	struct remote_site **pp;
+
+	if (si->ndests > 0 || si->suspended_until > time(NULL) ||
+	    si->rate_cut > 0)
+		return;
+	for (pp = &r->sites; *pp; pp = &(*pp)->next)
+		if (*pp == si) {
+			*pp = si->next;
+			break;
+		}
+	free(si);
+}
+
+/* remote_site_rate - messages/s per source address now, 0 = no limit */
+static double
+remote_site_rate(const struct remote_dest *d)
+{
+	if (d->site->rate_cut > 0)
+		return d->site->rate_cut;
+	return d->lim.rate;
+}
+
+/* remote_site_tick - what time does to a site: a suspension that ended,
+   a cut rate lifted one step */
+static void
+remote_site_tick(struct remote *r, struct remote_site *si, int64_t now)
+{
+	bool changed = false;
+
+	if (si->suspended_until != 0 && si->suspended_until <= now) {
+		si->suspended_until = 0;
+		si->manual = false;
+		log_info("event=site.resume site=%s", si->name);
+		changed = true;
+	}
+	if (si->rate_cut > 0 && now >= si->next_lift &&
+	    si->suspended_until <= now) {
+		struct conf_backoff b;
+
+		memset(&b, 0, sizeof(b));
+		b.rate_increase = si->inc_pct;
+		si->rate_cut = shaping_lift(&b, si->rate_cut, si->rate_ref,
+		    si->rate_conf);
+		if (si->rate_cut == si->rate_conf)
+			si->rate_cut = 0;
+		si->next_lift = now + (int64_t)si->recover;
+		if (si->rate_cut > 0)
+			log_info("event=site.throttle site=%s rate=%.3f/s"
+			    " lifted=yes", si->name, si->rate_cut);
+		else
+			log_info("event=site.recover site=%s", si->name);
+		changed = true;
+	}
+	if (changed)
+		remote_site_report(r, si);
+}
+
+/* remote_site_measure - one transaction done at si */
+static void
+remote_site_measure(struct remote_site *si, int64_t now)
+{
+	if (si->win_start == 0)
+		si->win_start = now;
+	si->win_n++;
+	if (now - si->win_start >= REMOTE_MEASURE_WINDOW) {
+		si->measured = (double)si->win_n /
+		    (double)(now - si->win_start);
+		si->win_start = now;
+		si->win_n = 0;
+	}
+}
+
+/* remote_dest_srcs - the source addresses of pool (or the default one) */
+static void
+remote_dest_srcs(struct remote_dest *d, const struct conf *conf)
+{
+	const struct conf_pool *p = conf_pool_find(conf, d->pool);
+
+	if (p != NULL && p->naddresses > 0) {
+		d->srcs = xcalloc(p->naddresses, sizeof(*d->srcs));
+		for (size_t i = 0; i < p->naddresses; i++)
+			snprintf(d->srcs[i].addr, sizeof(d->srcs[i].addr), "%s",
+			    p->addresses[i]);
+		d->nsrcs = p->naddresses;
+		return;
+	}
+	d->srcs = xcalloc(1, sizeof(*d->srcs));
+	d->nsrcs = 1;
+	if (conf->relay.outbound_address != NULL)
+		snprintf(d->srcs[0].addr, sizeof(d->srcs[0].addr), "%s",
+		    conf->relay.outbound_address);
+}
+
+static void	remote_dest_timer_cb(evutil_socket_t, short, void *);
 
 static struct remote_dest *
-remote_dest_get(struct remote *r, const char *name, bool smarthost)
+remote_dest_get(struct remote *r, const char *name, const char *pool,
+    bool smarthost, const struct conf *conf)
 {
 	struct remote_dest *d;
 
 	for (d = r->dests; d; d = d->next)
-		if (d->smarthost == smarthost && strcasecmp(d->name, name) == 0)
+		if (d->smarthost == smarthost && strcasecmp(d->name, name) == 0 &&
+		    (d->pool == NULL ? pool == NULL : pool != NULL &&
+		    strcasecmp(d->pool, pool) == 0))
 			return d;
 	d = xcalloc(1, sizeof(*d));
 	d->r = r;
 	d->name = xstrdup(name);
+	d->pool = pool ? xstrdup(pool) : NULL;
 	d->smarthost = smarthost;
 	d->jobs_tail = &d->jobs;
+	d->site = remote_site_get(r, name);
+	d->site->ndests++;
+	remote_dest_srcs(d, conf);
+	shaping_limits(conf, name, &d->lim);
+	d->timer = evtimer_new(r->w->base, remote_dest_timer_cb, d);
 	d->next = r->dests;
 	r->dests = d;
 	return d;
+}
+
+static void
+remote_dest_free(struct remote_dest *d)
+{
+	d->site->ndests--;
+	if (d->timer != NULL)
+		event_free(d->timer);
+	free(d->srcs);
+	free(d->mx);
+	free(d->mxpref);
+	free(d->pool);
+	free(d->name);
+	free(d);
 }
 
 /* remote_dest_gc - forget a destination with nothing left to remember */
@@ -256,9 +545,12 @@ static void
 remote_dest_gc(struct remote_dest *d)
 {
 	struct remote *r = d->r;
+	struct remote_site *si = d->site;
 	struct remote_dest **pp;
+	int64_t now = time(NULL);
 
-	if (d->jobs != NULL || d->conns != NULL || d->retry_at > time(NULL))
+	if (d->jobs != NULL || d->conns != NULL || d->retry_at > now ||
+	    d->paused_until > now)
 		return;
 	for (pp = &r->dests; *pp; pp = &(*pp)->next) {
 		if (*pp == d) {
@@ -266,8 +558,63 @@ remote_dest_gc(struct remote_dest *d)
 			break;
 		}
 	}
-	free(d->name);
-	free(d);
+	remote_dest_free(d);
+	remote_site_gc(r, si);
+}
+
+/*
+ * remote_site_backoff - a reply matched rule: suspend d's site, or cut
+ * its rate and pause it (throttle). Replies of the same burst (the other
+ * connections, the other recipients) find the site suspended already and
+ * change nothing more. Waiting jobs of every destination of the site go
+ * back to the queue, with no attempt counted.
+ */
+static void
+remote_site_backoff(struct remote_dest *d, const struct conf_backoff *rule,
+    const char *reply)
+{
+	struct remote *r = d->r;
+	struct remote_site *si = d->site;
+	int64_t now = time(NULL);
+	char la[300];
+
+	if (si->suspended_until > now)
+		return;
+	si->suspended_until = now + (int64_t)rule->suspend_time;
+	si->manual = false;
+	snprintf(si->reason, sizeof(si->reason), "%s", reply);
+	si->rate_conf = d->lim.rate;
+	if (rule->action == CONF_BACKOFF_THROTTLE) {
+		double measured = si->measured;
+
+		/* per source address, as the limits are */
+		if (d->nsrcs > 1)
+			measured /= (double)d->nsrcs;
+		si->rate_cut = shaping_cut(rule, remote_site_rate(d),
+		    measured);
+		if (si->rate_ref <= 0 || si->rate_conf > 0)
+			si->rate_ref = si->rate_conf > 0 ? si->rate_conf :
+			    (measured > si->rate_cut ? measured :
+			    si->rate_cut * 2);
+		si->inc_pct = rule->rate_increase;
+		si->recover = rule->recover_interval ? rule->recover_interval :
+		    60;
+		si->next_lift = si->suspended_until + (int64_t)si->recover;
+		log_info("event=site.throttle site=%s rule=%s rate=%.3f/s"
+		    " until=%lld reason=\"%s\"", si->name, rule->name,
+		    si->rate_cut, (long long)si->suspended_until,
+		    log_quote(la, sizeof(la), reply, strlen(reply)));
+	} else {
+		log_info("event=site.suspend site=%s rule=%s until=%lld"
+		    " reason=\"%s\"", si->name, rule->name,
+		    (long long)si->suspended_until,
+		    log_quote(la, sizeof(la), reply, strlen(reply)));
+	}
+	remote_site_report(r, si);
+	for (struct remote_dest *o = r->dests; o; o = o->next)
+		if (o->site == si)
+			remote_dest_suspend_all(o, si->suspended_until,
+			    si->reason);
 }
 
 static int64_t
@@ -730,15 +1077,43 @@ remote_send_body(struct remote_conn *c)
 	evbuffer_add(out, ".\r\n", 3);
 }
 
+/* remote_refusal - the reply that refused the transaction or one of its
+   recipients (MAIL, then each RCPT, then the final one), or NULL */
+static const struct smtp_reply *
+remote_refusal(const struct remote_conn *c)
+{
+	const struct deliver_job *job = c->job;
+
+	if (c->mail_reply.code / 100 != 2)
+		return &c->mail_reply;
+	for (size_t i = 0; i < job->nrcpts; i++)
+		if (c->rcpt_reply[i].code / 100 != 2)
+			return &c->rcpt_reply[i];
+	if (c->final_reply.code / 100 != 2)
+		return &c->final_reply;
+	return NULL;
+}
+
 /* remote_transaction_done - turn the replies into per-recipient results */
 static void
 remote_transaction_done(struct remote_conn *c)
 {
+	struct remote_dest *d = c->dest;
 	struct deliver_job *job = c->job;
 	struct spool_result *res = xcalloc(job->nrcpts, sizeof(*res));
-	const struct smtp_reply *rp;
+	const struct smtp_reply *rp, *refusal = remote_refusal(c);
+	const struct conf_backoff *rule = NULL;
 	char summary[300];
+	bool last;
 
+	remote_site_measure(d->site, time(NULL));
+	/* a refusal that says "slow down" acts on the whole site */
+	if (refusal != NULL && refusal->code / 100 == 4 &&
+	    (rule = shaping_rule(remote_conf(c), refusal->code,
+	    refusal->status, refusal->text)) != NULL) {
+		smtp_reply_summary(refusal, summary, sizeof(summary));
+		remote_site_backoff(d, rule, summary);
+	}
 	for (size_t i = 0; i < job->nrcpts; i++) {
 		if (c->mail_reply.code / 100 != 2)
 			rp = &c->mail_reply;
@@ -761,26 +1136,43 @@ remote_transaction_done(struct remote_conn *c)
 		    c->addrs[c->cur].host);
 		res[i].dsn_passed = (c->ext & RX_DSN) != 0 &&
 		    job->rcpts[i].notify != 0;
+		/* deferred because the site said to slow down: no attempt
+		   against the recipient, back when the site resumes */
+		if (rule != NULL && res[i].outcome == SPOOL_OUTCOME_DEFERRED) {
+			res[i].throttled = true;
+			res[i].retry_at = d->site->suspended_until;
+			snprintf(res[i].relay, sizeof(res[i].relay),
+			    "site-suspended");
+		}
 	}
-	c->dest->r->shared->report(c->dest->r->shared->report_arg, res,
-	    job->nrcpts);
+	d->r->shared->report(d->r->shared->report_arg, res, job->nrcpts);
 	free(res);
 	free(c->rcpt_reply);
 	c->rcpt_reply = NULL;
 	deliver_job_free(job);
 	c->job = NULL;
+	/* enough for one connection ([site] max_deliveries_per_connection):
+	   the next one takes over */
+	last = d->lim.max_deliveries > 0 &&
+	    c->ndeliveries >= d->lim.max_deliveries;
+	if (last || c->final_reply.code == 421) {
+		c->state = RC_QUIT;
+		remote_send(c, "QUIT");
+		remote_timeout(c, 10);
+		return;
+	}
 	/* RSET between messages (RFC 5321 4.1.1.5). With PIPELINING and a
 	   job waiting, it leads the next job's commands in the same write
 	   (RFC 2920 3.1 lets RSET stand anywhere in a group) */
 	c->state = RC_RSET;
 	remote_send(c, "RSET");
 	remote_timeout(c, REMOTE_T_COMMAND);
-	if ((c->ext & RX_PIPELINING) && c->dest->jobs != NULL &&
-	    c->final_reply.code != 421) {
+	if ((c->ext & RX_PIPELINING) && d->jobs != NULL) {
 		c->rset_pending = true;
 		remote_conn_take_job(c);
-		if (c->state != RC_TRANSACTION) {
-			/* every waiting job was refused before it began */
+		if (c->state != RC_TRANSACTION && c->state != RC_QUIT) {
+			/* every waiting job was refused before it began, or
+			   the rate has no slot yet */
 			c->rset_pending = false;
 			c->state = RC_RSET;
 			if (c->idle)
@@ -846,22 +1238,98 @@ remote_job_check(struct remote_conn *c, struct deliver_job *job)
 	return true;
 }
 
+/* remote_dest_arm - kick d again at the monotonic time when_us */
+static void
+remote_dest_arm(struct remote_dest *d, int64_t when_us)
+{
+	int64_t left = when_us - remote_now_us();
+	struct timeval tv;
+
+	if (left < 1000)
+		left = 1000;
+	tv.tv_sec = left / 1000000;
+	tv.tv_usec = left % 1000000;
+	evtimer_add(d->timer, &tv);
+}
+
+static void
+remote_dest_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	remote_dest_kick(arg);
+}
+
+/*
+ * remote_src_take - may a connection from src start a transaction now?
+ * Its rate gives it a slot (messages evenly spaced, no burst) and its
+ * pool's warm-up an allowance for today. On a yes, the slot and one
+ * message of the allowance are taken; on a no for the rate, d's timer is
+ * armed for the slot.
+ */
+static bool
+remote_src_take(struct remote_conn *c, struct remote_src *src)
+{
+	struct remote_dest *d = c->dest;
+	double rate = remote_site_rate(d);
+	int64_t now_us = remote_now_us(), now = time(NULL);
+	uint64_t allow;
+
+	if (rate > 0 && now_us < src->next_us) {
+		remote_dest_arm(d, src->next_us);
+		return false;
+	}
+	allow = shaping_warmup_allowance(conf_pool_find(remote_conf(c),
+	    d->pool), now);
+	if (!warmup_take(src->addr, allow, now)) {
+		if (!src->spent)
+			log_info("event=pool.warmup_spent pool=%s source=%s"
+			    " allowance=%llu", d->pool ? d->pool : "default",
+			    src->addr, (unsigned long long)allow);
+		src->spent = true;
+		return false;
+	}
+	if (rate > 0)
+		src->next_us = (src->next_us > now_us ? src->next_us : now_us) +
+		    (int64_t)(1e6 / rate);
+	return true;
+}
+
+/* remote_conn_idle - nothing to send now: wait for a job, or close */
+static void
+remote_conn_idle(struct remote_conn *c)
+{
+	struct remote_dest *d = c->dest;
+	struct timeval tv = { d->lim.idle_timeout, 0 };
+
+	c->state = RC_READY;
+	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	if (c->idle == NULL)
+		c->idle = evtimer_new(d->r->w->base, remote_idle_cb, c);
+	evtimer_add(c->idle, &tv);
+}
+
 /* remote_conn_take_job - start the next waiting job, or idle */
 static void
 remote_conn_take_job(struct remote_conn *c)
 {
 	struct remote_dest *d = c->dest;
+	struct remote_src *src = &d->srcs[c->src];
 	struct deliver_job *job;
-	struct timeval tv = { REMOTE_IDLE_SECONDS, 0 };
 
 	for (;;) {
-		if ((job = d->jobs) == NULL || d->r->stopping) {
-			c->state = RC_READY;
-			bufferevent_set_timeouts(c->bev, NULL, NULL);
-			if (c->idle == NULL)
-				c->idle = evtimer_new(d->r->w->base,
-				    remote_idle_cb, c);
-			evtimer_add(c->idle, &tv);
+		if ((job = d->jobs) == NULL || d->r->stopping ||
+		    d->site->suspended_until > time(NULL)) {
+			remote_conn_idle(c);
+			return;
+		}
+		if (!remote_src_take(c, src)) {
+			if (src->spent) {
+				/* this address is done for today */
+				c->state = RC_QUIT;
+				remote_send(c, "QUIT");
+				remote_timeout(c, 10);
+				return;
+			}
+			remote_conn_idle(c);
 			return;
 		}
 		d->jobs = job->next;
@@ -875,6 +1343,7 @@ remote_conn_take_job(struct remote_conn *c)
 	if (c->idle)
 		evtimer_del(c->idle);
 	c->job = job;
+	c->ndeliveries++;
 	c->step = 0;
 	c->accepted = 0;
 	c->have_final = false;
@@ -949,11 +1418,21 @@ static void
 remote_on_reply(struct remote_conn *c)
 {
 	int code = c->reply.code;
+	const struct conf_backoff *rule;
 	char summary[300];
 
 	smtp_reply_summary(&c->reply, summary, sizeof(summary));
 	switch (c->state) {
 	case RC_GREETING:
+		if (code / 100 == 4 && (rule = shaping_rule(remote_conf(c),
+		    code, c->reply.status, c->reply.text)) != NULL) {
+			/* "too many connections", "slow down": the site is
+			   fine, it wants less of us */
+			remote_site_backoff(c->dest, rule, summary);
+			remote_send(c, "QUIT");
+			remote_conn_free(c);
+			return;
+		}
 		if (code != 220) {
 			remote_send(c, "QUIT");
 			remote_conn_setup_failed(c, code >= 500 ? "5.0.0" :
@@ -1206,29 +1685,28 @@ remote_addr_text(const struct remote_addr *a, char *out, size_t n)
 	snprintf(out, n, "%s[%s]:%u", a->host, ip, port);
 }
 
-/* remote_bind_source - [relay] outbound_address, if set */
+/* remote_bind_source - the connection's source address, if it has one
+   of that family */
 static int
-remote_bind_source(int fd, const struct conf *conf, int family)
+remote_bind_source(int fd, const char *src, int family)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
 
-	if (conf->relay.outbound_address == NULL)
+	if (src == NULL || src[0] == '\0')
 		return 0;
 	memset(&ss, 0, sizeof(ss));
 	if (family == AF_INET) {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 
-		if (inet_pton(AF_INET, conf->relay.outbound_address,
-		    &s4->sin_addr) != 1)
+		if (inet_pton(AF_INET, src, &s4->sin_addr) != 1)
 			return 0;	/* the other family: no binding */
 		s4->sin_family = AF_INET;
 		len = sizeof(*s4);
 	} else {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 
-		if (inet_pton(AF_INET6, conf->relay.outbound_address,
-		    &s6->sin6_addr) != 1)
+		if (inet_pton(AF_INET6, src, &s6->sin6_addr) != 1)
 			return 0;
 		s6->sin6_family = AF_INET6;
 		len = sizeof(*s6);
@@ -1250,7 +1728,7 @@ remote_conn_next_addr(struct remote_conn *c)
 		remote_addr_text(a, c->peer, sizeof(c->peer));
 		fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 		    SOCK_CLOEXEC, 0);
-		if (fd == -1 || remote_bind_source(fd, conf,
+		if (fd == -1 || remote_bind_source(fd, d->srcs[c->src].addr,
 		    a->ss.ss_family) == -1) {
 			snprintf(c->lasterr, sizeof(c->lasterr), "%s: %s",
 			    c->peer, strerror(errno));
@@ -1486,87 +1964,12 @@ remote_mx_cmp(const void *a, const void *b)
 	return (int)x->pref - (int)y->pref;
 }
 
+/* --- connections ------------------------------------------------------ */
+
+/* remote_conn_start - a new connection for d from source address src:
+   resolve the site's MX hosts, then connect */
 static void
-remote_mx_cb(void *arg, const struct dns_answer *ans)
-{
-	struct remote_conn *c = arg;
-	struct remote_dest *d = c->dest;
-	struct dns_rr *rr;
-	size_t n = 0;
-
-	c->dns_mx = 0;
-	switch (ans->status) {
-	case DNS_OK:
-		break;
-	case DNS_NODATA:
-		/* no MX: the domain itself is the implicit MX (5.1) */
-		c->mx = xcalloc(1, sizeof(*c->mx));
-		snprintf(c->mx[0], sizeof(c->mx[0]), "%s", d->name);
-		c->nmx = 1;
-		remote_resolve_hosts(c);
-		return;
-	case DNS_NXDOMAIN:
-	case DNS_PERMFAIL:
-		log_info("event=remote.route dest=%s result=nxdomain", d->name);
-		remote_dest_fail_all(d, SPOOL_OUTCOME_BOUNCED, "5.1.2",
-		    ans->status == DNS_NXDOMAIN ? "the recipient domain does"
-		    " not exist (NXDOMAIN)" : "the recipient domain has no"
-		    " usable DNS records", 0);
-		remote_conn_free(c);
-		return;
-	case DNS_TEMPFAIL:
-	default:
-		snprintf(c->lasterr, sizeof(c->lasterr), "temporary DNS"
-		    " failure looking up the MX of %s", d->name);
-		snprintf(c->laststatus, sizeof(c->laststatus), "4.4.3");
-		c->naddrs = 0;
-		c->cur = 0;
-		remote_conn_next_addr(c);	/* backs the domain off */
-		return;
-	}
-	/* null MX (RFC 7505): a single MX "." — the domain takes no mail */
-	for (size_t i = 0; i < ans->n; i++)
-		if (ans->rr[i].type == DNS_T_MX &&
-		    strcmp(ans->rr[i].name, ".") == 0) {
-			log_info("event=remote.route dest=%s result=nullmx",
-			    d->name);
-			remote_dest_fail_all(d, SPOOL_OUTCOME_BOUNCED, "5.1.10",
-			    "the recipient domain accepts no mail (null MX,"
-			    " RFC 7505)", 0);
-			remote_conn_free(c);
-			return;
-		}
-	rr = xcalloc(ans->n, sizeof(*rr));
-	for (size_t i = 0; i < ans->n; i++)
-		if (ans->rr[i].type == DNS_T_MX)
-			rr[n++] = ans->rr[i];
-	/* by preference; equal preferences in random order (5.1) */
-	for (size_t i = n; i > 1; i--) {
-		size_t j = (size_t)arc4random_uniform((uint32_t)i);
-		struct dns_rr t = rr[i - 1];
-
-		rr[i - 1] = rr[j];
-		rr[j] = t;
-	}
-	qsort(rr, n, sizeof(*rr), remote_mx_cmp);
-	if (n > REMOTE_MAX_MX)
-		n = REMOTE_MAX_MX;
-	c->mx = xcalloc(n ? n : 1, sizeof(*c->mx));
-	for (size_t i = 0; i < n; i++) {
-		size_t l = strlen(rr[i].name);
-
-		snprintf(c->mx[i], sizeof(c->mx[i]), "%.*s",
-		    (int)(l > 1 && rr[i].name[l - 1] == '.' ? l - 1 : l),
-		    rr[i].name);
-	}
-	c->nmx = n;
-	free(rr);
-	remote_resolve_hosts(c);
-}
-
-/* remote_conn_start - a new connection for d: resolve, then connect */
-static void
-remote_conn_start(struct remote_dest *d)
+remote_conn_start(struct remote_dest *d, size_t src)
 {
 	struct remote *r = d->r;
 	struct remote_conn *c = xcalloc(1, sizeof(*c));
@@ -1574,19 +1977,22 @@ remote_conn_start(struct remote_dest *d)
 	char hostbuf[256];
 
 	c->dest = d;
+	c->src = src;
 	c->snap = conf_live_get(r->shared->live);
 	c->state = RC_RESOLVING;
 	smtp_reply_init(&c->reply);
 	c->next = d->conns;
 	d->conns = c;
 	d->nconns++;
+	d->srcs[src].nconns++;
 	r->nconns++;
-	remote_port(c, &host, hostbuf, sizeof(hostbuf));
-	if (d->smarthost || host[0] == '[') {
-		/* a smarthost or an address literal: no MX lookup */
+	if (d->smarthost) {
+		/* the smarthost: a name or an address literal, no MX */
 		char lit[256];
-		size_t l = strlen(host);
+		size_t l;
 
+		remote_port(c, &host, hostbuf, sizeof(hostbuf));
+		l = strlen(host);
 		if (host[0] == '[' && l > 2 && host[l - 1] == ']') {
 			snprintf(lit, sizeof(lit), "%.*s", (int)(l - 2), host + 1);
 			if (strncasecmp(lit, "IPv6:", 5) == 0)
@@ -1600,12 +2006,35 @@ remote_conn_start(struct remote_dest *d)
 		remote_resolve_hosts(c);
 		return;
 	}
-	c->dns_mx = r->res.query(r->res.ctx, host, DNS_T_MX, remote_mx_cb, c);
-	if (c->dns_mx == 0) {
-		snprintf(c->lasterr, sizeof(c->lasterr), "cannot query DNS");
+	if (d->nmx == 0) {
+		snprintf(c->lasterr, sizeof(c->lasterr), "no mail exchanger"
+		    " known for site %s", d->name);
 		snprintf(c->laststatus, sizeof(c->laststatus), "4.4.3");
 		remote_conn_next_addr(c);
+		return;
 	}
+	/* the site's hosts by preference; equal preferences in random
+	   order for each connection (RFC 5321 5.1) */
+	c->mx = xcalloc(d->nmx, sizeof(*c->mx));
+	c->nmx = d->nmx;
+	for (size_t i = 0; i < d->nmx; i++)
+		memcpy(c->mx[i], d->mx[i], sizeof(c->mx[i]));
+	for (size_t i = 0; i < d->nmx; ) {
+		size_t j = i;
+
+		while (j < d->nmx && d->mxpref[j] == d->mxpref[i])
+			j++;
+		for (size_t k = j - i; k > 1; k--) {
+			size_t m = i + (size_t)arc4random_uniform((uint32_t)k);
+			char t[256];
+
+			memcpy(t, c->mx[i + k - 1], sizeof(t));
+			memcpy(c->mx[i + k - 1], c->mx[m], sizeof(t));
+			memcpy(c->mx[m], t, sizeof(t));
+		}
+		i = j;
+	}
+	remote_resolve_hosts(c);
 }
 
 static void
@@ -1624,9 +2053,8 @@ remote_conn_free(struct remote_conn *c)
 		}
 	}
 	d->nconns--;
+	d->srcs[c->src].nconns--;
 	r->nconns--;
-	if (c->dns_mx)
-		r->res.cancel(r->res.ctx, c->dns_mx);
 	for (size_t i = 0; i < c->ndns_q; i++)
 		r->res.cancel(r->res.ctx, c->dns_q[i]);
 	if (c->job != NULL) {
@@ -1653,7 +2081,35 @@ remote_conn_free(struct remote_conn *c)
 	}
 }
 
-/* --- scheduling on the worker ----------------------------------------- */
+/* --- scheduling on the site's worker --------------------------------- */
+
+/* remote_next_midnight - the next 00:00 UTC after now */
+static int64_t
+remote_next_midnight(int64_t now)
+{
+	return (now / 86400 + 1) * 86400;
+}
+
+/* remote_dest_warmup - sources whose day's allowance is back; true when
+   some source may send */
+static bool
+remote_dest_warmup(struct remote_dest *d, const struct conf *conf,
+    int64_t now)
+{
+	uint64_t allow = shaping_warmup_allowance(conf_pool_find(conf,
+	    d->pool), now);
+	bool any = false;
+
+	for (size_t i = 0; i < d->nsrcs; i++) {
+		struct remote_src *src = &d->srcs[i];
+
+		if (src->spent && warmup_sent(src->addr, now) < allow)
+			src->spent = false;
+		if (!src->spent)
+			any = true;
+	}
+	return any;
+}
 
 /* remote_dest_kick - give waiting jobs to idle connections, open more */
 static void
@@ -1661,8 +2117,9 @@ remote_dest_kick(struct remote_dest *d)
 {
 	struct remote *r = d->r;
 	struct conf_snap *snap;
-	unsigned max_dest, max_total, want;
+	unsigned max_total, want, cap = 0;
 	int64_t now = time(NULL);
+	bool any;
 
 	if (d->jobs == NULL)
 		return;
@@ -1672,54 +2129,249 @@ remote_dest_kick(struct remote_dest *d)
 		    d->retry_at);
 		return;
 	}
-	for (struct remote_conn *c = d->conns; c && d->jobs; c = c->next)
-		if (c->state == RC_READY)
-			remote_conn_take_job(c);
-	if (d->jobs == NULL)
-		return;
-	snap = conf_live_get(r->shared->live);
-	max_dest = snap->conf->relay.max_connections_per_domain;
-	max_total = snap->conf->relay.max_outbound_connections /
-	    r->shared->nworkers + 1;
-	conf_snap_unref(snap);
-	/* one connection, plus one per REMOTE_JOBS_PER_CONN waiting jobs */
-	want = 1 + (unsigned)(d->njobs / REMOTE_JOBS_PER_CONN);
-	if (want > max_dest)
-		want = max_dest;
-	while (d->nconns < want && r->nconns < max_total)
-		remote_conn_start(d);
-}
-
-struct remote_route {
-	struct remote_shared	*shared;
-	struct deliver_job	*job;
-	bool			 smarthost;
-};
-
-/* remote_accept - on the destination's worker: queue the job */
-static void
-remote_accept(struct worker *w, void *data)
-{
-	struct deliver_job *job = data;
-	struct remote *r = w->remote;
-	struct remote_dest *d;
-	struct conf_snap *snap;
-	bool smarthost;
-
-	if (r == NULL || r->stopping) {
-		deliver_job_free(job);	/* still leased: after restart */
+	remote_site_tick(r, d->site, now);
+	if (d->site->suspended_until > now) {
+		remote_dest_suspend_all(d, d->site->suspended_until,
+		    d->site->reason);
 		return;
 	}
 	snap = conf_live_get(r->shared->live);
-	smarthost = snap->conf->relay.smarthost != NULL;
+	any = remote_dest_warmup(d, snap->conf, now);
+	if (!any && d->paused_until <= now) {
+		d->paused_until = remote_next_midnight(now);
+		log_info("event=pool.warmup_paused site=%s pool=%s until=%lld",
+		    d->name, d->pool ? d->pool : "default",
+		    (long long)d->paused_until);
+	}
+	if (!any) {
+		struct deliver_job *job;
+		char why[300];
+
+		snprintf(why, sizeof(why), "the warm-up allowance of pool %s"
+		    " is spent for today", d->pool ? d->pool : "default");
+		while ((job = d->jobs) != NULL) {
+			d->jobs = job->next;
+			job->next = NULL;
+			d->njobs--;
+			remote_job_throttle(r, job, d->paused_until, false, why);
+		}
+		d->jobs_tail = &d->jobs;
+		conf_snap_unref(snap);
+		return;
+	}
+	d->paused_until = 0;
+	for (struct remote_conn *c = d->conns; c && d->jobs; c = c->next)
+		if (c->state == RC_READY)
+			remote_conn_take_job(c);
+	if (d->jobs == NULL) {
+		conf_snap_unref(snap);
+		return;
+	}
+	max_total = snap->conf->relay.max_outbound_connections /
+	    r->shared->nworkers + 1;
 	conf_snap_unref(snap);
-	d = remote_dest_get(r, smarthost ? "[smarthost]" : job->domain,
-	    smarthost);
-	job->next = NULL;
-	*d->jobs_tail = job;
-	d->jobs_tail = &job->next;
+	for (size_t i = 0; i < d->nsrcs; i++)
+		if (!d->srcs[i].spent)
+			cap += d->lim.connection_limit;
+	/* one connection, plus one per REMOTE_JOBS_PER_CONN waiting jobs */
+	want = 1 + (unsigned)(d->njobs / REMOTE_JOBS_PER_CONN);
+	if (want > cap)
+		want = cap;
+	while (d->nconns < want && r->nconns < max_total) {
+		size_t best = d->nsrcs;
+
+		/* the source with the fewest connections, under its limit */
+		for (size_t i = 0; i < d->nsrcs; i++)
+			if (!d->srcs[i].spent &&
+			    d->srcs[i].nconns < d->lim.connection_limit &&
+			    (best == d->nsrcs ||
+			    d->srcs[i].nconns < d->srcs[best].nconns))
+				best = i;
+		if (best == d->nsrcs)
+			break;
+		remote_conn_start(d, best);
+	}
+}
+
+/* remote_job_split - job cut into jobs of at most max recipients (the
+   first keeps the original's; the rest are copies), as a list */
+static struct deliver_job *
+remote_job_split(struct deliver_job *job, unsigned max)
+{
+	struct deliver_job *head = job, **tail = &job->next;
+	size_t keep = max;
+
+	if (max == 0 || job->nrcpts <= max)
+		return job;
+	for (size_t i = keep; i < job->nrcpts; i += max) {
+		struct deliver_job *p = xcalloc(1, sizeof(*p));
+
+		p->msg_id = job->msg_id;
+		memcpy(p->qid, job->qid, sizeof(p->qid));
+		p->sender = xstrdup(job->sender);
+		p->transport = job->transport;
+		p->domain = xstrdup(job->domain);
+		p->arrival = job->arrival;
+		p->size = job->size;
+		p->body_file = job->body_file;
+		p->recovered = job->recovered;
+		p->envid = job->envid ? xstrdup(job->envid) : NULL;
+		p->ret = job->ret;
+		p->smtputf8 = job->smtputf8;
+		p->body8 = job->body8;
+		p->junk = job->junk;
+		p->pool = job->pool ? xstrdup(job->pool) : NULL;
+		p->priority = job->priority;
+		p->site = job->site ? xstrdup(job->site) : NULL;
+		for (size_t k = i; k < job->nrcpts && k < i + max; k++)
+			deliver_job_add_rcpt(p, job->rcpts[k].rcpt_id,
+			    job->rcpts[k].addr, job->rcpts[k].orig,
+			    job->rcpts[k].orcpt, job->rcpts[k].notify,
+			    job->rcpts[k].attempts);
+		if (job->body.data != NULL) {
+			p->body.data = xmalloc(job->body.len + 1);
+			memcpy(p->body.data, job->body.data, job->body.len);
+			p->body.data[job->body.len] = '\0';
+			p->body.len = job->body.len;
+		}
+		*tail = p;
+		tail = &p->next;
+	}
+	for (size_t k = keep; k < job->nrcpts; k++) {
+		free(job->rcpts[k].addr);
+		free(job->rcpts[k].orig);
+		free(job->rcpts[k].orcpt);
+	}
+	job->nrcpts = keep;
+	return head;
+}
+
+/*
+ * remote_dest_admit - queue job at d, or send it back: its site is
+ * suspended, or d's rate already holds REMOTE_HOLD_SECONDS of work (then
+ * it gets the time of a slot behind those already given out, so jobs
+ * come back about when they can go). High priority goes ahead of normal.
+ */
+static void
+remote_dest_admit(struct remote_dest *d, struct deliver_job *job, int64_t now)
+{
+	struct remote_site *si = d->site;
+	struct deliver_job **pp;
+	double rate = remote_site_rate(d);
+	char why[300];
+
+	if (si->suspended_until > now) {
+		snprintf(why, sizeof(why), "site %s is suspended: %s", d->name,
+		    si->reason);
+		remote_job_throttle(d->r, job, si->suspended_until, true, why);
+		return;
+	}
+	if (rate > 0) {
+		double total = rate * (double)d->nsrcs, hold;
+		int64_t at;
+
+		hold = total * REMOTE_HOLD_SECONDS;
+		if (hold < REMOTE_HOLD_MIN)
+			hold = REMOTE_HOLD_MIN;
+		if (hold > REMOTE_HOLD_MAX)
+			hold = REMOTE_HOLD_MAX;
+		if ((double)d->njobs >= hold) {
+			double first = (double)now + (double)d->njobs / total;
+
+			if (d->cursor < first)
+				d->cursor = first;
+			d->cursor += 1.0 / total;
+			at = (int64_t)(d->cursor - REMOTE_HOLD_SECONDS / 2);
+			if (at <= now)
+				at = now + 1;
+			snprintf(why, sizeof(why), "site %s sends at most %.3g"
+			    " messages/s per source address: queued for a"
+			    " later slot", d->name, rate);
+			remote_job_throttle(d->r, job, at, false, why);
+			return;
+		}
+	}
+	pp = &d->jobs;
+	if (job->priority > SPOOL_PRIORITY_NORMAL)
+		while (*pp != NULL && (*pp)->priority >= job->priority)
+			pp = &(*pp)->next;
+	else
+		pp = d->jobs_tail;
+	job->next = *pp;
+	*pp = job;
+	if (job->next == NULL)
+		d->jobs_tail = &job->next;
 	d->njobs++;
+}
+
+/* what a domain's worker hands the site's worker */
+struct remote_hand {
+	struct deliver_job	*job;
+	char			 site[SHAPING_SITE_MAX];
+	bool			 smarthost;
+	char			 (*mx)[256];
+	unsigned		*mxpref;
+	size_t			 nmx;
+};
+
+static void
+remote_hand_free(struct remote_hand *h)
+{
+	deliver_job_free(h->job);
+	free(h->mx);
+	free(h->mxpref);
+	free(h);
+}
+
+/* remote_site_enqueue - on the site's worker: the job joins its site */
+static void
+remote_site_enqueue(struct remote *r, struct remote_hand *h)
+{
+	struct conf_snap *snap = conf_live_get(r->shared->live);
+	struct shaping_limits lim;
+	struct remote_dest *d;
+	struct deliver_job *job = h->job, *next;
+	int64_t now = time(NULL);
+
+	shaping_limits(snap->conf, h->site, &lim);
+	d = remote_dest_get(r, h->site, job->pool ? job->pool : lim.pool,
+	    h->smarthost, snap->conf);
+	d->lim = lim;
+	conf_snap_unref(snap);
+	if (h->nmx > 0) {
+		/* the latest answer for the site's hosts */
+		free(d->mx);
+		free(d->mxpref);
+		d->mx = h->mx;
+		d->mxpref = h->mxpref;
+		d->nmx = h->nmx;
+		h->mx = NULL;
+		h->mxpref = NULL;
+	}
+	free(job->site);
+	job->site = xstrdup(h->site);
+	h->job = NULL;
+	remote_hand_free(h);
+	remote_site_tick(r, d->site, now);
+	for (job = remote_job_split(job, lim.max_rcpts); job; job = next) {
+		next = job->next;
+		job->next = NULL;
+		remote_dest_admit(d, job, now);
+	}
 	remote_dest_kick(d);
+	remote_dest_gc(d);
+}
+
+static void
+remote_site_accept(struct worker *w, void *data)
+{
+	struct remote *r = w->remote;
+
+	if (r == NULL || r->stopping) {
+		remote_hand_free(data);	/* still leased: after restart */
+		return;
+	}
+	remote_site_enqueue(r, data);
 }
 
 static unsigned
@@ -1730,6 +2382,303 @@ remote_hash(const char *s)
 	for (; *s; s++)
 		h = (h ^ (unsigned char)(*s | 0x20)) * 16777619u;
 	return h;
+}
+
+/* remote_forward - job goes to its site, on the site's worker */
+static void
+remote_forward(struct remote *r, struct deliver_job *job, const char *site,
+    bool smarthost, const struct remote_route *rt)
+{
+	struct remote_hand *h = xcalloc(1, sizeof(*h));
+	struct worker *w;
+
+	h->job = job;
+	snprintf(h->site, sizeof(h->site), "%s", site);
+	h->smarthost = smarthost;
+	if (rt != NULL && rt->nmx > 0) {
+		h->mx = xcalloc(rt->nmx, sizeof(*h->mx));
+		h->mxpref = xcalloc(rt->nmx, sizeof(*h->mxpref));
+		memcpy(h->mx, rt->mx, rt->nmx * sizeof(*h->mx));
+		memcpy(h->mxpref, rt->mxpref, rt->nmx * sizeof(*h->mxpref));
+		h->nmx = rt->nmx;
+	}
+	w = &r->shared->workers[remote_hash(site) % r->shared->nworkers];
+	if (w == r->w)
+		remote_site_enqueue(r, h);
+	else
+		worker_call(w, remote_site_accept, h);
+}
+
+/* --- routes: a domain's MX hosts and site ----------------------------- */
+
+static struct remote_route **
+remote_route_slot(struct remote *r, const char *domain)
+{
+	return &r->routes[remote_hash(domain) % REMOTE_ROUTE_BUCKETS];
+}
+
+static void
+remote_route_free(struct remote *r, struct remote_route *rt)
+{
+	struct deliver_job *job;
+
+	if (rt->resolving && rt->dns_q != 0)
+		r->res.cancel(r->res.ctx, rt->dns_q);
+	while ((job = rt->jobs) != NULL) {
+		rt->jobs = job->next;
+		deliver_job_free(job);	/* still leased: after restart */
+	}
+	free(rt->mx);
+	free(rt->mxpref);
+	free(rt->domain);
+	free(rt);
+	r->nroutes--;
+}
+
+/* remote_route_sweep - forget answers past their time (all that wait for
+   nothing when there are too many) */
+static void
+remote_route_sweep(struct remote *r, int64_t now, bool all)
+{
+	for (size_t i = 0; i < REMOTE_ROUTE_BUCKETS; i++) {
+		struct remote_route **pp = &r->routes[i], *rt;
+
+		while ((rt = *pp) != NULL) {
+			if (!rt->resolving && rt->jobs == NULL &&
+			    rt->retry_at <= now && (all || rt->expires <= now)) {
+				*pp = rt->next;
+				remote_route_free(r, rt);
+			} else
+				pp = &rt->next;
+		}
+	}
+}
+
+/* remote_route_finish - every waiting job gets the same outcome */
+static void
+remote_route_finish(struct remote_route *rt, enum spool_outcome outcome,
+    const char *status, const char *reply, int64_t retry_at)
+{
+	struct deliver_job *job;
+
+	while ((job = rt->jobs) != NULL) {
+		rt->jobs = job->next;
+		job->next = NULL;
+		remote_job_finish(rt->r, job, outcome, status, reply, NULL, NULL,
+		    retry_at);
+	}
+	rt->jobs_tail = &rt->jobs;
+}
+
+/* remote_route_known - the route is known: waiting jobs to their site */
+static void
+remote_route_known(struct remote_route *rt)
+{
+	struct conf_snap *snap = conf_live_get(rt->r->shared->live);
+	const char **names = xcalloc(rt->nmx ? rt->nmx : 1, sizeof(*names));
+	struct deliver_job *job;
+
+	for (size_t i = 0; i < rt->nmx; i++)
+		names[i] = rt->mx[i];
+	shaping_site_name(snap->conf, rt->domain, names, rt->nmx, rt->site,
+	    sizeof(rt->site));
+	free(names);
+	conf_snap_unref(snap);
+	rt->expires = time(NULL) + REMOTE_ROUTE_TTL;
+	rt->failures = 0;
+	rt->retry_at = 0;
+	log_debug("event=remote.route dest=%s site=%s mx=%zu", rt->domain,
+	    rt->site, rt->nmx);
+	while ((job = rt->jobs) != NULL) {
+		rt->jobs = job->next;
+		job->next = NULL;
+		remote_forward(rt->r, job, rt->site, false, rt);
+	}
+	rt->jobs_tail = &rt->jobs;
+}
+
+static void
+remote_route_mx_cb(void *arg, const struct dns_answer *ans)
+{
+	struct remote_route *rt = arg;
+	struct remote *r = rt->r;
+	struct dns_rr *rr;
+	size_t n = 0;
+
+	rt->dns_q = 0;
+	rt->resolving = false;
+	free(rt->mx);
+	free(rt->mxpref);
+	rt->mx = NULL;
+	rt->mxpref = NULL;
+	rt->nmx = 0;
+	switch (ans->status) {
+	case DNS_OK:
+		break;
+	case DNS_NODATA:
+		/* no MX: the domain itself is the implicit MX (5.1) */
+		rt->mx = xcalloc(1, sizeof(*rt->mx));
+		rt->mxpref = xcalloc(1, sizeof(*rt->mxpref));
+		snprintf(rt->mx[0], sizeof(rt->mx[0]), "%s", rt->domain);
+		rt->nmx = 1;
+		remote_route_known(rt);
+		return;
+	case DNS_NXDOMAIN:
+	case DNS_PERMFAIL:
+		log_info("event=remote.route dest=%s result=nxdomain",
+		    rt->domain);
+		remote_route_finish(rt, SPOOL_OUTCOME_BOUNCED, "5.1.2",
+		    ans->status == DNS_NXDOMAIN ? "the recipient domain does"
+		    " not exist (NXDOMAIN)" : "the recipient domain has no"
+		    " usable DNS records", 0);
+		return;
+	case DNS_TEMPFAIL:
+	default: {
+		struct conf_snap *snap = conf_live_get(r->shared->live);
+		char reply[400];
+
+		rt->failures++;
+		rt->retry_at = time(NULL) + remote_backoff(snap->conf,
+		    rt->failures);
+		conf_snap_unref(snap);
+		snprintf(reply, sizeof(reply), "temporary DNS failure looking"
+		    " up the MX of %s", rt->domain);
+		log_info("event=remote.backoff dest=%s failures=%u"
+		    " retry_in=%llds error=\"%s\"", rt->domain, rt->failures,
+		    (long long)(rt->retry_at - time(NULL)), reply);
+		remote_route_finish(rt, SPOOL_OUTCOME_DEFERRED, "4.4.3", reply,
+		    rt->retry_at);
+		return;
+	}
+	}
+	/* null MX (RFC 7505): a single MX "." - the domain takes no mail */
+	for (size_t i = 0; i < ans->n; i++)
+		if (ans->rr[i].type == DNS_T_MX &&
+		    strcmp(ans->rr[i].name, ".") == 0) {
+			log_info("event=remote.route dest=%s result=nullmx",
+			    rt->domain);
+			remote_route_finish(rt, SPOOL_OUTCOME_BOUNCED, "5.1.10",
+			    "the recipient domain accepts no mail (null MX,"
+			    " RFC 7505)", 0);
+			return;
+		}
+	rr = xcalloc(ans->n ? ans->n : 1, sizeof(*rr));
+	for (size_t i = 0; i < ans->n; i++)
+		if (ans->rr[i].type == DNS_T_MX)
+			rr[n++] = ans->rr[i];
+	qsort(rr, n, sizeof(*rr), remote_mx_cmp);
+	if (n > REMOTE_MAX_MX)
+		n = REMOTE_MAX_MX;
+	if (n == 0) {
+		/* answered, but with no MX among the records */
+		rt->mx = xcalloc(1, sizeof(*rt->mx));
+		rt->mxpref = xcalloc(1, sizeof(*rt->mxpref));
+		snprintf(rt->mx[0], sizeof(rt->mx[0]), "%s", rt->domain);
+		rt->nmx = 1;
+		free(rr);
+		remote_route_known(rt);
+		return;
+	}
+	rt->mx = xcalloc(n, sizeof(*rt->mx));
+	rt->mxpref = xcalloc(n, sizeof(*rt->mxpref));
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(rr[i].name);
+
+		snprintf(rt->mx[i], sizeof(rt->mx[i]), "%.*s",
+		    (int)(l > 1 && rr[i].name[l - 1] == '.' ? l - 1 : l),
+		    rr[i].name);
+		rt->mxpref[i] = rr[i].pref;
+	}
+	rt->nmx = n;
+	free(rr);
+	remote_route_known(rt);
+}
+
+/* remote_accept - on the domain's worker: find its site, pass the job */
+static void
+remote_accept(struct worker *w, void *data)
+{
+	struct deliver_job *job = data;
+	struct remote *r = w->remote;
+	struct remote_route **slot, *rt;
+	struct conf_snap *snap;
+	bool smarthost;
+	int64_t now = time(NULL);
+
+	if (r == NULL || r->stopping) {
+		deliver_job_free(job);	/* still leased: after restart */
+		return;
+	}
+	snap = conf_live_get(r->shared->live);
+	smarthost = snap->conf->relay.smarthost != NULL;
+	conf_snap_unref(snap);
+	job->next = NULL;
+	if (smarthost) {
+		remote_forward(r, job, "[smarthost]", true, NULL);
+		return;
+	}
+	if (now >= r->next_sweep || r->nroutes >= REMOTE_ROUTE_MAX) {
+		remote_route_sweep(r, now, r->nroutes >= REMOTE_ROUTE_MAX);
+		r->next_sweep = now + 60;
+	}
+	slot = remote_route_slot(r, job->domain);
+	for (rt = *slot; rt; rt = rt->next)
+		if (strcasecmp(rt->domain, job->domain) == 0)
+			break;
+	if (rt == NULL) {
+		rt = xcalloc(1, sizeof(*rt));
+		rt->r = r;
+		rt->domain = xstrdup(job->domain);
+		rt->jobs_tail = &rt->jobs;
+		rt->next = *slot;
+		*slot = rt;
+		r->nroutes++;
+	}
+	if (rt->retry_at > now) {
+		char reply[400];
+
+		snprintf(reply, sizeof(reply), "temporary DNS failure looking"
+		    " up the MX of %s", rt->domain);
+		remote_job_finish(r, job, SPOOL_OUTCOME_DEFERRED, "4.4.3",
+		    reply, NULL, NULL, rt->retry_at);
+		return;
+	}
+	if (!rt->resolving && rt->expires > now) {
+		remote_forward(r, job, rt->site, false, rt);
+		return;
+	}
+	*rt->jobs_tail = job;
+	rt->jobs_tail = &job->next;
+	if (rt->resolving)
+		return;
+	if (job->domain[0] == '[') {
+		/* an address literal: the address is the route */
+		char lit[256];
+		size_t l = strlen(job->domain);
+
+		snprintf(lit, sizeof(lit), "%.*s", (int)(l > 2 ? l - 2 : 0),
+		    job->domain + 1);
+		if (strncasecmp(lit, "IPv6:", 5) == 0)
+			memmove(lit, lit + 5, strlen(lit + 5) + 1);
+		free(rt->mx);
+		free(rt->mxpref);
+		rt->mx = xcalloc(1, sizeof(*rt->mx));
+		rt->mxpref = xcalloc(1, sizeof(*rt->mxpref));
+		snprintf(rt->mx[0], sizeof(rt->mx[0]), "%s", lit);
+		rt->nmx = 1;
+		remote_route_known(rt);
+		return;
+	}
+	rt->resolving = true;
+	rt->dns_q = r->res.query(r->res.ctx, rt->domain, DNS_T_MX,
+	    remote_route_mx_cb, rt);
+	if (rt->dns_q == 0) {
+		struct dns_answer ans;
+
+		memset(&ans, 0, sizeof(ans));
+		ans.status = DNS_TEMPFAIL;
+		remote_route_mx_cb(rt, &ans);
+	}
 }
 
 void
@@ -1763,6 +2712,11 @@ remote_flush_here(struct worker *w, void *data)
 		d->retry_at = 0;
 		d->failures = 0;
 	}
+	for (size_t i = 0; i < REMOTE_ROUTE_BUCKETS; i++)
+		for (struct remote_route *rt = r->routes[i]; rt; rt = rt->next) {
+			rt->retry_at = 0;
+			rt->failures = 0;
+		}
 }
 
 void
@@ -1770,6 +2724,69 @@ remote_flush(struct remote_shared *shared)
 {
 	for (unsigned i = 0; i < shared->nworkers; i++)
 		worker_call(&shared->workers[i], remote_flush_here, NULL);
+}
+
+/* an operator's suspension, on its way to the site's worker */
+struct remote_hold {
+	char	site[SHAPING_SITE_MAX];
+	int64_t	until;
+	char	reason[256];
+};
+
+static void
+remote_site_hold(struct worker *w, void *data)
+{
+	struct remote_hold *h = data;
+	struct remote *r = w->remote;
+	struct remote_site *si;
+
+	if (r == NULL || r->stopping) {
+		free(h);
+		return;
+	}
+	si = remote_site_get(r, h->site);
+	if (h->until > time(NULL)) {
+		si->suspended_until = h->until;
+		si->manual = true;
+		snprintf(si->reason, sizeof(si->reason), "%s", h->reason[0] ?
+		    h->reason : "suspended by the operator");
+		log_info("event=site.suspend site=%s until=%lld manual=yes"
+		    " reason=\"%s\"", si->name, (long long)si->suspended_until,
+		    si->reason);
+		remote_site_report(r, si);
+		for (struct remote_dest *d = r->dests; d; d = d->next)
+			if (d->site == si)
+				remote_dest_suspend_all(d, si->suspended_until,
+				    si->reason);
+	} else {
+		bool was = si->suspended_until != 0;
+
+		si->suspended_until = 0;
+		si->manual = false;
+		si->reason[0] = '\0';
+		if (was)
+			log_info("event=site.resume site=%s manual=yes",
+			    si->name);
+		remote_site_report(r, si);
+		for (struct remote_dest *d = r->dests; d; d = d->next)
+			if (d->site == si)
+				remote_dest_kick(d);
+	}
+	remote_site_gc(r, si);
+	free(h);
+}
+
+void
+remote_site_suspend(struct remote_shared *shared, const char *site,
+    int64_t until, const char *reason)
+{
+	struct remote_hold *h = xcalloc(1, sizeof(*h));
+
+	snprintf(h->site, sizeof(h->site), "%s", site);
+	h->until = until;
+	snprintf(h->reason, sizeof(h->reason), "%s", reason ? reason : "");
+	worker_call(&shared->workers[remote_hash(site) % shared->nworkers],
+	    remote_site_hold, h);
 }
 
 struct remote *
@@ -1806,6 +2823,14 @@ remote_stop(struct remote *r)
 	if (r == NULL)
 		return;
 	r->stopping = true;
+	for (size_t i = 0; i < REMOTE_ROUTE_BUCKETS; i++) {
+		struct remote_route *rt;
+
+		while ((rt = r->routes[i]) != NULL) {
+			r->routes[i] = rt->next;
+			remote_route_free(r, rt);
+		}
+	}
 	while (r->dests != NULL) {
 		struct remote_dest *d = r->dests;
 
@@ -1818,8 +2843,13 @@ remote_stop(struct remote *r)
 			deliver_job_free(job);
 		}
 		r->dests = d->next;
-		free(d->name);
-		free(d);
+		remote_dest_free(d);
+	}
+	while (r->sites != NULL) {
+		struct remote_site *si = r->sites;
+
+		r->sites = si->next;
+		free(si);
 	}
 }
 
@@ -1832,13 +2862,4 @@ remote_free(struct remote *r)
 	dns_free(r->dns);
 	SSL_CTX_free(r->ssl_ctx);
 	free(r);
-}
-
-void
-remote_site_suspend(struct remote_shared *shared, const char *site,
-    int64_t until, const char *reason)
-{
-	(void)shared;
-	log_info("event=site.suspend site=%s until=%lld reason=\"%s\"", site,
-	    (long long)until, reason ? reason : "");
 }

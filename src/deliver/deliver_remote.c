@@ -2337,6 +2337,7 @@ remote_site_enqueue(struct remote *r, struct remote_hand *h)
 	d = remote_dest_get(r, h->site, job->pool ? job->pool : lim.pool,
 	    h->smarthost, snap->conf);
 	d->lim = lim;
+	d->site->rate_conf = lim.rate;
 	conf_snap_unref(snap);
 	if (h->nmx > 0) {
 		/* the latest answer for the site's hosts */

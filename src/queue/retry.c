@@ -62,7 +62,8 @@ retry_apply(struct spool *sp, struct spool_result *res,
 		}
 		rc = spool_rcpt_defer(sp, res->rcpt_id, now, reply,
 		    (int64_t)conf->relay.retry_min,
-		    (int64_t)conf->relay.retry_max, res->retry_at, warned, err);
+		    (int64_t)conf->relay.retry_max, res->retry_at, warned,
+		    res->site, err);
 	} else {
 		if (res->outcome == SPOOL_OUTCOME_BOUNCED && !never &&
 		    (rs.notify == 0 || (rs.notify & SMTP_NOTIFY_FAILURE)))
@@ -77,7 +78,8 @@ retry_apply(struct spool *sp, struct spool_result *res,
 			    res->remote_mta, diag, now, 0);
 		rc = spool_rcpt_settle(sp, res->rcpt_id,
 		    res->outcome == SPOOL_OUTCOME_DELIVERED ?
-		    SPOOL_RCPT_DELIVERED : SPOOL_RCPT_BOUNCED, now, reply, err);
+		    SPOOL_RCPT_DELIVERED : SPOOL_RCPT_BOUNCED, now, reply,
+		    res->site, err);
 	}
 	spool_rcpt_state_fini(&rs);
 	return rc;

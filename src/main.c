@@ -17,7 +17,9 @@ static const struct main_cmd main_cmds[] = {
 	{ "serve", cli_serve,
 	  "serve [-c FILE]        run the daemon in the foreground" },
 	{ "queue", cli_queue,
-	  "queue list|show ID|flush [ID]|delete ID|hold ID|release ID [-c FILE]" },
+	  "queue list [--site]|show ID|flush [ID]|delete ID|hold ID|release ID\n"
+	  "              | suspend SITE [--for DURATION] [--reason TEXT]\n"
+	  "              | resume SITE [-c FILE]" },
 	{ "suppress", cli_suppress,
 	  "suppress list|add ADDRESS|remove ADDRESS [-c FILE]" },
 	{ "passwd", cli_passwd,

@@ -45,6 +45,7 @@
 #include "net/worker.h"
 #include "policy/limits.h"
 #include "queue/qmgr.h"
+#include "queue/sites.h"
 #include "server/smtp_server.h"
 #include "spool/spool.h"
 
@@ -78,6 +79,14 @@ serve_outbound_free(struct worker *w)
 {
 	remote_free(w->remote);
 	w->remote = NULL;
+}
+
+/* the operator's suspensions, from the queue manager to the agent */
+static void
+serve_site_hook(void *arg, const char *site, int64_t until,
+    const char *reason)
+{
+	remote_site_suspend(arg, site, until, reason);
 }
 
 /* what the workers run: SMTP sessions and outbound deliveries */
@@ -267,6 +276,10 @@ cli_serve(int argc, char **argv)
 	sv.rshared.report = qmgr_report;
 	sv.rshared.report_arg = sv.qmgr;
 	sv.rshared.live = &sv.live;
+	/* sites: the agent's states to the spool, the operator's back */
+	sv.rshared.site_state = sites_report;
+	sv.rshared.site_state_arg = sv.qmgr;
+	qmgr_set_site_hook(sv.qmgr, serve_site_hook, &sv.rshared);
 	for (unsigned i = 0; i < sv.nworkers; i++) {
 		if (worker_init(&sv.workers[i], i, &sv.ctx,
 		    listen_worker(&sv.socks, i), sv.socks.per_worker) == -1)

@@ -145,6 +145,15 @@ static _Atomic unsigned	metrics_ndomains;
 /* 0: empty, else 1 + the domain's index */
 static _Atomic unsigned	metrics_domain_hash[METRICS_DOMAIN_HASH];
 
+/* destination sites: few changes, so under metrics_lock */
+#define METRICS_SITE_LEN	128
+static struct metrics_site {
+	char		name[METRICS_SITE_LEN];
+	bool		suspended;
+	double		rate;
+}			metrics_sites[METRICS_SITES_MAX];
+static unsigned		metrics_nsites;
+
 /* metrics_listener_slot - the listener's index, or METRICS_LISTENERS_MAX
    ("other"); a new name takes the next free index */
 static unsigned
@@ -374,6 +383,32 @@ metrics_observe_since(enum metric_hist h, int64_t t0_ns)
 }
 
 void
+metrics_site_set(const char *site, bool suspended, double rate)
+{
+	unsigned i;
+	size_t len;
+
+	if (site == NULL || (len = strlen(site)) == 0 ||
+	    len >= METRICS_SITE_LEN || !metrics_domain_ok(site, len))
+		return;
+	if (!(rate >= 0) || rate > 1e12)	/* NaN, negative, absurd */
+		rate = 0;
+	pthread_mutex_lock(&metrics_lock);
+	for (i = 0; i < metrics_nsites; i++)
+		if (strcmp(metrics_sites[i].name, site) == 0)
+			break;
+	if (i == metrics_nsites && i < METRICS_SITES_MAX) {
+		memcpy(metrics_sites[i].name, site, len + 1);
+		metrics_nsites++;
+	}
+	if (i < metrics_nsites) {
+		metrics_sites[i].suspended = suspended;
+		metrics_sites[i].rate = rate;
+	}
+	pthread_mutex_unlock(&metrics_lock);
+}
+
+void
 metrics_listener(const char *name)
 {
 	(void)metrics_listener_slot(name);
@@ -395,6 +430,8 @@ metrics_reset(void)
 		atomic_store(&metrics_domain_hash[i], 0);
 	atomic_store(&metrics_nlisteners, 0);
 	atomic_store(&metrics_ndomains, 0);
+	metrics_nsites = 0;
+	memset(metrics_sites, 0, sizeof(metrics_sites));
 	memset(metrics_listeners, 0, sizeof(metrics_listeners));
 	memset(metrics_domains, 0, sizeof(metrics_domains));
 	pthread_mutex_unlock(&metrics_lock);
@@ -535,6 +572,39 @@ metrics_render_hist(struct buf *out, enum metric_hist h)
 	return 0;
 }
 
+/* metrics_render_sites - relais_site_suspended and relais_site_rate */
+static int
+metrics_render_sites(struct buf *out)
+{
+	char value[32];
+	int rc = 0;
+
+	pthread_mutex_lock(&metrics_lock);
+	if (metrics_head(out, "relais_site_suspended", "gauge", "1 if the"
+	    " destination site is suspended (by the operator, or by a reply"
+	    " that asked for it), else 0, as the outbound agent last"
+	    " reported. site: the first 64 sites reported since start.") == -1)
+		rc = -1;
+	for (unsigned i = 0; rc == 0 && i < metrics_nsites; i++)
+		if (metrics_series(out, "relais_site_suspended", "site",
+		    metrics_sites[i].name, NULL,
+		    metrics_sites[i].suspended ? "1" : "0") == -1)
+			rc = -1;
+	if (rc == 0 && metrics_head(out, "relais_site_rate", "gauge",
+	    "Messages per second the outbound agent allows the destination"
+	    " site now (0: no limit), as last reported. site: as for"
+	    " relais_site_suspended.") == -1)
+		rc = -1;
+	for (unsigned i = 0; rc == 0 && i < metrics_nsites; i++) {
+		snprintf(value, sizeof(value), "%.3f", metrics_sites[i].rate);
+		if (metrics_series(out, "relais_site_rate", "site",
+		    metrics_sites[i].name, NULL, value) == -1)
+			rc = -1;
+	}
+	pthread_mutex_unlock(&metrics_lock);
+	return rc;
+}
+
 int
 metrics_render(struct buf *out)
 {
@@ -558,6 +628,8 @@ metrics_render(struct buf *out)
 	    " domain=\"other\").", METRICS_DOMAINS_MAX);
 	if (metrics_head(out, "relais_metrics_domains", "gauge", help) == -1 ||
 	    buf_appendf(out, "relais_metrics_domains %u\n", nd) == -1)
+		return -1;
+	if (metrics_render_sites(out) == -1)
 		return -1;
 	last = "";
 	for (unsigned h = 0; h < METRIC_H__COUNT; h++) {

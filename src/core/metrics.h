@@ -17,12 +17,14 @@
 #ifndef RELAIS_CORE_METRICS_H
 #define RELAIS_CORE_METRICS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct buf;
 
 #define METRICS_LISTENERS_MAX	16	/* then listener="other" */
 #define METRICS_DOMAINS_MAX	64	/* then domain="other" */
+#define METRICS_SITES_MAX	64	/* then no series */
 
 /* counters and gauges; the comment names the label metrics_count takes */
 enum metric_id {
@@ -76,6 +78,15 @@ void	metrics_observe(enum metric_hist h, double seconds);
 int64_t	metrics_mono_ns(void);
 /* metrics_observe_since - observe the time since t0 (metrics_mono_ns) */
 void	metrics_observe_since(enum metric_hist h, int64_t t0_ns);
+
+/*
+ * metrics_site_set - the state of a destination site as its agent last
+ * reported it: relais_site_suspended{site} 1 or 0 and relais_site_rate
+ * {site} (messages per second now, 0: no limit). The first
+ * METRICS_SITES_MAX sites reported since start have series; later ones
+ * none (any thread; a lock, taken only when a site's state changes).
+ */
+void	metrics_site_set(const char *site, bool suspended, double rate);
 
 /* metrics_listener - give a listener its label now (the config's names,
    at start), so its series are there from the first scrape */

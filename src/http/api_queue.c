@@ -57,6 +57,8 @@ api_rcpt_json(const struct spool_qrcpt *r)
 	    api_time(r->next_attempt) : json_null());
 
 	json_object_set_new(j, "last_reply", http_json_str(r->last_reply));
+	/* the destination site of its last remote result (null: none) */
+	json_object_set_new(j, "site", http_json_str(r->site));
 	return j;
 }
 

@@ -125,6 +125,8 @@ void	api_message_get(struct http_req *r, const char *qid); /* api_queue.c */
 void	api_queue_list(struct http_req *r);
 void	api_queue_act(struct http_req *r, const char *qid, const char *act);
 void	api_events(struct http_req *r);			/* api_events.c */
+/* api_sites - GET /v1/sites (rest NULL), POST /v1/sites/NAME/ACTION */
+void	api_sites(struct http_req *r, const char *rest);	/* api_sites.c */
 void	api_suppressions(struct http_req *r, const char *addr);
 void	http_metrics(struct http_req *r);			/* http_metrics.c */
 void	http_healthz(struct http_req *r);

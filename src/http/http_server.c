@@ -389,6 +389,12 @@ http_route(struct http_req *r)
 	} else if (strncmp(p, "/v1/suppressions/", 17) == 0) {
 		if (http_auth(r))
 			api_suppressions(r, p + 17);
+	} else if (strcmp(p, "/v1/sites") == 0) {
+		if (http_auth(r))
+			api_sites(r, NULL);
+	} else if (strncmp(p, "/v1/sites/", 10) == 0) {
+		if (http_auth(r))
+			api_sites(r, p + 10);
 	} else if (strcmp(p, "/v1/stats") == 0) {
 		if (http_method(r, EVHTTP_REQ_GET) && http_auth(r))
 			api_stats(r);

@@ -30,6 +30,7 @@
 #include "queue/qmgr.h"
 #include "queue/retry.h"
 #include "queue/sched.h"
+#include "spool/spool.h"
 
 /* recipients handed to the delivery agents and not yet reported */
 #define QMGR_INFLIGHT_MAX	256
@@ -60,6 +61,8 @@
    suppress) and prunes old events */
 #define QMGR_HOUSEKEEPING_INTERVAL	2
 #define QMGR_PRUNE_INTERVAL		600
+/* a site's row not changed for this long, and not suspended, goes */
+#define QMGR_SITE_RETENTION		(30 * 86400)
 
 enum qmgr_req_type {
 	QMGR_REQ_MSG,
@@ -79,6 +82,7 @@ struct qmgr_req {
 	struct spool_result	 res;		/* RESULT */
 	qmgr_call_fn		*call;		/* CALL */
 	qmgr_call_done_fn	*call_done;
+	bool			 lazy;		/* CALL: no fsync of its own */
 };
 
 /* what a qmgr_call function sees */
@@ -118,6 +122,13 @@ struct qmgr {
 	int64_t			 suppress_gen;	/* as last loaded */
 	bool			 suppress_loaded;
 	int64_t			 next_prune;	/* unix time */
+
+	/* the operator's suspensions, for the agent */
+	qmgr_site_hook_fn	*site_hook;
+	void			*site_hook_arg;
+	int64_t			 sites_gen;	/* as last applied */
+	bool			 sites_loaded;
+	bool			 sites_dirty;	/* a call changed them */
 };
 
 static void	*qmgr_thread(void *arg);
@@ -280,6 +291,33 @@ qmgr_call(struct qmgr *q, qmgr_call_fn *fn, qmgr_call_done_fn *done,
 	req->call_done = done;
 	req->arg = arg;
 	qmgr_enqueue(q, req);
+}
+
+void
+qmgr_call_lazy(struct qmgr *q, qmgr_call_fn *fn, qmgr_call_done_fn *done,
+    void *arg)
+{
+	struct qmgr_req *req = xcalloc(1, sizeof(*req));
+
+	req->type = QMGR_REQ_CALL;
+	req->call = fn;
+	req->call_done = done;
+	req->arg = arg;
+	req->lazy = true;
+	qmgr_enqueue(q, req);
+}
+
+void
+qmgr_txn_sites_changed(struct qmgr_txn *t)
+{
+	t->q->sites_dirty = true;
+}
+
+void
+qmgr_set_site_hook(struct qmgr *q, qmgr_site_hook_fn *fn, void *arg)
+{
+	q->site_hook = fn;
+	q->site_hook_arg = arg;
 }
 
 struct spool *
@@ -535,7 +573,7 @@ qmgr_batch(struct qmgr *q, struct qmgr_req *list, bool dispatch)
 	smarthost = snap != NULL && snap->conf->relay.smarthost != NULL;
 	durable = nmsgs > 0;
 	for (req = list; req && !durable; req = req->next)
-		durable = req->type == QMGR_REQ_CALL ||
+		durable = (req->type == QMGR_REQ_CALL && !req->lazy) ||
 		    (req->type == QMGR_REQ_RESULT &&
 		    (req->res.outcome != SPOOL_OUTCOME_DEFERRED ||
 		    (snap != NULL && retry_expires(&req->res, snap->conf,
@@ -904,6 +942,50 @@ qmgr_suppress_one(void *arg, const char *addr)
 	l->v[l->n++] = xstrdup(addr);
 }
 
+/* qmgr_site_apply - one operator's change, to the agent */
+static void
+qmgr_site_apply(void *arg, const struct spool_site *s)
+{
+	struct qmgr *q = arg;
+	int64_t now = time(NULL);
+	/* the operator's word, even should the agent have written the
+	   row since (manual = 0) */
+	int64_t until = s->suspended_until > now ? s->suspended_until : 0;
+
+	log_info("event=site.%s site=%s until=%lld source=operator",
+	    until ? "suspend" : "resume", s->site, (long long)until);
+	if (q->site_hook != NULL)
+		q->site_hook(q->site_hook_arg, s->site, until,
+		    s->reason ? s->reason : "");
+}
+
+/*
+ * qmgr_sites_reload - the operator's suspensions to the agent: at the
+ * first call, those in force; later, the rows changed since the
+ * generation last applied, when meta sites_gen moved
+ */
+static void
+qmgr_sites_reload(struct qmgr *q)
+{
+	struct err err;
+	int64_t gen;
+
+	q->sites_dirty = false;
+	if (spool_var_get(q->sp, SPOOL_SITES_GEN, &gen, &err) == -1) {
+		log_error("event=site.load error=\"%s\"", err.msg);
+		return;
+	}
+	if (q->sites_loaded && gen == q->sites_gen)
+		return;
+	if (spool_site_changes(q->sp, q->sites_loaded ? q->sites_gen : -1,
+	    time(NULL), qmgr_site_apply, q, &err) == -1) {
+		log_error("event=site.load error=\"%s\"", err.msg);
+		return;
+	}
+	q->sites_gen = gen;
+	q->sites_loaded = true;
+}
+
 /*
  * qmgr_housekeeping - between batches: reload the suppression list when
  * relais suppress changed it (it bumps meta suppress_gen), and prune
@@ -938,6 +1020,7 @@ qmgr_housekeeping(struct qmgr *q)
 		}
 		suppress_list_fini(&list);
 	}
+	qmgr_sites_reload(q);
 	if (now < q->next_prune || q->live == NULL)
 		return;
 	q->next_prune = now + QMGR_PRUNE_INTERVAL;
@@ -949,6 +1032,8 @@ qmgr_housekeeping(struct qmgr *q)
 	if (spool_begin(q->sp, false, &err) == -1 ||
 	    spool_prune(q->sp, now - (int64_t)snap->conf->http.event_retention,
 	    cursor, now - 86400, &n, &err) == -1 ||
+	    spool_site_prune(q->sp, now - QMGR_SITE_RETENTION, now,
+	    &err) == -1 ||
 	    spool_commit(q->sp, &err) == -1) {
 		log_error("event=spool.prune error=\"%s\"", err.msg);
 		spool_rollback(q->sp);
@@ -993,6 +1078,9 @@ qmgr_thread(void *arg)
 			backoff_expire(&q->backoff, 0, true);
 		if (list != NULL || !stop)
 			failed = !qmgr_batch(q, list, !stop);
+		/* an operator's change through the API: to the agent now */
+		if (q->sites_dirty && !stop)
+			qmgr_sites_reload(q);
 		if (qmgr_mono_us() >= next_stats) {
 			qmgr_log_stats(q, &logged);
 			next_stats = qmgr_mono_us() +

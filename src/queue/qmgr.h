@@ -61,6 +61,11 @@ typedef int qmgr_call_fn(struct qmgr_txn *t, void *arg, struct err *err);
 typedef void qmgr_call_done_fn(void *arg, int status);
 void	qmgr_call(struct qmgr *q, qmgr_call_fn *fn, qmgr_call_done_fn *done,
 	    void *arg);
+/* qmgr_call_lazy - as qmgr_call, but fn's changes need no fsync of
+   their own (they are durable with the next batch that has one): for
+   state that may be lost with a power cut, such as a site's rate */
+void	qmgr_call_lazy(struct qmgr *q, qmgr_call_fn *fn,
+	    qmgr_call_done_fn *done, void *arg);
 /* what fn may use: the spool, the time of the batch */
 struct spool *qmgr_txn_spool(struct qmgr_txn *t);
 int64_t	qmgr_txn_now(struct qmgr_txn *t);
@@ -68,6 +73,23 @@ int64_t	qmgr_txn_now(struct qmgr_txn *t);
    (retry policy, reports, events), in the same transaction: 1 applied,
    0 not (logged), -1 when the transaction is lost */
 int	qmgr_txn_result(struct qmgr_txn *t, const struct spool_result *res);
+
+/* qmgr_txn_sites_changed - fn changed an operator's suspension (the
+   sites table, spool_site_operator): the site hook hears of it right
+   after the commit, not at the next housekeeping */
+void	qmgr_txn_sites_changed(struct qmgr_txn *t);
+
+/*
+ * The operator's suspensions (relais queue suspend|resume, POST
+ * /v1/sites/NAME/suspend|resume) go to the outbound agent through the
+ * site hook, on the queue manager's thread: at start, every suspension
+ * still in force; then, when meta sites_gen moved (checked every two
+ * seconds, or right after a qmgr_txn_sites_changed), each site changed.
+ * until: unix time, 0 resumes the site. Set before qmgr_start.
+ */
+typedef void qmgr_site_hook_fn(void *arg, const char *site, int64_t until,
+	    const char *reason);
+void	qmgr_set_site_hook(struct qmgr *q, qmgr_site_hook_fn *fn, void *arg);
 
 /* qmgr_kick - schedule now and forget what is known of destinations
    backing off (relais queue flush) */

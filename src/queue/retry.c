@@ -65,7 +65,7 @@ retry_apply(struct spool *sp, struct spool_result *res,
 		rc = spool_rcpt_defer(sp, res->rcpt_id, now, reply,
 		    (int64_t)conf->relay.retry_min,
 		    (int64_t)conf->relay.retry_max, res->retry_at, warned,
-		    !res->throttled, err);
+		    res->site, !res->throttled, err);
 	} else {
 		if (res->outcome == SPOOL_OUTCOME_BOUNCED && !never &&
 		    (rs.notify == 0 || (rs.notify & SMTP_NOTIFY_FAILURE)))
@@ -80,7 +80,8 @@ retry_apply(struct spool *sp, struct spool_result *res,
 			    res->remote_mta, diag, now, 0);
 		rc = spool_rcpt_settle(sp, res->rcpt_id,
 		    res->outcome == SPOOL_OUTCOME_DELIVERED ?
-		    SPOOL_RCPT_DELIVERED : SPOOL_RCPT_BOUNCED, now, reply, err);
+		    SPOOL_RCPT_DELIVERED : SPOOL_RCPT_BOUNCED, now, reply,
+		    res->site, err);
 	}
 	spool_rcpt_state_fini(&rs);
 	return rc;

@@ -56,7 +56,8 @@ static const char *const spool_schema =
     " attempts INTEGER NOT NULL DEFAULT 0,"
     " next_attempt INTEGER NOT NULL,"
     " last_attempt INTEGER,"
-    " last_reply TEXT);"
+    " last_reply TEXT,"
+    " site TEXT);"
     "CREATE INDEX IF NOT EXISTS recipients_msg ON recipients(msg_id);"
     "CREATE INDEX IF NOT EXISTS recipients_due ON recipients(next_attempt)"
     " WHERE status = 0 AND leased = 0;"
@@ -89,7 +90,20 @@ static const char *const spool_schema =
     "CREATE TABLE IF NOT EXISTS idempotency("
     " key TEXT PRIMARY KEY, ts INTEGER NOT NULL, status INTEGER NOT NULL,"
     " answer TEXT NOT NULL) WITHOUT ROWID;"
-    /* small named counters: webhook cursor, suppression generation */
+    /* destination sites (docs/shaping.md): the agent's last word on
+       each, and the operator's suspensions (op: the sites_gen of the
+       operator's last change, 0 if none) */
+    "CREATE TABLE IF NOT EXISTS sites("
+    " site TEXT PRIMARY KEY,"
+    " suspended_until INTEGER NOT NULL DEFAULT 0,"
+    " manual INTEGER NOT NULL DEFAULT 0,"
+    " reason TEXT,"
+    " rate REAL NOT NULL DEFAULT 0,"
+    " rate_max REAL NOT NULL DEFAULT 0,"
+    " updated INTEGER NOT NULL,"
+    " op INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    /* small named counters: webhook cursor, suppression and sites
+       generations */
     "CREATE TABLE IF NOT EXISTS meta("
     " name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;";
 
@@ -104,14 +118,14 @@ static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 	    " transport, next_attempt) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[SPOOL_STMT_RCPT_DONE] =
 	    "UPDATE recipients SET status = ?2, leased = 0,"
-	    " attempts = attempts + 1, last_attempt = ?3, last_reply = ?4"
-	    " WHERE id = ?1",
+	    " attempts = attempts + 1, last_attempt = ?3, last_reply = ?4,"
+	    " site = coalesce(?5, site) WHERE id = ?1",
 	[SPOOL_STMT_RCPT_DEFER] =
-	    "UPDATE recipients SET leased = 0, attempts = attempts + ?8,"
+	    "UPDATE recipients SET leased = 0, attempts = attempts + ?9,"
 	    " last_attempt = ?2, last_reply = ?3, warned = max(warned, ?7),"
 	    " next_attempt = CASE WHEN ?6 > 0 THEN ?6"
-	    " ELSE ?2 + min(?4 * (1 << min(attempts, 20)), ?5) END"
-	    " WHERE id = ?1",
+	    " ELSE ?2 + min(?4 * (1 << min(attempts, 20)), ?5) END,"
+	    " site = coalesce(?8, site) WHERE id = ?1",
 	[SPOOL_STMT_RCPT_GET] =
 	    "SELECT warned, notify, orig, orcpt FROM recipients WHERE id = ?1",
 	[SPOOL_STMT_MSG_BODY] =
@@ -149,6 +163,21 @@ static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 	[SPOOL_STMT_VAR_SET] =
 	    "INSERT OR REPLACE INTO meta(name, value) VALUES(?1, ?2)",
 	[SPOOL_STMT_VAR_GET] = "SELECT value FROM meta WHERE name = ?1",
+	[SPOOL_STMT_SITE_PUT] =
+	    "INSERT INTO sites(site, suspended_until, manual, reason, rate,"
+	    " rate_max, updated) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+	    " ON CONFLICT(site) DO UPDATE SET"
+	    " suspended_until = excluded.suspended_until,"
+	    " manual = excluded.manual, reason = excluded.reason,"
+	    " rate = excluded.rate, rate_max = excluded.rate_max,"
+	    " updated = excluded.updated",
+	[SPOOL_STMT_SITE_OP] =
+	    "INSERT INTO sites(site, suspended_until, manual, reason, updated,"
+	    " op) VALUES(?1, ?2, 1, ?3, ?4, ?5)"
+	    " ON CONFLICT(site) DO UPDATE SET"
+	    " suspended_until = excluded.suspended_until, manual = 1,"
+	    " reason = excluded.reason, updated = excluded.updated,"
+	    " op = excluded.op",
 	[SPOOL_STMT_BEGIN] = "BEGIN IMMEDIATE",
 	[SPOOL_STMT_COMMIT] = "COMMIT",
 	[SPOOL_STMT_SAVEPOINT] = "SAVEPOINT msg",
@@ -157,6 +186,55 @@ static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 };
 
 static int	spool_recover(struct spool *sp, struct err *err);
+
+/*
+ * Columns added after a release: a spool made before gets them at open
+ * (ALTER TABLE ... ADD COLUMN, when PRAGMA table_info lacks them). The
+ * schema above has them already for a new spool.
+ */
+static const struct spool_column {
+	const char	*table;
+	const char	*name;
+	const char	*decl;
+} spool_columns[] = {
+	{ "recipients", "site", "TEXT" },
+};
+
+/* spool_migrate - add what spool_columns lists and the table lacks */
+static int
+spool_migrate(struct spool *sp, struct err *err)
+{
+	char sql[256];
+
+	for (size_t i = 0; i < sizeof(spool_columns) /
+	    sizeof(spool_columns[0]); i++) {
+		const struct spool_column *c = &spool_columns[i];
+		sqlite3_stmt *st;
+		bool found = false;
+		int rc;
+
+		snprintf(sql, sizeof(sql), "PRAGMA table_info(%s)", c->table);
+		if (sqlite3_prepare_v2(sp->db, sql, -1, &st, NULL) != SQLITE_OK)
+			return err_set(err, 0, "prepare: %s",
+			    sqlite3_errmsg(sp->db));
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			if (strcmp(spool_col_text(st, 1), c->name) == 0)
+				found = true;
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return err_set(err, rc, "%s: %s", sql,
+			    sqlite3_errmsg(sp->db));
+		if (found)
+			continue;
+		snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s",
+		    c->table, c->name, c->decl);
+		if (spool_exec(sp, sql, err) == -1)
+			return -1;
+		log_info("event=spool.migrate table=%s column=%s", c->table,
+		    c->name);
+	}
+	return 0;
+}
 
 int
 spool_exec(struct spool *sp, const char *sql, struct err *err)
@@ -228,7 +306,8 @@ spool_open(const char *data_dir, struct err *err)
 	sqlite3_busy_timeout(sp->db, 10000);
 	if (spool_exec(sp, "PRAGMA journal_mode = WAL", err) == -1 ||
 	    spool_exec(sp, "PRAGMA synchronous = FULL", err) == -1 ||
-	    spool_exec(sp, spool_schema, err) == -1)
+	    spool_exec(sp, spool_schema, err) == -1 ||
+	    spool_migrate(sp, err) == -1)
 		goto fail;
 	sp->sync_full = true;
 	for (int i = 0; i < SPOOL_STMT__COUNT; i++) {

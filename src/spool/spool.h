@@ -171,14 +171,17 @@ int	spool_rcpt_get(struct spool *sp, uint64_t rcpt_id,
 void	spool_rcpt_state_fini(struct spool_rcpt_state *st);
 /* spool_rcpt_defer - one more failed attempt (counted when attempt; a
    site's shaping defers without one); next attempt at retry_at if > 0,
-   else now + min(retry_min * 2^attempts, retry_max) */
+   else now + min(retry_min * 2^attempts, retry_max). site: the
+   destination site the result names (NULL or "": the recipient keeps
+   the one it had) */
 int	spool_rcpt_defer(struct spool *sp, uint64_t rcpt_id, int64_t now,
 	    const char *reply, int64_t retry_min, int64_t retry_max,
-	    int64_t retry_at, bool warned, bool attempt, struct err *err);
-/* spool_rcpt_settle - delivered or bounced for good */
+	    int64_t retry_at, bool warned, const char *site, bool attempt,
+	    struct err *err);
+/* spool_rcpt_settle - delivered or bounced for good (site: as above) */
 int	spool_rcpt_settle(struct spool *sp, uint64_t rcpt_id,
 	    enum spool_status status, int64_t now, const char *reply,
-	    struct err *err);
+	    const char *site, struct err *err);
 /* spool_rcpt_lease - taken by a delivery: not due again until its
    outcome (or the next start) */
 int	spool_rcpt_lease(struct spool *sp, uint64_t rcpt_id, struct err *err);
@@ -311,6 +314,47 @@ struct spool_queue_stats {
 int	spool_queue_stats(struct spool *sp, struct spool_queue_stats *out,
 	    struct err *err);
 
+/* --- destination sites (spool_sites.c) ------------------------------- */
+
+/* meta's counter of the operator's changes to sites */
+#define SPOOL_SITES_GEN		"sites_gen"
+/* spool_reader_sites' groups of local recipients, and of remote ones
+   whose site is not known yet (no result, or the agent named none) */
+#define SPOOL_SITE_LOCAL	"(local)"
+#define SPOOL_SITE_UNKNOWN	"(unknown)"
+
+/* a site's row (docs/shaping.md); strings may be NULL when reading */
+struct spool_site {
+	const char	*site;
+	int64_t		 suspended_until;	/* 0: not suspended */
+	bool		 manual;		/* the operator's */
+	const char	*reason;
+	double		 rate;			/* messages/s now, 0: no limit */
+	double		 rate_max;		/* configured, 0: none */
+	int64_t		 updated;		/* unix time of the last change */
+	/* spool_reader_sites only */
+	bool		 known;			/* the site has a row */
+	uint64_t	 queued;		/* recipients still to deliver */
+	int64_t		 oldest_arrival;	/* of their messages, 0: none */
+};
+/* spool_site_put - the agent's state of s->site, as reported (in the
+   open transaction) */
+int	spool_site_put(struct spool *sp, const struct spool_site *s,
+	    struct err *err);
+/* spool_site_operator - the operator suspends site until (unix time; 0
+   resumes it): the row with manual = 1, meta sites_gen bumped and the
+   row stamped with it (in the open transaction) */
+int	spool_site_operator(struct spool *sp, const char *site, int64_t until,
+	    const char *reason, int64_t now, struct err *err);
+/* spool_site_changes - after < 0: the operator's suspensions in force at
+   now; else the rows the operator changed after generation after */
+int	spool_site_changes(struct spool *sp, int64_t after, int64_t now,
+	    void (*fn)(void *, const struct spool_site *), void *arg,
+	    struct err *err);
+/* spool_site_prune - rows not changed since before and not suspended */
+int	spool_site_prune(struct spool *sp, int64_t before, int64_t now,
+	    struct err *err);
+
 /* --- reading from other threads (spool_reader.c) ---------------------- */
 
 /* a read-only connection of its own, for one thread at a time */
@@ -355,6 +399,15 @@ int	spool_reader_suppressions(struct spool_reader *rd, const char *after,
 	    size_t limit, int (*fn)(void *, const struct spool_suppression *),
 	    void *arg, struct err *err);
 
+/* spool_reader_sites - the queue by site, in site order: the
+   recipients still to deliver grouped by site (SPOOL_SITE_UNKNOWN,
+   SPOOL_SITE_LOCAL for those without one) with the
+   site's row, then the rows of sites with nothing queued; fn returning
+   -1 stops */
+int	spool_reader_sites(struct spool_reader *rd,
+	    int (*fn)(void *, const struct spool_site *), void *arg,
+	    struct err *err);
+
 /* a message and its recipients, as the queue shows them */
 struct spool_qmsg {
 	int64_t		 id;
@@ -373,6 +426,7 @@ struct spool_qrcpt {
 	int64_t		 next_attempt;
 	int64_t		 last_attempt;
 	const char	*last_reply;
+	const char	*site;		/* destination site, or NULL */
 };
 /* spool_reader_message - 1 and msg_fn once then rcpt_fn per recipient,
    0 if qid is not in the queue */

@@ -32,6 +32,8 @@ enum spool_stmt {
 	SPOOL_STMT_SUPPRESS_DEL,
 	SPOOL_STMT_VAR_SET,
 	SPOOL_STMT_VAR_GET,
+	SPOOL_STMT_SITE_PUT,		/* spool_sites.c: the agent's state */
+	SPOOL_STMT_SITE_OP,		/* the operator's change */
 	SPOOL_STMT_BEGIN,		/* transaction control, prepared once: */
 	SPOOL_STMT_COMMIT,		/* sqlite3_exec would parse it again */
 	SPOOL_STMT_SAVEPOINT,		/* for every batch and message */

@@ -218,6 +218,7 @@ spool_query_rcpt_row(sqlite3_stmt *st, int c, struct spool_qrcpt *r)
 	r->next_attempt = sqlite3_column_int64(st, c + 4);
 	r->last_attempt = sqlite3_column_int64(st, c + 5);
 	r->last_reply = spool_query_text_or_null(st, c + 6);
+	r->site = spool_query_text_or_null(st, c + 7);
 }
 
 int
@@ -233,8 +234,8 @@ spool_reader_message(struct spool_reader *rd, const char *qid,
 
 	if (spool_query_prepare(rd, "SELECT m.id, m.qid, m.sender, m.arrival,"
 	    " m.size, m.client, m.listener, r.addr, r.status, r.leased,"
-	    " r.attempts, r.next_attempt, r.last_attempt, r.last_reply"
-	    " FROM messages m LEFT JOIN recipients r ON r.msg_id = m.id"
+	    " r.attempts, r.next_attempt, r.last_attempt, r.last_reply,"
+	    " r.site FROM messages m LEFT JOIN recipients r ON r.msg_id = m.id"
 	    " WHERE m.qid = ?1 ORDER BY r.id", &st, err) == -1)
 		return -1;
 	sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
@@ -273,8 +274,8 @@ spool_reader_queue(struct spool_reader *rd, int64_t after, size_t limit,
 	*next = 0;
 	if (spool_query_prepare(rd, "SELECT m.id, m.qid, m.sender, m.arrival,"
 	    " m.size, m.client, m.listener, r.addr, r.status, r.leased,"
-	    " r.attempts, r.next_attempt, r.last_attempt, r.last_reply"
-	    " FROM (SELECT * FROM messages WHERE id > ?1 AND EXISTS (SELECT 1"
+	    " r.attempts, r.next_attempt, r.last_attempt, r.last_reply,"
+	    " r.site FROM (SELECT * FROM messages WHERE id > ?1 AND EXISTS (SELECT 1"
 	    " FROM recipients x WHERE x.msg_id = messages.id AND x.status IN"
 	    " (0, 3)) ORDER BY id LIMIT ?2) m JOIN recipients r ON"
 	    " r.msg_id = m.id WHERE r.status IN (0, 3) ORDER BY m.id, r.id",

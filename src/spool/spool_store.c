@@ -69,6 +69,17 @@ spool_bind_text(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
 }
 
+/* spool_bind_site - a result's site; NULL or "" (local, or not known)
+   as SQL NULL, which keeps the site a recipient had */
+static void
+spool_bind_site(sqlite3_stmt *st, int i, const char *site)
+{
+	if (site == NULL || site[0] == '\0')
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, site, -1, SQLITE_TRANSIENT);
+}
+
 const char *
 spool_col_text(sqlite3_stmt *st, int i)
 {
@@ -186,7 +197,8 @@ spool_rcpt_state_fini(struct spool_rcpt_state *st)
 int
 spool_rcpt_defer(struct spool *sp, uint64_t rcpt_id, int64_t now,
     const char *reply, int64_t retry_min, int64_t retry_max,
-    int64_t retry_at, bool warned, bool attempt, struct err *err)
+    int64_t retry_at, bool warned, const char *site, bool attempt,
+    struct err *err)
 {
 	sqlite3_stmt *st = sp->stmt[SPOOL_STMT_RCPT_DEFER];
 
@@ -197,14 +209,15 @@ spool_rcpt_defer(struct spool *sp, uint64_t rcpt_id, int64_t now,
 	sqlite3_bind_int64(st, 5, retry_max);
 	sqlite3_bind_int64(st, 6, retry_at);
 	sqlite3_bind_int(st, 7, warned);
-	sqlite3_bind_int(st, 8, attempt ? 1 : 0);
+	spool_bind_site(st, 8, site);
+	sqlite3_bind_int(st, 9, attempt ? 1 : 0);
 	return spool_step_done(sp, st, err);
 }
 
 int
 spool_rcpt_settle(struct spool *sp, uint64_t rcpt_id,
     enum spool_status status, int64_t now, const char *reply,
-    struct err *err)
+    const char *site, struct err *err)
 {
 	sqlite3_stmt *st = sp->stmt[SPOOL_STMT_RCPT_DONE];
 
@@ -212,6 +225,7 @@ spool_rcpt_settle(struct spool *sp, uint64_t rcpt_id,
 	sqlite3_bind_int(st, 2, (int)status);
 	sqlite3_bind_int64(st, 3, now);
 	sqlite3_bind_text(st, 4, reply, -1, SQLITE_TRANSIENT);
+	spool_bind_site(st, 5, site);
 	return spool_step_done(sp, st, err);
 }
 

@@ -32,6 +32,8 @@ FAMILIES = {
     "relais_queue_recipients": "gauge",
     "relais_queue_oldest_age_seconds": "gauge",
     "relais_metrics_domains": "gauge",
+    "relais_site_suspended": "gauge",
+    "relais_site_rate": "gauge",
     "relais_spool_commit_seconds": "histogram",
     "relais_dns_query_seconds": "histogram",
 }
@@ -107,6 +109,12 @@ def test_gauges(families):
                  "relais_queue_oldest_age_seconds") == 77
     assert value(families["relais_metrics_domains"],
                  "relais_metrics_domains") == 4
+    assert value(families["relais_site_suspended"], "relais_site_suspended",
+                 site="mx.example.org") == 1
+    assert value(families["relais_site_suspended"], "relais_site_suspended",
+                 site="gmail") == 0
+    assert value(families["relais_site_rate"], "relais_site_rate",
+                 site="gmail") == 0.5
 
 
 def histograms(fam):

@@ -361,6 +361,10 @@ test_fill(void)
 	metrics_observe(METRIC_H_SPOOL_COMMIT, 12.5);
 	metrics_observe(METRIC_H_DNS_A, 0.03);
 	metrics_observe(METRIC_H_DNS_OTHER, 0.0001);
+	metrics_site_set("mx.example.org", true, 0);
+	metrics_site_set("gmail", false, 2.5);
+	metrics_site_set("gmail", false, 0.5);	/* a change, same series */
+	metrics_site_set("bad\nsite", true, 1);	/* refused: control */
 }
 
 static void
@@ -428,11 +432,18 @@ test_render_lines(void **state)
 		if (!known)
 			fail_msg("sample outside its family: %s", line);
 	}
-	/* 12 families; every line was one of the three forms */
-	assert_int_equal(nfam, 12);
+	/* 14 families; every line was one of the three forms */
+	assert_int_equal(nfam, 14);
 	assert_true(nlines > 100);
 	assert_int_equal(test_value(&b, "relais_messages_received_total"
 	    "{listener=\"odd \\\"name\\\"\\\\with\\nnewline\"}"), 1);
+	assert_int_equal(test_value(&b,
+	    "relais_site_suspended{site=\"mx.example.org\"}"), 1);
+	assert_int_equal(test_value(&b,
+	    "relais_site_suspended{site=\"gmail\"}"), 0);
+	assert_non_null(strstr(buf_cstr(&b),
+	    "\nrelais_site_rate{site=\"gmail\"} 0.500\n"));
+	assert_null(strstr(buf_cstr(&b), "site=\"bad"));
 	free(text);
 	regfree(&help);
 	regfree(&type);

@@ -329,7 +329,7 @@ test_spool_store(void **state)
 	assert_false(rs.warned);
 	spool_rcpt_state_fini(&rs);
 	assert_int_equal(spool_rcpt_defer(sp, second, now, "4.0.0 later", 60,
-	    3600, now + 100, true, true, &err), 0);
+	    3600, now + 100, true, "mx.remote.test", true, &err), 0);
 	assert_int_equal(spool_commit(sp, &err), 0);
 	assert_int_equal(test_due(sp, now + 99, NULL), 0);
 	assert_int_equal(test_due(sp, now + 100, NULL), 1);
@@ -356,12 +356,12 @@ test_spool_store(void **state)
 	/* one recipient left: the message stays; none left: it goes */
 	assert_int_equal(spool_begin(sp, true, &err), 0);
 	assert_int_equal(spool_rcpt_settle(sp, first, SPOOL_RCPT_DELIVERED,
-	    now, "2.0.0 ok", &err), 0);
+	    now, "2.0.0 ok", NULL, &err), 0);
 	assert_int_equal(spool_msg_finish(sp, msg_id, &removed, qid,
 	    &body_file, &err), 0);
 	assert_false(removed);
 	assert_int_equal(spool_rcpt_settle(sp, second, SPOOL_RCPT_BOUNCED,
-	    now, "5.0.0 no", &err), 0);
+	    now, "5.0.0 no", "", &err), 0);
 	assert_int_equal(spool_msg_finish(sp, msg_id, &removed, qid,
 	    &body_file, &err), 0);
 	assert_true(removed);

@@ -127,10 +127,10 @@ test_queue_stats(void **state)
 	   has none left, and goes */
 	assert_int_equal(spool_begin(sp, true, &err), 0);
 	assert_int_equal(spool_rcpt_settle(sp, ids.rcpt[0],
-	    SPOOL_RCPT_DELIVERED, 3000, "250 ok", &err), 0);
+	    SPOOL_RCPT_DELIVERED, 3000, "250 ok", NULL, &err), 0);
 	test_stats(sp, 4, 1000);		/* inside the transaction */
 	assert_int_equal(spool_rcpt_settle(sp, ids.rcpt[1],
-	    SPOOL_RCPT_BOUNCED, 3000, "550 no", &err), 0);
+	    SPOOL_RCPT_BOUNCED, 3000, "550 no", NULL, &err), 0);
 	/* settled but not yet removed: no longer the oldest */
 	test_stats(sp, 3, 2000);
 	assert_int_equal(spool_msg_finish(sp, ids.msg[0], &removed, qid,
@@ -142,7 +142,7 @@ test_queue_stats(void **state)
 	/* a deferral keeps it */
 	assert_int_equal(spool_begin(sp, false, &err), 0);
 	assert_int_equal(spool_rcpt_defer(sp, ids.rcpt[2], 3000, "451 later",
-	    60, 3600, 0, false, true, &err), 0);
+	    60, 3600, 0, false, NULL, true, &err), 0);
 	assert_int_equal(spool_commit(sp, &err), 0);
 	test_stats(sp, 3, 2000);
 

@@ -954,6 +954,10 @@ qmgr_site_apply(void *arg, const struct spool_site *s)
 
 	log_info("event=site.%s site=%s until=%lld source=operator",
 	    until ? "suspend" : "resume", s->site, (long long)until);
+	/* resumed: nothing of it waits in place any more (the table
+	   knows domains, not sites: forget it all, it is relearnt) */
+	if (until == 0)
+		backoff_expire(&q->backoff, 0, true);
 	if (q->site_hook != NULL)
 		q->site_hook(q->site_hook_arg, s->site, until,
 		    s->reason ? s->reason : "");

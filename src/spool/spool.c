@@ -178,6 +178,9 @@ static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 	    " suspended_until = excluded.suspended_until, manual = 1,"
 	    " reason = excluded.reason, updated = excluded.updated,"
 	    " op = excluded.op",
+	[SPOOL_STMT_SITE_WAKE] =
+	    "UPDATE recipients SET next_attempt = ?2 WHERE site = ?1"
+	    " AND status = 0 AND leased = 0 AND next_attempt > ?2",
 	[SPOOL_STMT_BEGIN] = "BEGIN IMMEDIATE",
 	[SPOOL_STMT_COMMIT] = "COMMIT",
 	[SPOOL_STMT_SAVEPOINT] = "SAVEPOINT msg",

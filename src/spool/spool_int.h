@@ -34,6 +34,7 @@ enum spool_stmt {
 	SPOOL_STMT_VAR_GET,
 	SPOOL_STMT_SITE_PUT,		/* spool_sites.c: the agent's state */
 	SPOOL_STMT_SITE_OP,		/* the operator's change */
+	SPOOL_STMT_SITE_WAKE,		/* a resumed site's recipients due */
 	SPOOL_STMT_BEGIN,		/* transaction control, prepared once: */
 	SPOOL_STMT_COMMIT,		/* sqlite3_exec would parse it again */
 	SPOOL_STMT_SAVEPOINT,		/* for every batch and message */

@@ -50,6 +50,14 @@ spool_site_operator(struct spool *sp, const char *site, int64_t until,
 	spool_bind_text(st, 3, reason && reason[0] ? reason : NULL);
 	sqlite3_bind_int64(st, 4, now);
 	sqlite3_bind_int64(st, 5, gen + 1);
+	if (spool_step_done(sp, st, err) == -1)
+		return -1;
+	if (until > now)
+		return 0;
+	/* resumed: what waited for the site is due now */
+	st = sp->stmt[SPOOL_STMT_SITE_WAKE];
+	sqlite3_bind_text(st, 1, site, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
 	return spool_step_done(sp, st, err);
 }
 

@@ -4,7 +4,8 @@
  * [backoff], [pool] and [tenant] sections (every key, defaults, errors
  * with FILE:LINE), the rate and date parsers, conf_site_find and the
  * tenant lookups, and the [relay] shaping file (relative path, sections
- * it may not hold, its errors as PATH:LINE), including etc/shaping.conf.
+ * it may not hold, its errors as PATH:LINE), including etc/shaping.conf
+ * and the examples in etc/relais.conf.
  *
  * Config texts are written to files in a temporary directory and loaded
  * with conf_load, so the FILE in messages is real; in the tables "FILE"
@@ -13,6 +14,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <regex.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -774,6 +776,44 @@ test_shipped_shaping(void **state)
 	conf_unref(conf);
 }
 
+/* the commented [site], [backoff], [pool] and [tenant] examples at the
+   end of etc/relais.conf ("#   " lines) load as they are */
+static void
+test_example_sections(void **state)
+{
+	char line[512], text[8192];
+	bool in = false;
+	struct conf *conf;
+	size_t n;
+	FILE *f;
+
+	(void)state;
+	if ((f = fopen("etc/relais.conf", "r")) == NULL)
+		skip();
+	n = (size_t)snprintf(text, sizeof(text), "%s", LISTENER);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, "# Traffic shaping and tenants") != NULL)
+			in = true;
+		if (in && strncmp(line, "#   ", 4) == 0) {
+			assert_true(n + strlen(line) < sizeof(text));
+			n += (size_t)snprintf(text + n, sizeof(text) - n, "%s",
+			    line + 4);
+		}
+	}
+	fclose(f);
+	assert_true(in);
+	conf = load_ok(text);
+	assert_int_equal(conf->nsites, 1);
+	assert_int_equal(conf->nbackoffs, 1);
+	assert_int_equal(conf->npools, 1);
+	assert_int_equal(conf->ntenants, 1);
+	assert_string_equal(conf->backoffs[0].match, "^4[0-9][0-9].*4\\.7\\.28");
+	assert_int_equal(conf->sites[0].max_message_rate.count, 1200);
+	assert_ptr_equal(conf_tenant_of_key(conf, "acme-web"),
+	    &conf->tenants[0]);
+	conf_unref(conf);
+}
+
 int
 main(void)
 {
@@ -786,6 +826,7 @@ main(void)
 		cmocka_unit_test(test_site_find),
 		cmocka_unit_test(test_shaping_file),
 		cmocka_unit_test(test_shipped_shaping),
+		cmocka_unit_test(test_example_sections),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -63,7 +63,8 @@ cli_check(int argc, char **argv)
 		printf("shaping file %s\n", conf->relay.shaping);
 	if (conf->nsites + conf->nbackoffs + conf->npools + conf->ntenants)
 		printf("%zu site%s, %zu backoff rule%s, %zu pool%s, "
-		    "%zu tenant%s\n", conf->nsites, conf->nsites == 1 ? "" : "s",
+		    "%zu tenant%s\n",
+		    conf->nsites, conf->nsites == 1 ? "" : "s",
 		    conf->nbackoffs, conf->nbackoffs == 1 ? "" : "s",
 		    conf->npools, conf->npools == 1 ? "" : "s",
 		    conf->ntenants, conf->ntenants == 1 ? "" : "s");

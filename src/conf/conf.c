@@ -845,14 +845,18 @@ conf_parse(const char *name, const char *text, size_t len,
 }
 
 /*
- * conf_read_regular - the whole of a regular file (not a FIFO or a
- * device, which could block or never end) into b.
+ * conf_read_regular - the whole of a regular file into b. Not a FIFO or
+ * a device, which could block or never end; read through the descriptor
+ * opened non-blocking, so that a file that would block (/proc/kmsg) is
+ * an error too.
  */
 static int
 conf_read_regular(struct buf *b, const char *path, struct err *err)
 {
+	char chunk[65536];
 	struct stat st;
-	int fd;
+	ssize_t n;
+	int fd, rc = 0;
 
 	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
 		return err_set(err, errno, "%s: cannot open: %s", path,
@@ -861,8 +865,24 @@ conf_read_regular(struct buf *b, const char *path, struct err *err)
 		close(fd);
 		return err_set(err, EINVAL, "%s: not a regular file", path);
 	}
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			rc = err_set(err, errno, "%s: cannot read: %s", path,
+			    strerror(errno));
+			break;
+		}
+		if (buf_append(b, chunk, (size_t)n) == -1) {
+			rc = err_set(err, EFBIG, "%s: file too large (over %zu"
+			    " octets)", path, b->max);
+			break;
+		}
+	}
 	close(fd);
-	return buf_read_file(b, path, err);
+	if (rc == 0)
+		rc = buf_reserve(b, 0);		/* data is never NULL */
+	return rc;
 }
 
 /*

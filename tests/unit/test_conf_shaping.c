@@ -240,7 +240,8 @@ static const struct {
 	  "FILE:3: bad name 'a/b' in [site] (letters, digits, '.', '_', '-'; "
 	  "at most 64)" },
 	{ "site duplicate", LISTENER "[site g]\nmatch = a.example\n"
-	  "[site G]\nmatch = b.example\n", "FILE:5: duplicate section [site G]" },
+	  "[site G]\nmatch = b.example\n",
+	  "FILE:5: duplicate section [site G]" },
 	{ "site missing match", LISTENER "[site g]\nconnection_limit = 2\n",
 	  "FILE: [site g]: missing 'match'" },
 	{ "site empty match", LISTENER "[site g]\nmatch =\n",
@@ -807,7 +808,8 @@ test_example_sections(void **state)
 	assert_int_equal(conf->nbackoffs, 1);
 	assert_int_equal(conf->npools, 1);
 	assert_int_equal(conf->ntenants, 1);
-	assert_string_equal(conf->backoffs[0].match, "^4[0-9][0-9].*4\\.7\\.28");
+	assert_string_equal(conf->backoffs[0].match,
+	    "^4[0-9][0-9].*4\\.7\\.28");
 	assert_int_equal(conf->sites[0].max_message_rate.count, 1200);
 	assert_ptr_equal(conf_tenant_of_key(conf, "acme-web"),
 	    &conf->tenants[0]);

@@ -1168,7 +1168,8 @@ test_find(void **state)
 
 /*
  * etc/relais.conf loads, and so does it with every commented-out
- * "#key = value" line enabled: the defaults it shows are the defaults.
+ * "#key = value" line enabled: the defaults it shows are the defaults;
+ * its shaping key then names etc/shaping.conf, which must load too.
  * Skipped when not run from the top of the tree.
  */
 static void
@@ -1196,8 +1197,11 @@ test_example_file(void **state)
 	while (fgets(line, sizeof(line), f) != NULL) {
 		size_t n = strspn(line + 1, "abcdefghijklmnopqrstuvwxyz_");
 
-		if (line[0] == '#' && n > 0 && strncmp(line + 1 + n, " = ", 3)
-		    == 0)
+		/* the shaping file shipped beside it, relative to etc/ */
+		if (strncmp(line, "#shaping = ", 11) == 0)
+			buf_puts(&b, "shaping = shaping.conf\n");
+		else if (line[0] == '#' && n > 0 &&
+		    strncmp(line + 1 + n, " = ", 3) == 0)
 			buf_puts(&b, line + 1);
 		else
 			buf_puts(&b, line);
@@ -1207,6 +1211,8 @@ test_example_file(void **state)
 		fail_msg("uncommented: %s", err.msg);
 	buf_fini(&b);
 	check_defaults_limits(conf);
+	assert_string_equal(conf->relay.shaping, "etc/shaping.conf");
+	assert_true(conf->nsites > 0 && conf->nbackoffs > 0);
 	assert_string_equal(conf->server.data_dir, "/var/lib/relais");
 	assert_string_equal(conf->local.mailboxes,
 	    "/var/lib/relais/mail/%d/%u");

@@ -151,9 +151,6 @@ struct conf_backoff {
 	unsigned	 rate_increase;	/* percent of the configured rate
 					   added per interval, default 10 */
 	unsigned	 recover_interval; /* seconds, default 1m */
-	regex_t		 re;		/* match, compiled (REG_EXTENDED |
-					   REG_ICASE | REG_NOSUB) */
-	bool		 re_ok;		/* re holds a compiled expression */
 };
 
 /* [pool NAME]: outbound source addresses, with a warm-up schedule */

@@ -18,6 +18,8 @@ static const struct main_cmd main_cmds[] = {
 	  "serve [-c FILE]        run the daemon in the foreground" },
 	{ "queue", cli_queue,
 	  "queue list|show ID|flush [ID]|delete ID|hold ID|release ID [-c FILE]" },
+	{ "stats", cli_stats,
+	  "stats [-c FILE]        each tenant's messages and recipients this hour and day" },
 	{ "suppress", cli_suppress,
 	  "suppress list|add ADDRESS|remove ADDRESS [-c FILE]" },
 	{ "passwd", cli_passwd,

@@ -10,7 +10,9 @@
  * seen (metrics_listener registers the config's at start), any later one
  * counts as "other". A domain label takes the first METRICS_DOMAINS_MAX
  * destination domains seen since start, every later one counts as
- * "other": a fixed table, so no sender of mail can grow the output. The
+ * "other": a fixed table, so no sender of mail can grow the output. A
+ * tenant label takes a [tenant] name, the first METRICS_TENANTS_MAX
+ * (metrics_tenant registers the config's at start). The
  * metric names, labels and bounds are listed in docs/architecture.md
  * ("Metrics").
  */
@@ -23,6 +25,7 @@ struct buf;
 
 #define METRICS_LISTENERS_MAX	16	/* then listener="other" */
 #define METRICS_DOMAINS_MAX	64	/* then domain="other" */
+#define METRICS_TENANTS_MAX	32	/* then tenant="other" */
 
 /* counters and gauges; the comment names the label metrics_count takes */
 enum metric_id {
@@ -36,6 +39,8 @@ enum metric_id {
 	METRIC_OUT_TLS,			/* domain: outbound connections ready,
 					   over TLS */
 	METRIC_OUT_PLAIN,		/* domain: ... in clear text */
+	METRIC_TENANT_MESSAGES,		/* tenant: messages stored */
+	METRIC_TENANT_RECIPIENTS,	/* tenant: their recipients */
 	/* gauges */
 	METRIC_SESSIONS_OPEN,		/* listener */
 	METRIC_QUEUE_RECIPIENTS,	/* none: recipients not settled */
@@ -63,6 +68,8 @@ enum metric_hist {
  * case-folded); NULL or ignored for a metric without label.
  */
 void	metrics_count(enum metric_id id, const char *label);
+/* metrics_add - n more (a counter) */
+void	metrics_add(enum metric_id id, const char *label, uint64_t n);
 /* metrics_gauge_add / _set - a gauge moved by delta, or set to v */
 void	metrics_gauge_add(enum metric_id id, const char *label, int64_t delta);
 void	metrics_gauge_set(enum metric_id id, const char *label, int64_t v);
@@ -76,6 +83,10 @@ void	metrics_observe(enum metric_hist h, double seconds);
 int64_t	metrics_mono_ns(void);
 /* metrics_observe_since - observe the time since t0 (metrics_mono_ns) */
 void	metrics_observe_since(enum metric_hist h, int64_t t0_ns);
+
+/* metrics_tenant - give a [tenant] its label now (the config's, at
+   start): the first METRICS_TENANTS_MAX names, later ones are "other" */
+void	metrics_tenant(const char *name);
 
 /* metrics_listener - give a listener its label now (the config's names,
    at start), so its series are there from the first scrape */

@@ -26,14 +26,16 @@ printf '%s\n' '"\x0a"' '"\x0d\x0a"' '"\x0a    "' '"\x0a\x09"' '"\xef\xbb\xbf"' \
     '"\x00"'
 
 echo "# sections"
-sed -n 's/^[[:space:]]*{ "\([a-z_]*\)", CONF_SEC_.*/\1/p' "$src" | sort -u |
+sed -n 's/^[[:space:]]*{ \.name = "\([a-z_]*\)", \.id = CONF_SEC_.*/\1/p' "$src" |
+    sort -u |
     while read -r s; do
 	quote "[$s]"
 	quote "[$s "
 done
 
 echo "# keys"
-sed -n 's/.*\.name = "\([a-z0-9_]*\)".*/\1/p' "$src" | sort -u |
+sed -n 's/.*\.section = CONF_SEC_[A-Z_]*, \.name = "\([a-z0-9_]*\)".*/\1/p' \
+    "$src" | sort -u |
     while read -r k; do
 	quote "$k"
 done
@@ -52,7 +54,9 @@ done
 echo "# values of other types"
 for v in yes no true false on off debug info warning error 127.0.0.1:25 "[::1]:587" 0.0.0.0/0 ::/0 \
     /128 /32 %d %u %% 25M 4G 1K 5m 1d 30s 2h 0 4294967295 \
-    18446744073709551615 example.com mail.example.org; do
+    18446744073709551615 example.com mail.example.org "*.example.com" \
+    100/m 10/s 1/hour 5000/day 2026-01-31 2024-02-29 "^421 .*(rate|try again)" \
+    192.0.2.1 2001:db8::1 default; do
 	quote "$v"
 done
 } | awk '/^#/ || !seen[$0]++'

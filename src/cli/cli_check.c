@@ -2,7 +2,9 @@
 /*
  * cli_check.c - relais check-config [-c FILE]: load the configuration and
  * the tables it names, report the first error as FILE:LINE: message, and
- * exit 2 on error, 0 when all is well. Also holds the shared -c parser.
+ * exit 2 on error, 0 when all is well; then the number of [site],
+ * [backoff], [pool] and [tenant] sections, if any. Also holds the shared
+ * -c parser.
  */
 #include <stdio.h>
 #include <string.h>
@@ -43,6 +45,7 @@ cli_check(int argc, char **argv)
 	const char *path;
 	int npos;
 	struct conf_live live;
+	const struct conf *conf;
 	struct err err;
 
 	if (cli_args(argc, argv, &path, NULL, 0, &npos) == -1) {
@@ -53,8 +56,17 @@ cli_check(int argc, char **argv)
 		fprintf(stderr, "%s\n", err.msg);
 		return 2;
 	}
-	printf("%s: configuration OK\n", live.cur->conf->path ?
-	    live.cur->conf->path : "(embedded default)");
+	conf = live.cur->conf;
+	printf("%s: configuration OK\n", conf->path ? conf->path :
+	    "(embedded default)");
+	if (conf->relay.shaping != NULL)
+		printf("shaping file %s\n", conf->relay.shaping);
+	if (conf->nsites + conf->nbackoffs + conf->npools + conf->ntenants)
+		printf("%zu site%s, %zu backoff rule%s, %zu pool%s, "
+		    "%zu tenant%s\n", conf->nsites, conf->nsites == 1 ? "" : "s",
+		    conf->nbackoffs, conf->nbackoffs == 1 ? "" : "s",
+		    conf->npools, conf->npools == 1 ? "" : "s",
+		    conf->ntenants, conf->ntenants == 1 ? "" : "s");
 	conf_live_fini(&live);
 	return 0;
 }

@@ -203,6 +203,7 @@ serve_sandbox_collect(struct serve_sandbox *sb, const struct conf *conf)
 	serve_sandbox_file(sb, conf->path ? conf->path : "./relais.conf");
 	serve_sandbox_file(sb, conf->local.users);
 	serve_sandbox_file(sb, conf->local.aliases);
+	serve_sandbox_file(sb, conf->relay.shaping);
 	serve_sandbox_file(sb, conf->relay.smarthost_password_file);
 	/* `relais apikey` renames a new file into place: its directory */
 	serve_sandbox_file(sb, conf->http.keys);

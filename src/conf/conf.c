@@ -10,7 +10,13 @@
  * fills (struct conf, or struct conf_listener for [listener NAME]).
  * Adding a key is adding a field in conf.h and a row here. Defaults are
  * strings run through the same setters as the file, so the table reads
- * like docs/configuration.md.
+ * like docs/configuration.md. What one key cannot check alone (a default
+ * that depends on another key, a key required unless another is set) a
+ * section's end hook checks, with the line of each key at hand.
+ *
+ * [relay] shaping names a second file, read after the main one with the
+ * same load state, that may hold only [site], [backoff] and [pool]
+ * sections; references to a [pool] are resolved once both are read.
  *
  * inih is driven through ini_parse_stream with conf_reader, because
  * Debian builds it with INI_HANDLER_LINENO=0, 200-byte lines and
@@ -28,12 +34,15 @@
 #include <netinet/in.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <ini.h>
@@ -62,6 +71,10 @@ enum conf_section_id {
 	CONF_SEC_MSGAUTH,
 	CONF_SEC_HTTP,
 	CONF_SEC_WEBHOOKS,
+	CONF_SEC_SITE,
+	CONF_SEC_BACKOFF,
+	CONF_SEC_POOL,
+	CONF_SEC_TENANT,
 	CONF_SEC_COUNT,
 };
 
@@ -78,6 +91,13 @@ enum conf_type_id {
 	CONF_T_DOMAINS,		/* char ** + size_t at off_n, lower-case */
 	CONF_T_CIDRS,		/* struct conf_cidr * + size_t at off_n */
 	CONF_T_ADDRS,		/* struct conf_addr * + size_t at off_n */
+	CONF_T_RATE,		/* struct conf_rate, "0" or "N/UNIT" */
+	CONF_T_PATTERNS,	/* char ** + size_t, "dom" or "*.dom", lower */
+	CONF_T_REGEX,		/* char *, a POSIX extended regex */
+	CONF_T_IPS,		/* char ** + size_t, IP literals (normalised) */
+	CONF_T_DATE,		/* char *, YYYY-MM-DD */
+	CONF_T_WORDS,		/* char ** + size_t, printable words */
+	CONF_T_POOL,		/* char *, the NAME of a [pool NAME] */
 };
 
 #define CONF_KF_REQUIRED	0x1	/* the section must set it */
@@ -118,6 +138,9 @@ struct conf_section {
 	/* named sections ([listener NAME]); NULL for singletons */
 	void	*(*add)(struct conf *conf, const char *name);
 	bool	 (*exists)(const struct conf *conf, const char *name);
+	/* checks across keys at the end of the section; NULL: none */
+	int	 (*end)(struct conf_load *ctx, void *base);
+	bool	 shaping;	/* allowed in the [relay] shaping file */
 };
 
 static int	conf_parse(const char *, const char *, size_t, struct conf **,
@@ -141,6 +164,19 @@ static void	*conf_tls_name_add(struct conf *, const char *);
 static bool	conf_tls_name_exists(const struct conf *, const char *);
 static void	*conf_dkim_add(struct conf *, const char *);
 static bool	conf_dkim_exists(const struct conf *, const char *);
+static void	*conf_site_add(struct conf *, const char *);
+static bool	conf_site_exists(const struct conf *, const char *);
+static int	conf_site_end(struct conf_load *, void *);
+static void	*conf_backoff_add(struct conf *, const char *);
+static bool	conf_backoff_exists(const struct conf *, const char *);
+static int	conf_backoff_end(struct conf_load *, void *);
+static void	*conf_pool_add(struct conf *, const char *);
+static bool	conf_pool_exists(const struct conf *, const char *);
+static int	conf_pool_end(struct conf_load *, void *);
+static void	*conf_tenant_add(struct conf *, const char *);
+static bool	conf_tenant_exists(const struct conf *, const char *);
+static int	conf_shaping_load(struct conf_load *);
+static int	conf_check_pools(struct conf_load *);
 static bool	conf_line_is_key(struct str);
 static bool	conf_name_valid(struct str);
 static bool	conf_domain_valid(struct str);
@@ -153,7 +189,9 @@ static int	conf_check_range(const struct conf_key *, uint64_t,
 static conf_set_fn conf_set_string, conf_set_hostname, conf_set_template,
 		    conf_set_uint, conf_set_size, conf_set_duration,
 		    conf_set_bool, conf_set_enum, conf_set_log_level,
-		    conf_set_domains, conf_set_cidrs, conf_set_addrs;
+		    conf_set_domains, conf_set_cidrs, conf_set_addrs,
+		    conf_set_rate, conf_set_patterns, conf_set_regex,
+		    conf_set_ips, conf_set_date, conf_set_words, conf_set_pool;
 static conf_fini_fn conf_fini_string, conf_fini_domains, conf_fini_array;
 
 static const struct conf_type conf_types[] = {
@@ -169,24 +207,45 @@ static const struct conf_type conf_types[] = {
 	[CONF_T_DOMAINS] = { conf_set_domains, conf_fini_domains, true },
 	[CONF_T_CIDRS] = { conf_set_cidrs, conf_fini_array, true },
 	[CONF_T_ADDRS] = { conf_set_addrs, conf_fini_array, true },
+	[CONF_T_RATE] = { conf_set_rate, NULL, false },
+	[CONF_T_PATTERNS] = { conf_set_patterns, conf_fini_domains, true },
+	[CONF_T_REGEX] = { conf_set_regex, conf_fini_string, false },
+	[CONF_T_IPS] = { conf_set_ips, conf_fini_domains, true },
+	[CONF_T_DATE] = { conf_set_date, conf_fini_string, false },
+	[CONF_T_WORDS] = { conf_set_words, conf_fini_domains, true },
+	[CONF_T_POOL] = { conf_set_pool, conf_fini_string, false },
 };
 
 static const struct conf_section conf_sections[] = {
-	{ "server", CONF_SEC_SERVER, NULL, NULL },
-	{ "listener", CONF_SEC_LISTENER, conf_listener_add,
-	    conf_listener_exists },
-	{ "local", CONF_SEC_LOCAL, NULL, NULL },
-	{ "relay", CONF_SEC_RELAY, NULL, NULL },
-	{ "limits", CONF_SEC_LIMITS, NULL, NULL },
+	{ .name = "server", .id = CONF_SEC_SERVER },
+	{ .name = "listener", .id = CONF_SEC_LISTENER,
+	    .add = conf_listener_add, .exists = conf_listener_exists },
+	{ .name = "local", .id = CONF_SEC_LOCAL },
+	{ .name = "relay", .id = CONF_SEC_RELAY },
+	{ .name = "limits", .id = CONF_SEC_LIMITS },
 	/* [tls] and [tls NAME]: the same word, told apart by the NAME */
-	{ "tls", CONF_SEC_TLS, NULL, NULL },
-	{ "tls", CONF_SEC_TLS_NAME, conf_tls_name_add, conf_tls_name_exists },
-	{ "auth", CONF_SEC_AUTH, NULL, NULL },
-	{ "dns", CONF_SEC_DNS, NULL, NULL },
-	{ "dkim", CONF_SEC_DKIM, conf_dkim_add, conf_dkim_exists },
-	{ "msgauth", CONF_SEC_MSGAUTH, NULL, NULL },
-	{ "http", CONF_SEC_HTTP, NULL, NULL },
-	{ "webhooks", CONF_SEC_WEBHOOKS, NULL, NULL },
+	{ .name = "tls", .id = CONF_SEC_TLS },
+	{ .name = "tls", .id = CONF_SEC_TLS_NAME,
+	    .add = conf_tls_name_add, .exists = conf_tls_name_exists },
+	{ .name = "auth", .id = CONF_SEC_AUTH },
+	{ .name = "dns", .id = CONF_SEC_DNS },
+	{ .name = "dkim", .id = CONF_SEC_DKIM,
+	    .add = conf_dkim_add, .exists = conf_dkim_exists },
+	{ .name = "msgauth", .id = CONF_SEC_MSGAUTH },
+	{ .name = "http", .id = CONF_SEC_HTTP },
+	{ .name = "webhooks", .id = CONF_SEC_WEBHOOKS },
+	/* traffic shaping: in the main file or the [relay] shaping one */
+	{ .name = "site", .id = CONF_SEC_SITE,
+	    .add = conf_site_add, .exists = conf_site_exists,
+	    .end = conf_site_end, .shaping = true },
+	{ .name = "backoff", .id = CONF_SEC_BACKOFF,
+	    .add = conf_backoff_add, .exists = conf_backoff_exists,
+	    .end = conf_backoff_end, .shaping = true },
+	{ .name = "pool", .id = CONF_SEC_POOL,
+	    .add = conf_pool_add, .exists = conf_pool_exists,
+	    .end = conf_pool_end, .shaping = true },
+	{ .name = "tenant", .id = CONF_SEC_TENANT,
+	    .add = conf_tenant_add, .exists = conf_tenant_exists },
 };
 
 static const char *const conf_http_tls_names[] = {
@@ -230,6 +289,12 @@ static const char *const conf_dkim_alg_names[] = {
 	NULL,
 };
 
+static const char *const conf_backoff_action_names[] = {
+	[CONF_BACKOFF_SUSPEND] = "suspend",
+	[CONF_BACKOFF_THROTTLE] = "throttle",
+	NULL,
+};
+
 static const char *const conf_tls_version_names[] = {
 	[CONF_TLS_V1_2] = "TLSv1.2",
 	[CONF_TLS_V1_3] = "TLSv1.3",
@@ -253,6 +318,12 @@ _Static_assert(sizeof(enum conf_tls) == sizeof(int), "enum as int");
 #define CONF_L(field)		offsetof(struct conf_listener, field)
 #define CONF_T(field)		offsetof(struct conf_tls_name, field)
 #define CONF_D(field)		offsetof(struct conf_dkim, field)
+#define CONF_S(field)		offsetof(struct conf_site, field)
+#define CONF_B(field)		offsetof(struct conf_backoff, field)
+#define CONF_P(field)		offsetof(struct conf_pool, field)
+#define CONF_N(field)		offsetof(struct conf_tenant, field)
+#define CONF_RATE_MAX		100000000u	/* messages per period */
+#define CONF_QUOTA_MAX		100000000u	/* tenant quotas */
 
 /*
  * The key table. Keep it in the order of docs/configuration.md. hostname
@@ -341,6 +412,8 @@ static const struct conf_key conf_keys[] = {
 	{ .section = CONF_SEC_RELAY, .name = "delay_warning",
 	  .type = CONF_T_DURATION, .def = "4h", .min = 0, .max = 60 * 86400,
 	  .off = CONF_F(relay.delay_warning) },
+	{ .section = CONF_SEC_RELAY, .name = "shaping",
+	  .type = CONF_T_STRING, .off = CONF_F(relay.shaping) },
 
 	/* [dns] */
 	{ .section = CONF_SEC_DNS, .name = "resolver",
@@ -476,6 +549,86 @@ static const struct conf_key conf_keys[] = {
 	{ .section = CONF_SEC_WEBHOOKS, .name = "retry_max",
 	  .type = CONF_T_DURATION, .def = "10m", .min = 1, .max = 86400,
 	  .off = CONF_F(webhooks.retry_max) },
+
+	/* [site NAME]: match is required but in [site default] (the end
+	   hook) */
+	{ .section = CONF_SEC_SITE, .name = "match",
+	  .type = CONF_T_PATTERNS, .off = CONF_S(match),
+	  .off_n = CONF_S(nmatch) },
+	{ .section = CONF_SEC_SITE, .name = "connection_limit",
+	  .type = CONF_T_UINT, .def = "0", .min = 0, .max = 10000,
+	  .off = CONF_S(connection_limit) },
+	{ .section = CONF_SEC_SITE, .name = "max_message_rate",
+	  .type = CONF_T_RATE, .def = "0", .min = 0, .max = CONF_RATE_MAX,
+	  .off = CONF_S(max_message_rate) },
+	{ .section = CONF_SEC_SITE, .name = "max_deliveries_per_connection",
+	  .type = CONF_T_UINT, .def = "0", .min = 0, .max = 1000000,
+	  .off = CONF_S(max_deliveries_per_connection) },
+	{ .section = CONF_SEC_SITE, .name = "max_recipients_per_message",
+	  .type = CONF_T_UINT, .def = "0", .min = 0, .max = 100000,
+	  .off = CONF_S(max_recipients_per_message) },
+	{ .section = CONF_SEC_SITE, .name = "idle_timeout",
+	  .type = CONF_T_DURATION, .def = "5s", .min = 0, .max = 3600,
+	  .off = CONF_S(idle_timeout) },
+	{ .section = CONF_SEC_SITE, .name = "pool",
+	  .type = CONF_T_POOL, .off = CONF_S(pool) },
+
+	/* [backoff NAME]: suspend_time's default follows action (the end
+	   hook) */
+	{ .section = CONF_SEC_BACKOFF, .name = "match",
+	  .type = CONF_T_REGEX, .off = CONF_B(match),
+	  .flags = CONF_KF_REQUIRED },
+	{ .section = CONF_SEC_BACKOFF, .name = "action",
+	  .type = CONF_T_ENUM, .def = "throttle",
+	  .names = conf_backoff_action_names, .off = CONF_B(action) },
+	{ .section = CONF_SEC_BACKOFF, .name = "suspend_time",
+	  .type = CONF_T_DURATION, .min = 1, .max = 7 * 86400,
+	  .off = CONF_B(suspend_time) },
+	{ .section = CONF_SEC_BACKOFF, .name = "rate_factor",
+	  .type = CONF_T_UINT, .def = "50", .min = 1, .max = 99,
+	  .off = CONF_B(rate_factor) },
+	{ .section = CONF_SEC_BACKOFF, .name = "rate_increase",
+	  .type = CONF_T_UINT, .def = "10", .min = 1, .max = 100,
+	  .off = CONF_B(rate_increase) },
+	{ .section = CONF_SEC_BACKOFF, .name = "recover_interval",
+	  .type = CONF_T_DURATION, .def = "1m", .min = 1, .max = 86400,
+	  .off = CONF_B(recover_interval) },
+
+	/* [pool NAME]: warmup_since is required when warmup_start is set
+	   (the end hook) */
+	{ .section = CONF_SEC_POOL, .name = "addresses",
+	  .type = CONF_T_IPS, .off = CONF_P(addresses),
+	  .off_n = CONF_P(naddresses), .flags = CONF_KF_REQUIRED },
+	{ .section = CONF_SEC_POOL, .name = "warmup_start",
+	  .type = CONF_T_UINT, .def = "0", .min = 0, .max = CONF_RATE_MAX,
+	  .off = CONF_P(warmup_start) },
+	{ .section = CONF_SEC_POOL, .name = "warmup_growth",
+	  .type = CONF_T_UINT, .def = "100", .min = 1, .max = 1000,
+	  .off = CONF_P(warmup_growth) },
+	{ .section = CONF_SEC_POOL, .name = "warmup_since",
+	  .type = CONF_T_DATE, .off = CONF_P(warmup_since) },
+
+	/* [tenant NAME] */
+	{ .section = CONF_SEC_TENANT, .name = "users",
+	  .type = CONF_T_WORDS, .off = CONF_N(users),
+	  .off_n = CONF_N(nusers) },
+	{ .section = CONF_SEC_TENANT, .name = "api_keys",
+	  .type = CONF_T_WORDS, .off = CONF_N(api_keys),
+	  .off_n = CONF_N(napi_keys) },
+	{ .section = CONF_SEC_TENANT, .name = "messages_per_hour",
+	  .type = CONF_T_UINT, .def = "0", .min = 0, .max = CONF_QUOTA_MAX,
+	  .off = CONF_N(messages_per_hour) },
+	{ .section = CONF_SEC_TENANT, .name = "messages_per_day",
+	  .type = CONF_T_UINT, .def = "0", .min = 0, .max = CONF_QUOTA_MAX,
+	  .off = CONF_N(messages_per_day) },
+	{ .section = CONF_SEC_TENANT, .name = "recipients_per_hour",
+	  .type = CONF_T_UINT, .def = "0", .min = 0, .max = CONF_QUOTA_MAX,
+	  .off = CONF_N(recipients_per_hour) },
+	{ .section = CONF_SEC_TENANT, .name = "recipients_per_day",
+	  .type = CONF_T_UINT, .def = "0", .min = 0, .max = CONF_QUOTA_MAX,
+	  .off = CONF_N(recipients_per_day) },
+	{ .section = CONF_SEC_TENANT, .name = "pool",
+	  .type = CONF_T_POOL, .off = CONF_N(pool) },
 };
 
 #define CONF_NKEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -483,9 +636,19 @@ static const struct conf_key conf_keys[] = {
 #define CONF_COUNT(base, k)	((size_t *)((char *)(base) + (k)->off_n))
 #define CONF_NSECTIONS	(sizeof(conf_sections) / sizeof(conf_sections[0]))
 
-/* state of one load: the reader and the handler share it */
+/* a `pool = NAME` seen, resolved when every file is read */
+struct conf_pool_ref {
+	const char	*file;		/* FILE of the key (a conf_load name) */
+	int		 line;
+	char		 label[16 + CONF_NAME_MAX];	/* "[site x]" */
+	char		 name[CONF_NAME_MAX + 1];
+};
+
+/* state of one load: the reader and the handler share it; the shaping
+   file is read with the same state, its reader fields reset */
 struct conf_load {
 	const char	*name;		/* FILE in messages */
+	bool		 shaping;	/* reading the [relay] shaping file */
 	const char	*p, *end;	/* input not yet handed to inih */
 	int		 line;		/* number of the line inih works on */
 	bool		 cont;		/* that line continues the last key */
@@ -495,11 +658,14 @@ struct conf_load {
 	void		*base;		/* struct the section's keys fill */
 	char		 label[16 + CONF_NAME_MAX];	/* "[listener mx]" */
 	const struct conf_key *last;	/* what continuation lines extend */
-	bool		 seen[CONF_NKEYS];	/* keys set in this section */
+	int		 seen[CONF_NKEYS];	/* line of each key set in
+						   this section, 0 = not set */
 	bool		 sec_seen[CONF_SEC_COUNT];	/* singleton headers */
 	bool		 failed;
 	int		 err_line;	/* line of the first error */
 	struct err	*err;
+	struct conf_pool_ref *refs;	/* pool = NAME keys, all files */
+	size_t		 nrefs;
 };
 
 /* ---------------------------------------------------------------------
@@ -604,6 +770,43 @@ conf_unref(struct conf *conf)
 	conf_free(conf);
 }
 
+/*
+ * conf_parse_text - one file's text into ctx->conf: the main file, or
+ * (ctx->shaping) the shaping file. 0, or -1 with the error recorded.
+ */
+static int
+conf_parse_text(struct conf_load *ctx, const char *name, const char *text,
+    size_t len)
+{
+	int r;
+
+	ctx->name = name;
+	ctx->p = text;
+	ctx->end = text + len;
+	ctx->line = 0;
+	ctx->cont = false;
+	ctx->had_key = false;
+	ctx->sec = NULL;
+	ctx->base = NULL;
+	ctx->last = NULL;
+	r = ini_parse_stream(conf_reader, ctx, conf_handler, ctx);
+	/*
+	 * inih reports by itself only lines that are neither comment,
+	 * header nor key = value; its lineno is ours because the reader
+	 * hands it exactly one line per call. The earlier error wins.
+	 */
+	if (r > 0 && (!ctx->failed || r < ctx->err_line)) {
+		ctx->failed = false;
+		conf_error(ctx, r, "expected 'key = value', '[section]' "
+		    "or a comment");
+	} else if (r < 0 && !ctx->failed) {
+		conf_error(ctx, 0, "cannot parse (inih error %d)", r);
+	}
+	if (!ctx->failed)
+		conf_section_end(ctx);
+	return ctx->failed ? -1 : 0;
+}
+
 /* conf_parse - text to a struct conf with everything but computed defaults */
 static int
 conf_parse(const char *name, const char *text, size_t len,
@@ -611,7 +814,6 @@ conf_parse(const char *name, const char *text, size_t len,
 {
 	struct conf_load ctx;
 	struct conf *conf;
-	int r;
 
 	*conf_out = NULL;
 	conf = xcalloc(1, sizeof(*conf));
@@ -619,37 +821,108 @@ conf_parse(const char *name, const char *text, size_t len,
 	conf->path = xstrdup(name);
 
 	memset(&ctx, 0, sizeof(ctx));
-	ctx.name = name;
-	ctx.p = text;
-	ctx.end = text + len;
 	ctx.conf = conf;
 	ctx.err = err;
+	ctx.name = name;
 	for (size_t i = 0; i < CONF_NSECTIONS; i++)
 		if (conf_sections[i].add == NULL)
 			conf_apply_defaults(&ctx, conf_sections[i].id, conf);
 
-	r = ini_parse_stream(conf_reader, &ctx, conf_handler, &ctx);
-	/*
-	 * inih reports by itself only lines that are neither comment,
-	 * header nor key = value; its lineno is ours because the reader
-	 * hands it exactly one line per call. The earlier error wins.
-	 */
-	if (r > 0 && (!ctx.failed || r < ctx.err_line)) {
-		ctx.failed = false;
-		conf_error(&ctx, r, "expected 'key = value', '[section]' "
-		    "or a comment");
-	} else if (r < 0 && !ctx.failed) {
-		conf_error(&ctx, 0, "cannot parse (inih error %d)", r);
-	}
-	if (!ctx.failed)
-		conf_section_end(&ctx);
-	if (!ctx.failed && conf->nlisteners == 0)
+	if (conf_parse_text(&ctx, name, text, len) == 0 &&
+	    conf->nlisteners == 0)
 		conf_error(&ctx, 0, "no [listener] section");
+	if (!ctx.failed && conf->relay.shaping != NULL)
+		conf_shaping_load(&ctx);
+	if (!ctx.failed)
+		conf_check_pools(&ctx);
+	free(ctx.refs);
 	if (ctx.failed) {
 		conf_free(conf);
 		return -1;
 	}
 	*conf_out = conf;
+	return 0;
+}
+
+/*
+ * conf_read_regular - the whole of a regular file (not a FIFO or a
+ * device, which could block or never end) into b.
+ */
+static int
+conf_read_regular(struct buf *b, const char *path, struct err *err)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
+		return err_set(err, errno, "%s: cannot open: %s", path,
+		    strerror(errno));
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return err_set(err, EINVAL, "%s: not a regular file", path);
+	}
+	close(fd);
+	return buf_read_file(b, path, err);
+}
+
+/*
+ * conf_shaping_load - [relay] shaping: a path relative to the main
+ * file's directory, which holds [site], [backoff] and [pool] sections
+ * only. relay.shaping becomes the path as resolved.
+ */
+static int
+conf_shaping_load(struct conf_load *ctx)
+{
+	struct conf *conf = ctx->conf;
+	const char *main_name = ctx->name, *slash;
+	char *path;
+	struct buf b;
+	struct err e;
+	int rc = -1;
+
+	slash = strrchr(main_name, '/');
+	if (conf->relay.shaping[0] != '/' && slash != NULL) {
+		size_t n = (size_t)(slash - main_name) + 1 +
+		    strlen(conf->relay.shaping) + 1;
+
+		path = xmalloc(n);
+		snprintf(path, n, "%.*s%s", (int)(slash - main_name + 1),
+		    main_name, conf->relay.shaping);
+		free(conf->relay.shaping);
+		conf->relay.shaping = path;
+	}
+	path = conf->relay.shaping;
+	buf_init(&b, CONF_FILE_MAX);
+	if (conf_read_regular(&b, path, &e) == -1) {
+		/* "PATH: cannot open: ..." as for the main file */
+		err_set(ctx->err, e.code, "%s", e.msg);
+		ctx->failed = true;
+	} else {
+		ctx->shaping = true;
+		rc = conf_parse_text(ctx, path, buf_cstr(&b), b.len);
+		ctx->shaping = false;
+	}
+	buf_fini(&b);
+	/* refs and messages point at it: it lives as long as conf */
+	ctx->name = path;
+	return rc;
+}
+
+/* conf_check_pools - every `pool = NAME` names a [pool NAME] of either
+   file; the message names the file and line of the key */
+static int
+conf_check_pools(struct conf_load *ctx)
+{
+	for (size_t i = 0; i < ctx->nrefs; i++) {
+		const struct conf_pool_ref *r = &ctx->refs[i];
+
+		if (conf_pool_find(ctx->conf, r->name) != NULL)
+			continue;
+		ctx->name = r->file;
+		conf_error(ctx, r->line, "pool: no [pool %s] section (in %s)",
+		    r->name, r->label);
+		return -1;
+	}
 	return 0;
 }
 
@@ -707,6 +980,28 @@ conf_free(struct conf *conf)
 		free(conf->dkim[i].domain);
 	}
 	free(conf->dkim);
+	for (size_t i = 0; i < conf->nsites; i++) {
+		conf_fini_keys(CONF_SEC_SITE, &conf->sites[i]);
+		free(conf->sites[i].name);
+	}
+	free(conf->sites);
+	for (size_t i = 0; i < conf->nbackoffs; i++) {
+		conf_fini_keys(CONF_SEC_BACKOFF, &conf->backoffs[i]);
+		if (conf->backoffs[i].re_ok)
+			regfree(&conf->backoffs[i].re);
+		free(conf->backoffs[i].name);
+	}
+	free(conf->backoffs);
+	for (size_t i = 0; i < conf->npools; i++) {
+		conf_fini_keys(CONF_SEC_POOL, &conf->pools[i]);
+		free(conf->pools[i].name);
+	}
+	free(conf->pools);
+	for (size_t i = 0; i < conf->ntenants; i++) {
+		conf_fini_keys(CONF_SEC_TENANT, &conf->tenants[i]);
+		free(conf->tenants[i].name);
+	}
+	free(conf->tenants);
 	free(conf->path);
 	free(conf);
 }
@@ -833,7 +1128,7 @@ conf_handler(void *user, const char *section, const char *name,
 			    name, ctx->label);
 			return 0;
 		}
-		ctx->seen[k - conf_keys] = true;
+		ctx->seen[k - conf_keys] = ctx->line;
 		ctx->last = k;
 	}
 	if (conf_types[k->type].set(ctx, k, ctx->base, value, ctx->cont,
@@ -886,6 +1181,12 @@ conf_section_begin(struct conf_load *ctx, struct str body)
 			sec = &conf_sections[i];
 	if (sec == NULL) {
 		conf_error(ctx, ctx->line, "unknown section [%.*s]",
+		    STR_FMT(type));
+		return -1;
+	}
+	if (ctx->shaping && !sec->shaping) {
+		conf_error(ctx, ctx->line, "[%.*s] is not allowed in the "
+		    "shaping file (only [site], [backoff] and [pool])",
 		    STR_FMT(type));
 		return -1;
 	}
@@ -960,7 +1261,18 @@ conf_section_end(struct conf_load *ctx)
 			return -1;
 		}
 	}
+	if (ctx->sec != NULL && ctx->sec->end != NULL)
+		return ctx->sec->end(ctx, ctx->base);
 	return 0;
+}
+
+/* conf_seen - line where the section just read set key name, or 0 */
+static int
+conf_seen(const struct conf_load *ctx, const char *name)
+{
+	const struct conf_key *k = conf_key_find(ctx->sec->id, name);
+
+	return k != NULL ? ctx->seen[k - conf_keys] : 0;
 }
 
 static const struct conf_key *
@@ -1073,6 +1385,172 @@ conf_dkim_exists(const struct conf *conf, const char *name)
 		if (strcasecmp(conf->dkim[i].domain, name) == 0)
 			return true;
 	return false;
+}
+
+/* conf_lower - s in lower case, in place */
+static char *
+conf_lower(char *s)
+{
+	for (char *c = s; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	return s;
+}
+
+/* conf_site_add - [site NAME]: NAME lower-case; file order is kept */
+static void *
+conf_site_add(struct conf *conf, const char *name)
+{
+	struct conf_site *s;
+
+	conf->sites = xreallocarray(conf->sites, conf->nsites + 1,
+	    sizeof(*conf->sites));
+	s = &conf->sites[conf->nsites++];
+	memset(s, 0, sizeof(*s));
+	s->name = conf_lower(xstrdup(name));
+	return s;
+}
+
+static bool
+conf_site_exists(const struct conf *conf, const char *name)
+{
+	for (size_t i = 0; i < conf->nsites; i++)
+		if (strcasecmp(conf->sites[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* conf_site_end - match is required, but [site default] is for the sites
+   no match names and takes none */
+static int
+conf_site_end(struct conf_load *ctx, void *base)
+{
+	const struct conf_site *s = base;
+	int line = conf_seen(ctx, "match");
+
+	if (strcmp(s->name, "default") == 0) {
+		if (line != 0) {
+			conf_error(ctx, line, "match: [site default] takes "
+			    "no match (it is for the sites no other [site] "
+			    "matches)");
+			return -1;
+		}
+		return 0;
+	}
+	if (line == 0) {
+		conf_error(ctx, 0, "%s: missing 'match'", ctx->label);
+		return -1;
+	}
+	if (s->nmatch == 0) {
+		conf_error(ctx, 0, "%s: 'match' is empty", ctx->label);
+		return -1;
+	}
+	return 0;
+}
+
+static void *
+conf_backoff_add(struct conf *conf, const char *name)
+{
+	struct conf_backoff *b;
+
+	conf->backoffs = xreallocarray(conf->backoffs, conf->nbackoffs + 1,
+	    sizeof(*conf->backoffs));
+	b = &conf->backoffs[conf->nbackoffs++];
+	memset(b, 0, sizeof(*b));
+	b->name = xstrdup(name);
+	return b;
+}
+
+static bool
+conf_backoff_exists(const struct conf *conf, const char *name)
+{
+	for (size_t i = 0; i < conf->nbackoffs; i++)
+		if (strcasecmp(conf->backoffs[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* conf_backoff_end - compile match (the setter checked it compiles) and
+   default suspend_time by action: 10m to suspend, 1m to throttle */
+static int
+conf_backoff_end(struct conf_load *ctx, void *base)
+{
+	struct conf_backoff *b = base;
+	char msg[128];
+	int rc;
+
+	if (conf_seen(ctx, "suspend_time") == 0)
+		b->suspend_time = b->action == CONF_BACKOFF_SUSPEND ? 600 : 60;
+	if ((rc = regcomp(&b->re, b->match, REG_EXTENDED | REG_ICASE |
+	    REG_NOSUB)) != 0) {
+		regerror(rc, &b->re, msg, sizeof(msg));
+		conf_error(ctx, conf_seen(ctx, "match"), "match: bad regular "
+		    "expression: %s", msg);
+		return -1;
+	}
+	b->re_ok = true;
+	return 0;
+}
+
+static void *
+conf_pool_add(struct conf *conf, const char *name)
+{
+	struct conf_pool *p;
+
+	conf->pools = xreallocarray(conf->pools, conf->npools + 1,
+	    sizeof(*conf->pools));
+	p = &conf->pools[conf->npools++];
+	memset(p, 0, sizeof(*p));
+	p->name = xstrdup(name);
+	return p;
+}
+
+static bool
+conf_pool_exists(const struct conf *conf, const char *name)
+{
+	return conf_pool_find(conf, name) != NULL;
+}
+
+/* conf_pool_end - a warm-up needs its first day; warmup_day0 from it */
+static int
+conf_pool_end(struct conf_load *ctx, void *base)
+{
+	struct conf_pool *p = base;
+	struct err e;
+
+	if (p->warmup_since == NULL) {
+		if (p->warmup_start > 0) {
+			conf_error(ctx, conf_seen(ctx, "warmup_start"),
+			    "warmup_start: a warm-up needs warmup_since (its "
+			    "first day, YYYY-MM-DD)");
+			return -1;
+		}
+		return 0;
+	}
+	if (conf_parse_date(p->warmup_since, &p->warmup_day0, &e) == -1) {
+		conf_error(ctx, conf_seen(ctx, "warmup_since"),
+		    "warmup_since: %s", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static void *
+conf_tenant_add(struct conf *conf, const char *name)
+{
+	struct conf_tenant *t;
+
+	conf->tenants = xreallocarray(conf->tenants, conf->ntenants + 1,
+	    sizeof(*conf->tenants));
+	t = &conf->tenants[conf->ntenants++];
+	memset(t, 0, sizeof(*t));
+	t->name = xstrdup(name);
+	return t;
+}
+
+static bool
+conf_tenant_exists(const struct conf *conf, const char *name)
+{
+	return conf_tenant_find(conf, name) != NULL;
 }
 
 /* ---------------------------------------------------------------------
@@ -1316,6 +1794,192 @@ conf_set_addrs(struct conf_load *ctx, const struct conf_key *k, void *base,
 		*list = xreallocarray(*list, *n + 1, sizeof(**list));
 		(*list)[(*n)++] = a;
 	}
+	return 0;
+}
+
+static int
+conf_set_rate(struct conf_load *ctx, const struct conf_key *k, void *base,
+    const char *value, bool append, struct err *err)
+{
+	struct conf_rate r;
+	char count[32];
+
+	(void)ctx, (void)append;
+	if (conf_parse_rate(value, &r, err) == -1)
+		return -1;
+	snprintf(count, sizeof(count), "%u", r.count);
+	if (conf_check_range(k, r.count, count, err) == -1)
+		return -1;
+	*CONF_FIELD(base, k, struct conf_rate) = r;
+	return 0;
+}
+
+/* conf_list_add - append d (owned) to a char ** list unless it is there;
+   true if added */
+static bool
+conf_list_add(char ***list, size_t *n, char *d)
+{
+	for (size_t i = 0; i < *n; i++) {
+		if (strcmp((*list)[i], d) == 0) {
+			free(d);
+			return false;
+		}
+	}
+	*list = xreallocarray(*list, *n + 1, sizeof(**list));
+	(*list)[(*n)++] = d;
+	return true;
+}
+
+/* conf_set_patterns - "example.com" or "*.example.com", lower-cased */
+static int
+conf_set_patterns(struct conf_load *ctx, const struct conf_key *k,
+    void *base, const char *value, bool append, struct err *err)
+{
+	struct str tok, dom;
+
+	(void)ctx;
+	if (!append)
+		conf_fini_domains(k, base);
+	while ((tok = conf_token(&value)).len) {
+		dom = tok;
+		if (dom.len > 2 && dom.p[0] == '*' && dom.p[1] == '.')
+			dom = str_make(dom.p + 2, dom.len - 2);
+		if (!conf_domain_valid(dom))
+			return err_set(err, EINVAL, "bad pattern '%.*s' (a "
+			    "domain, or *.domain for the names below it)",
+			    STR_FMT(tok));
+		conf_list_add(CONF_FIELD(base, k, char **),
+		    CONF_COUNT(base, k), conf_lower(xstrndup(tok.p, tok.len)));
+	}
+	return 0;
+}
+
+/* conf_set_regex - compiled here to refuse a bad one on its line; the
+   compiled form is made by the section's end hook */
+static int
+conf_set_regex(struct conf_load *ctx, const struct conf_key *k, void *base,
+    const char *value, bool append, struct err *err)
+{
+	char msg[128];
+	regex_t re;
+	int rc;
+
+	if (value[0] == '\0')
+		return err_set(err, EINVAL, "missing value");
+	if ((rc = regcomp(&re, value, REG_EXTENDED | REG_ICASE |
+	    REG_NOSUB)) != 0) {
+		regerror(rc, &re, msg, sizeof(msg));
+		return err_set(err, EINVAL, "bad regular expression '%s': %s",
+		    value, msg);
+	}
+	regfree(&re);
+	return conf_set_string(ctx, k, base, value, append, err);
+}
+
+/* conf_set_ips - IPv4 and IPv6 literals, kept as inet_ntop writes them */
+static int
+conf_set_ips(struct conf_load *ctx, const struct conf_key *k, void *base,
+    const char *value, bool append, struct err *err)
+{
+	char one[INET6_ADDRSTRLEN], shown[INET6_ADDRSTRLEN];
+	uint8_t a[16];
+	struct str tok;
+	int family;
+
+	(void)ctx;
+	if (!append)
+		conf_fini_domains(k, base);
+	while ((tok = conf_token(&value)).len) {
+		if (tok.len >= sizeof(one))
+			goto bad;
+		memcpy(one, tok.p, tok.len);
+		one[tok.len] = '\0';
+		family = strchr(one, ':') ? AF_INET6 : AF_INET;
+		if (inet_pton(family, one, a) != 1)
+			goto bad;
+		inet_ntop(family, a, shown, sizeof(shown));
+		if (!conf_list_add(CONF_FIELD(base, k, char **),
+		    CONF_COUNT(base, k), xstrdup(shown)))
+			return err_set(err, EINVAL, "%s is listed twice",
+			    shown);
+	}
+	return 0;
+bad:
+	return err_set(err, EINVAL, "bad address '%.*s' (an IPv4 or IPv6 "
+	    "address)", STR_FMT(tok));
+}
+
+static int
+conf_set_date(struct conf_load *ctx, const struct conf_key *k, void *base,
+    const char *value, bool append, struct err *err)
+{
+	int64_t t;
+
+	if (value[0] != '\0' && conf_parse_date(value, &t, err) == -1)
+		return -1;
+	return conf_set_string(ctx, k, base, value, append, err);
+}
+
+/*
+ * conf_set_words - user names, API key names: printable, case kept.
+ * A word of a tenant may not be in another tenant's list of that key.
+ */
+static int
+conf_set_words(struct conf_load *ctx, const struct conf_key *k,
+    void *base, const char *value, bool append, struct err *err)
+{
+	const struct conf *conf = ctx->conf;
+	struct str tok;
+
+	if (!append)
+		conf_fini_domains(k, base);
+	while ((tok = conf_token(&value)).len) {
+		for (size_t i = 0; i < tok.len; i++)
+			if ((unsigned char)tok.p[i] < 0x21 ||
+			    tok.p[i] == 0x7f)
+				return err_set(err, EINVAL, "bad name '%.*s' "
+				    "(control character)", STR_FMT(tok));
+		for (size_t i = 0; k->section == CONF_SEC_TENANT &&
+		    i < conf->ntenants; i++) {
+			const struct conf_tenant *t = &conf->tenants[i];
+			char **l = *CONF_FIELD(t, k, char **);
+			size_t n = *CONF_COUNT(t, k);
+
+			if ((const void *)t == base)
+				continue;
+			for (size_t j = 0; j < n; j++)
+				if (str_eq(tok, str_cstr(l[j])))
+					return err_set(err, EINVAL, "'%.*s' "
+					    "is already in [tenant %s]",
+					    STR_FMT(tok), t->name);
+		}
+		conf_list_add(CONF_FIELD(base, k, char **),
+		    CONF_COUNT(base, k), xstrndup(tok.p, tok.len));
+	}
+	return 0;
+}
+
+/* conf_set_pool - the NAME of a [pool NAME], in this file or the other:
+   checked once both are read (conf_check_pools) */
+static int
+conf_set_pool(struct conf_load *ctx, const struct conf_key *k, void *base,
+    const char *value, bool append, struct err *err)
+{
+	struct conf_pool_ref *r;
+
+	if (value[0] != '\0' && !conf_name_valid(str_cstr(value)))
+		return err_set(err, EINVAL, "bad pool name '%s'", value);
+	if (conf_set_string(ctx, k, base, value, append, err) == -1)
+		return -1;
+	if (value[0] == '\0')
+		return 0;
+	ctx->refs = xreallocarray(ctx->refs, ctx->nrefs + 1,
+	    sizeof(*ctx->refs));
+	r = &ctx->refs[ctx->nrefs++];
+	r->file = ctx->name;
+	r->line = ctx->line;
+	snprintf(r->label, sizeof(r->label), "%s", ctx->label);
+	snprintf(r->name, sizeof(r->name), "%s", value);
 	return 0;
 }
 
@@ -1586,6 +2250,92 @@ conf_parse_cidr(const char *s, struct conf_cidr *out, struct err *err)
 bad:
 	return err_set(err, EINVAL, "bad network '%s' (address or "
 	    "address/prefix)", s);
+}
+
+int
+conf_parse_rate(const char *s, struct conf_rate *out, struct err *err)
+{
+	static const struct {
+		const char	*name;
+		unsigned	 seconds;
+	} units[] = {
+		{ "s", 1 }, { "sec", 1 }, { "m", 60 }, { "min", 60 },
+		{ "h", 3600 }, { "hour", 3600 }, { "d", 86400 },
+		{ "day", 86400 },
+	};
+	const char *end;
+	uint64_t v;
+
+	if ((end = conf_digits(s, &v)) == NULL || v > UINT_MAX)
+		goto bad;
+	if (*end == '\0' && v == 0) {
+		out->count = 0;
+		out->period = 1;
+		return 0;
+	}
+	if (*end != '/')
+		goto bad;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcasecmp(end + 1, units[i].name) == 0) {
+			out->count = (unsigned)v;
+			out->period = units[i].seconds;
+			return 0;
+		}
+	}
+bad:
+	return err_set(err, EINVAL, "bad rate '%s' (0, or N/s, N/m, N/h, "
+	    "N/d)", s);
+}
+
+/* conf_days - days from 1970-01-01 to y-m-d (proleptic Gregorian) */
+static int64_t
+conf_days(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = y / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+int
+conf_parse_date(const char *s, int64_t *out, struct err *err)
+{
+	static const unsigned mdays[] = {
+		31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31,
+	};
+	unsigned v[3] = { 0, 0, 0 }, max;
+	const char *p = s;
+
+	for (int f = 0; f < 3; f++) {
+		int width = f == 0 ? 4 : 2;
+
+		for (int i = 0; i < width; i++, p++) {
+			if (*p < '0' || *p > '9')
+				goto bad;
+			v[f] = v[f] * 10 + (unsigned)(*p - '0');
+		}
+		if (*p != (f < 2 ? '-' : '\0'))
+			goto bad;
+		p++;
+	}
+	if (v[0] < 1970 || v[1] < 1 || v[1] > 12 || v[2] < 1)
+		goto bad;
+	max = mdays[v[1] - 1];
+	if (v[1] == 2 && (v[0] % 4 == 0 && (v[0] % 100 != 0 ||
+	    v[0] % 400 == 0)))
+		max = 29;
+	if (v[2] > max)
+		goto bad;
+	*out = conf_days(v[0], v[1], v[2]) * 86400;
+	return 0;
+bad:
+	return err_set(err, EINVAL, "bad date '%s' (YYYY-MM-DD, from "
+	    "1970-01-01)", s);
 }
 
 /*

@@ -10,6 +10,7 @@
 #ifndef RELAIS_CONF_H
 #define RELAIS_CONF_H
 
+#include <regex.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -138,6 +139,9 @@ struct conf_backoff {
 	char		*name;
 	char		*match;		/* POSIX extended regex, any case,
 					   required */
+	regex_t		 re;		/* match, compiled REG_EXTENDED |
+					   REG_ICASE | REG_NOSUB */
+	bool		 re_ok;		/* re holds a compiled regex */
 	int		 action;	/* enum conf_backoff_action,
 					   default throttle */
 	unsigned	 suspend_time;	/* seconds, default 10m (suspend),
@@ -365,5 +369,10 @@ int	conf_parse_duration(const char *s, unsigned *seconds_out,
 int	conf_parse_bool(const char *s, bool *out, struct err *err);
 int	conf_parse_addr(const char *s, struct conf_addr *out, struct err *err);
 int	conf_parse_cidr(const char *s, struct conf_cidr *out, struct err *err);
+/* conf_parse_rate - "0" (none) or "N/UNIT", UNIT s|sec|m|min|h|hour|d|day */
+int	conf_parse_rate(const char *s, struct conf_rate *out, struct err *err);
+/* conf_parse_date - "YYYY-MM-DD" (a real date, 1970..9999): its 00:00
+   UTC as unix time */
+int	conf_parse_date(const char *s, int64_t *out, struct err *err);
 
 #endif

@@ -76,7 +76,8 @@ smtp_header_take(char *hdr, size_t len, const char *name, char *value,
 			match = j < end && hdr[j] == ':';
 		}
 		if (!match) {
-			memmove(hdr + o, hdr + i, end - i);
+			if (o != i)
+				memmove(hdr + o, hdr + i, end - i);
 			o += end - i;
 			i = end;
 			continue;

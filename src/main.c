@@ -20,6 +20,8 @@ static const struct main_cmd main_cmds[] = {
 	  "queue list [--site]|show ID|flush [ID]|delete ID|hold ID|release ID\n"
 	  "              | suspend SITE [--for DURATION] [--reason TEXT]\n"
 	  "              | resume SITE [-c FILE]" },
+	{ "stats", cli_stats,
+	  "stats [-c FILE]        each tenant's messages and recipients this hour and day" },
 	{ "suppress", cli_suppress,
 	  "suppress list|add ADDRESS|remove ADDRESS [-c FILE]" },
 	{ "passwd", cli_passwd,

@@ -19,6 +19,7 @@ int	cli_passwd(int argc, char **argv);
 int	cli_sendmail(int argc, char **argv);
 int	cli_suppress(int argc, char **argv);
 int	cli_apikey(int argc, char **argv);
+int	cli_stats(int argc, char **argv);
 
 struct conf;
 /* cli_serve_sandbox - lock relais serve into the paths and system calls

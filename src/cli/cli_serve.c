@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -43,7 +44,9 @@
 #include "net/listen.h"
 #include "net/tls.h"
 #include "net/worker.h"
+#include "core/metrics.h"
 #include "policy/limits.h"
+#include "policy/quota.h"
 #include "queue/qmgr.h"
 #include "queue/sites.h"
 #include "server/smtp_server.h"
@@ -110,6 +113,30 @@ serve_chown(const char *dir, const char *name, uid_t uid, gid_t gid)
 }
 
 /* serve_drop - give up root for [server] user; fatal on any failure */
+/* serve_usage_seed - one row of tenant_usage into the quota counters */
+static void
+serve_usage_seed(void *arg, const struct spool_usage *u)
+{
+	(void)arg;
+	quota_seed(u->tenant, (unsigned)u->period, u->window_start,
+	    (uint64_t)u->messages, (uint64_t)u->recipients);
+}
+
+/* serve_tenants - the tenants' counters as the spool left them (a
+   restart does not reset a window), and their metric labels */
+static void
+serve_tenants(struct spool *sp, const struct conf *conf)
+{
+	struct err err;
+	int64_t now = (int64_t)time(NULL);
+
+	if (spool_usage_load(sp, quota_window(QUOTA_DAY, now),
+	    serve_usage_seed, NULL, &err) == -1)
+		fatalx("event=spool.usage error=\"%s\"", err.msg);
+	for (size_t i = 0; i < conf->ntenants; i++)
+		metrics_tenant(conf->tenants[i].name);
+}
+
 static void
 serve_drop(const struct conf *conf)
 {
@@ -262,6 +289,7 @@ cli_serve(int argc, char **argv)
 	cli_serve_sandbox(conf);
 
 	limits_init();
+	serve_tenants(sv.spool, conf);
 	sv.pool = deliver_pool_new(conf->server.data_dir,
 	    SERVE_DELIVER_THREADS, &sv.live);
 	sv.qmgr = qmgr_new(sv.spool, sv.pool, &sv.live);

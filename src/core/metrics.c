@@ -32,12 +32,15 @@
 #define METRICS_DOMAIN_LEN	256	/* domain names, with the NUL */
 #define METRICS_DOMAIN_HASH	128	/* power of two > 2 * DOMAINS_MAX */
 #define METRICS_SLOTS		(METRICS_DOMAINS_MAX + 1)
+_Static_assert(METRICS_TENANTS_MAX < METRICS_SLOTS &&
+    METRICS_LISTENERS_MAX < METRICS_SLOTS, "label slots");
 #define METRICS_NBUCKETS	14
 
 enum metrics_label {
 	METRICS_L_NONE,
 	METRICS_L_LISTENER,
 	METRICS_L_DOMAIN,
+	METRICS_L_TENANT,
 };
 
 struct metrics_def {
@@ -92,6 +95,15 @@ static const struct metrics_def metrics_defs[METRIC__COUNT] = {
 	    METRICS_L_DOMAIN, "tls=\"yes\"" },
 	[METRIC_OUT_PLAIN] = { "relais_outbound_connections_total", "counter",
 	    NULL, METRICS_L_DOMAIN, "tls=\"no\"" },
+	[METRIC_TENANT_MESSAGES] = { "relais_tenant_messages_total",
+	    "counter", "Messages of a [tenant] stored in the spool (over SMTP"
+	    " AUTH or the HTTP API), by tenant: the configured tenants, the"
+	    " first 32 seen since start; later ones are counted as"
+	    " tenant=\"other\".", METRICS_L_TENANT, NULL },
+	[METRIC_TENANT_RECIPIENTS] = { "relais_tenant_recipients_total",
+	    "counter", "Recipients of the messages of a [tenant] stored in"
+	    " the spool, by tenant (as relais_tenant_messages_total).",
+	    METRICS_L_TENANT, NULL },
 	[METRIC_SESSIONS_OPEN] = { "relais_smtp_sessions_open", "gauge",
 	    "Inbound SMTP sessions open now, by listener.",
 	    METRICS_L_LISTENER, NULL },
@@ -139,6 +151,8 @@ static pthread_mutex_t	metrics_lock = PTHREAD_MUTEX_INITIALIZER;
 static char		metrics_listeners[METRICS_LISTENERS_MAX]
 			    [METRICS_NAME_MAX];
 static _Atomic unsigned	metrics_nlisteners;
+static char		metrics_tenants[METRICS_TENANTS_MAX][METRICS_NAME_MAX];
+static _Atomic unsigned	metrics_ntenants;
 static char		metrics_domains[METRICS_DOMAINS_MAX]
 			    [METRICS_DOMAIN_LEN];
 static _Atomic unsigned	metrics_ndomains;
@@ -154,35 +168,52 @@ static struct metrics_site {
 }			metrics_sites[METRICS_SITES_MAX];
 static unsigned		metrics_nsites;
 
-/* metrics_listener_slot - the listener's index, or METRICS_LISTENERS_MAX
-   ("other"); a new name takes the next free index */
+/* metrics_name_slot - the index of name in a table of names (listeners,
+   tenants), or max ("other"); a new name takes the next free index */
 static unsigned
-metrics_listener_slot(const char *name)
+metrics_name_slot(char (*names)[METRICS_NAME_MAX], _Atomic unsigned *count,
+    unsigned max, const char *name)
 {
 	unsigned n, i;
 	size_t len;
 
 	if (name == NULL || (len = strlen(name)) == 0 ||
 	    len >= METRICS_NAME_MAX)
-		return METRICS_LISTENERS_MAX;
-	n = atomic_load_explicit(&metrics_nlisteners, memory_order_acquire);
+		return max;
+	n = atomic_load_explicit(count, memory_order_acquire);
 	for (i = 0; i < n; i++)
-		if (strcmp(metrics_listeners[i], name) == 0)
+		if (strcmp(names[i], name) == 0)
 			return i;
-	if (n == METRICS_LISTENERS_MAX)
-		return METRICS_LISTENERS_MAX;
+	if (n == max)
+		return max;
 	pthread_mutex_lock(&metrics_lock);
-	n = atomic_load_explicit(&metrics_nlisteners, memory_order_relaxed);
+	n = atomic_load_explicit(count, memory_order_relaxed);
 	for (; i < n; i++)		/* added meanwhile */
-		if (strcmp(metrics_listeners[i], name) == 0)
+		if (strcmp(names[i], name) == 0)
 			break;
-	if (i == n && n < METRICS_LISTENERS_MAX) {
-		memcpy(metrics_listeners[n], name, len + 1);
-		atomic_store_explicit(&metrics_nlisteners, n + 1,
-		    memory_order_release);
+	if (i == n && n < max) {
+		memcpy(names[n], name, len + 1);
+		atomic_store_explicit(count, n + 1, memory_order_release);
 	}
 	pthread_mutex_unlock(&metrics_lock);
 	return i;
+}
+
+/* metrics_listener_slot - the listener's index, or METRICS_LISTENERS_MAX
+   ("other") */
+static unsigned
+metrics_listener_slot(const char *name)
+{
+	return metrics_name_slot(metrics_listeners, &metrics_nlisteners,
+	    METRICS_LISTENERS_MAX, name);
+}
+
+/* metrics_tenant_slot - the tenant's index, or METRICS_TENANTS_MAX */
+static unsigned
+metrics_tenant_slot(const char *name)
+{
+	return metrics_name_slot(metrics_tenants, &metrics_ntenants,
+	    METRICS_TENANTS_MAX, name);
 }
 
 static inline unsigned char
@@ -300,6 +331,8 @@ metrics_slot(enum metric_id id, const char *label)
 		return metrics_listener_slot(label);
 	case METRICS_L_DOMAIN:
 		return metrics_domain_slot(label);
+	case METRICS_L_TENANT:
+		return metrics_tenant_slot(label);
 	default:
 		return 0;
 	}
@@ -311,6 +344,15 @@ metrics_count(enum metric_id id, const char *label)
 	if ((unsigned)id >= METRIC__COUNT)
 		return;
 	atomic_fetch_add_explicit(&metrics_val[id][metrics_slot(id, label)], 1,
+	    memory_order_relaxed);
+}
+
+void
+metrics_add(enum metric_id id, const char *label, uint64_t n)
+{
+	if ((unsigned)id >= METRIC__COUNT)
+		return;
+	atomic_fetch_add_explicit(&metrics_val[id][metrics_slot(id, label)], n,
 	    memory_order_relaxed);
 }
 
@@ -415,6 +457,12 @@ metrics_listener(const char *name)
 }
 
 void
+metrics_tenant(const char *name)
+{
+	(void)metrics_tenant_slot(name);
+}
+
+void
 metrics_reset(void)
 {
 	pthread_mutex_lock(&metrics_lock);
@@ -429,10 +477,12 @@ metrics_reset(void)
 	for (unsigned i = 0; i < METRICS_DOMAIN_HASH; i++)
 		atomic_store(&metrics_domain_hash[i], 0);
 	atomic_store(&metrics_nlisteners, 0);
+	atomic_store(&metrics_ntenants, 0);
 	atomic_store(&metrics_ndomains, 0);
 	metrics_nsites = 0;
 	memset(metrics_sites, 0, sizeof(metrics_sites));
 	memset(metrics_listeners, 0, sizeof(metrics_listeners));
+	memset(metrics_tenants, 0, sizeof(metrics_tenants));
 	memset(metrics_domains, 0, sizeof(metrics_domains));
 	pthread_mutex_unlock(&metrics_lock);
 }
@@ -511,6 +561,11 @@ metrics_render_one(struct buf *out, enum metric_id id)
 		    memory_order_acquire);
 		other = METRICS_DOMAINS_MAX;
 		lname = "domain";
+} else if (def->label == METRICS_L_TENANT) {
+		n = atomic_load_explicit(&metrics_ntenants,
+		    memory_order_acquire);
+		other = METRICS_TENANTS_MAX;
+		lname = "tenant";
 	}
 	/* every listener, and "other" when it counted something; a domain
 	   only once it counted something (a domain seen by one metric
@@ -520,6 +575,7 @@ metrics_render_one(struct buf *out, enum metric_id id)
 		unsigned slot = i < n ? i : other;
 		const char *lval = lname == NULL ? NULL : i < n ?
 		    (def->label == METRICS_L_LISTENER ? metrics_listeners[i] :
+		    def->label == METRICS_L_TENANT ? metrics_tenants[i] :
 		    metrics_domains[i]) : "other";
 
 		v = atomic_load_explicit(&metrics_val[id][slot],

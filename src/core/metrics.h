@@ -10,7 +10,9 @@
  * seen (metrics_listener registers the config's at start), any later one
  * counts as "other". A domain label takes the first METRICS_DOMAINS_MAX
  * destination domains seen since start, every later one counts as
- * "other": a fixed table, so no sender of mail can grow the output. The
+ * "other": a fixed table, so no sender of mail can grow the output. A
+ * tenant label takes a [tenant] name, the first METRICS_TENANTS_MAX
+ * (metrics_tenant registers the config's at start). The
  * metric names, labels and bounds are listed in docs/architecture.md
  * ("Metrics").
  */
@@ -25,6 +27,7 @@ struct buf;
 #define METRICS_LISTENERS_MAX	16	/* then listener="other" */
 #define METRICS_DOMAINS_MAX	64	/* then domain="other" */
 #define METRICS_SITES_MAX	64	/* then no series */
+#define METRICS_TENANTS_MAX	32	/* then tenant="other" */
 
 /* counters and gauges; the comment names the label metrics_count takes */
 enum metric_id {
@@ -38,6 +41,8 @@ enum metric_id {
 	METRIC_OUT_TLS,			/* domain: outbound connections ready,
 					   over TLS */
 	METRIC_OUT_PLAIN,		/* domain: ... in clear text */
+	METRIC_TENANT_MESSAGES,		/* tenant: messages stored */
+	METRIC_TENANT_RECIPIENTS,	/* tenant: their recipients */
 	/* gauges */
 	METRIC_SESSIONS_OPEN,		/* listener */
 	METRIC_QUEUE_RECIPIENTS,	/* none: recipients not settled */
@@ -65,6 +70,8 @@ enum metric_hist {
  * case-folded); NULL or ignored for a metric without label.
  */
 void	metrics_count(enum metric_id id, const char *label);
+/* metrics_add - n more (a counter) */
+void	metrics_add(enum metric_id id, const char *label, uint64_t n);
 /* metrics_gauge_add / _set - a gauge moved by delta, or set to v */
 void	metrics_gauge_add(enum metric_id id, const char *label, int64_t delta);
 void	metrics_gauge_set(enum metric_id id, const char *label, int64_t v);
@@ -87,6 +94,9 @@ void	metrics_observe_since(enum metric_hist h, int64_t t0_ns);
  * none (any thread; a lock, taken only when a site's state changes).
  */
 void	metrics_site_set(const char *site, bool suspended, double rate);
+/* metrics_tenant - give a [tenant] its label now (the config's, at
+   start): the first METRICS_TENANTS_MAX names, later ones are "other" */
+void	metrics_tenant(const char *name);
 
 /* metrics_listener - give a listener its label now (the config's names,
    at start), so its series are there from the first scrape */

@@ -30,6 +30,7 @@
 #include "mime/mime_build.h"
 #include "mime/mime_raw.h"
 #include "msgauth/dkim.h"
+#include "policy/quota.h"
 #include "policy/suppress.h"
 #include "queue/qmgr.h"
 #include "smtp/smtp_path.h"
@@ -174,6 +175,78 @@ api_error_reply(struct http_req *r, int rc, const struct api_error *e)
 	http_reply_error(r, rc == -2 ? 413 : 400, e->field, "%s", e->msg);
 }
 
+/* api_pool_set - the message goes out of [pool name]; 400 if there is
+   none */
+static int
+api_pool_set(struct http_req *r, struct api_out *o, const char *name)
+{
+	const struct conf_pool *pool = conf_pool_find(r->snap->conf, name);
+
+	if (pool == NULL) {
+		http_reply_error(r, 400, "pool", "no such pool: %s", name);
+		return -1;
+	}
+	free(o->msg->pool);
+	o->msg->pool = xstrdup(pool->name);
+	return 0;
+}
+
+/* api_query_class - ?priority=high|normal and ?pool=NAME of a raw
+   message; -1 answered */
+static int
+api_query_class(struct http_req *r, struct api_out *o)
+{
+	struct evkeyval *kv;
+
+	TAILQ_FOREACH(kv, &r->query, next) {
+		if (strcmp(kv->key, "priority") == 0) {
+			if (strcmp(kv->value, "high") == 0)
+				o->msg->priority = SPOOL_PRIORITY_HIGH;
+			else if (strcmp(kv->value, "normal") == 0)
+				o->msg->priority = SPOOL_PRIORITY_NORMAL;
+			else {
+				http_reply_error(r, 400, "priority",
+				    "expected high or normal");
+				return -1;
+			}
+		} else if (strcmp(kv->key, "pool") == 0 &&
+		    api_pool_set(r, o, kv->value) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* api_quota - reserve the quota of the key's tenant for the message
+   (the queue manager settles it once the message is committed, or not);
+   -1 answered 429 with Retry-After */
+static int
+api_quota(struct http_req *r, struct api_out *o, time_t now)
+{
+	const struct conf_tenant *t;
+	struct quota_denial d;
+	char text[256], after[32];
+
+	if (o->msg->tenant == NULL || (t = conf_tenant_find(r->snap->conf,
+	    o->msg->tenant)) == NULL)
+		return 0;
+	if (quota_reserve(t, 1, (unsigned)o->msg->nrcpts, (int64_t)now,
+	    &d) == 0)
+		return 0;
+	quota_text(t->name, &d, text, sizeof(text));
+	snprintf(after, sizeof(after), "%lld", (long long)d.retry_after);
+	evhttp_add_header(evhttp_request_get_output_headers(r->req),
+	    "Retry-After", after);
+	log_info("event=http.quota id=%s key=%s client=%s tenant=%s"
+	    " limit=%s:%u retry_after=%s", o->msg->qid, r->key, r->ip, t->name,
+	    d.key, d.limit, after);
+	http_reply_json(r, 429, json_pack("{s:{s:i, s:s, s:s, s:s, s:i, s:s,"
+	    " s:I}}", "error", "status", 429, "message", text, "tenant",
+	    t->name, "limit", d.key, "limit_value", d.limit, "window",
+	    d.period == QUOTA_HOUR ? "hour" : "day", "retry_after",
+	    (json_int_t)d.retry_after));
+	return -1;
+}
+
 /* api_build_json - a JSON request: parsed, checked, built */
 static int
 api_build_json(struct http_req *r, const char *body, size_t len,
@@ -208,6 +281,12 @@ api_build_json(struct http_req *r, const char *body, size_t len,
 	}
 	o->msg->tags = req.tags ? xstrdup(req.tags) : NULL;
 	o->msg->metadata = req.metadata ? xstrdup(req.metadata) : NULL;
+	o->msg->priority = req.priority_high ? SPOOL_PRIORITY_HIGH :
+	    SPOOL_PRIORITY_NORMAL;
+	if (req.pool != NULL && api_pool_set(r, o, req.pool) == -1) {
+		api_request_fini(&req);
+		return -1;
+	}
 	api_request_fini(&req);
 	return 0;
 }
@@ -268,7 +347,7 @@ api_build_raw(struct http_req *r, const char *body, size_t len,
 		    " recipients in the query: ?to=ADDRESS");
 		return -1;
 	}
-	return 0;
+	return api_query_class(r, o);
 }
 
 /* api_prefix - Received: and, when a [dkim] section signs the From:
@@ -376,6 +455,7 @@ api_send(struct http_req *r)
 	bool json, body8 = false;
 	char *answer;
 	json_t *j;
+	const struct conf_tenant *tenant;
 
 	if (ctype != NULL && strncasecmp(ctype, "application/json", 16) == 0)
 		json = true;
@@ -402,6 +482,12 @@ api_send(struct http_req *r)
 	o.rcpts = json_array();
 	buf_init(&o.text, 0);
 	id_qid_new(o.msg->qid);
+	/* the key's tenant: its quotas, and its pool unless one is asked */
+	if ((tenant = conf_tenant_of_key(conf, r->key)) != NULL) {
+		o.msg->tenant = xstrdup(tenant->name);
+		if (tenant->pool != NULL)
+			o.msg->pool = xstrdup(tenant->pool);
+	}
 	api_unique(unique, sizeof(unique));
 	memset(&mo, 0, sizeof(mo));
 	mo.hostname = conf->server.hostname;
@@ -452,6 +538,11 @@ api_send(struct http_req *r)
 		spool_body_discard(&o.msg->body);
 		goto fail;
 	}
+	if (api_quota(r, &o, now) == -1) {
+		free(answer);
+		spool_body_discard(&o.msg->body);
+		goto fail;
+	}
 	w = http_wait_new(r);
 	w->status = 202;
 	w->answer = answer;
@@ -464,8 +555,11 @@ api_send(struct http_req *r)
 		r->h->idem_inflight = w;
 	}
 	log_info("event=http.accepted id=%s key=%s client=%s from=%s"
-	    " rcpts=%zu suppressed=%zu size=%zu", o.msg->qid, r->key, r->ip,
-	    o.from, o.msg->nrcpts, o.msg->nsuppressed, o.text.len);
+	    " rcpts=%zu suppressed=%zu size=%zu%s%s%s%s%s", o.msg->qid, r->key,
+	    r->ip, o.from, o.msg->nrcpts, o.msg->nsuppressed, o.text.len,
+	    o.msg->tenant ? " tenant=" : "", o.msg->tenant ? o.msg->tenant :
+	    "", o.msg->pool ? " pool=" : "", o.msg->pool ? o.msg->pool : "",
+	    o.msg->priority == SPOOL_PRIORITY_HIGH ? " priority=high" : "");
 	json_decref(o.rcpts);
 	buf_fini(&o.text);
 	qmgr_submit_msg(r->h->qmgr, o.msg, http_qmgr_done, r->h, w->tag);

@@ -17,6 +17,7 @@
  * grows once its entry is whole, so api_request_fini frees a half-done
  * request; on any error it does, and the caller sees a zeroed struct.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -50,7 +51,8 @@ typedef int api_request_key_fn(struct api_request_ctx *c, json_t *v);
 static api_request_key_fn api_request_from, api_request_reply_to,
     api_request_to, api_request_cc, api_request_bcc, api_request_subject,
     api_request_text, api_request_html, api_request_headers,
-    api_request_attachments, api_request_tags, api_request_metadata;
+    api_request_attachments, api_request_tags, api_request_metadata,
+    api_request_priority, api_request_pool;
 static int api_request_addr(struct api_request_ctx *c, json_t *v,
     const char *field, struct api_addr *out);
 static int api_request_addrs(struct api_request_ctx *c, json_t *v,
@@ -90,6 +92,8 @@ static const struct api_request_key {
 	{ "attachments",	api_request_attachments },
 	{ "tags",		api_request_tags },
 	{ "metadata",		api_request_metadata },
+	{ "priority",		api_request_priority },
+	{ "pool",		api_request_pool },
 };
 
 /* api_request_parse - JSON body to struct; see api_request.h */
@@ -211,6 +215,7 @@ api_request_fini(struct api_request *r)
 	free(r->atts);
 	free(r->tags);
 	free(r->metadata);
+	free(r->pool);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -501,6 +506,42 @@ api_request_cid(struct api_request_ctx *c, json_t *v, const char *field,
 			    "!#$%%&'*+-/=?^_`{|}~ only)");
 	}
 	a->content_id = xstrndup(s, n);
+	return 0;
+}
+
+/* api_request_priority - "high" or "normal" */
+static int
+api_request_priority(struct api_request_ctx *c, json_t *v)
+{
+	const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+
+	if (s != NULL && strcmp(s, "high") == 0)
+		c->r->priority_high = true;
+	else if (s != NULL && strcmp(s, "normal") == 0)
+		c->r->priority_high = false;
+	else
+		return api_request_fail(c->e, "priority",
+		    "expected \"high\" or \"normal\"");
+	return 0;
+}
+
+/* api_request_pool - a [pool] name: letters, digits, . _ - (whether the
+   configuration has it is the caller's to check) */
+static int
+api_request_pool(struct api_request_ctx *c, json_t *v)
+{
+	const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+	size_t n = s ? json_string_length(v) : 0;
+
+	if (s == NULL || n == 0 || n > API_REQUEST_POOL_MAX)
+		return api_request_fail(c->e, "pool", "expected a pool name of"
+		    " 1 to %d characters", API_REQUEST_POOL_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' &&
+		    s[i] != '_' && s[i] != '-')
+			return api_request_fail(c->e, "pool", "invalid"
+			    " character (letters, digits, . _ - only)");
+	c->r->pool = xstrndup(s, n);
 	return 0;
 }
 

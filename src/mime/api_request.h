@@ -16,6 +16,8 @@
  *                 "content_id"}, ...]
  *   tags        ["string", ...]
  *   metadata    {"key": "string", ...}
+ *   priority    "high" or "normal"
+ *   pool        a [pool] name (letters, digits, . _ -)
  *
  * where an address is "a@b.example", "Name <a@b.example>" or
  * {"email": "a@b.example", "name": "Name"}. A key given as null counts
@@ -26,6 +28,7 @@
 #ifndef RELAIS_MIME_API_REQUEST_H
 #define RELAIS_MIME_API_REQUEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "mime/api_addr.h"
@@ -43,6 +46,7 @@
 #define API_REQUEST_META_MAX		20	/* keys */
 #define API_REQUEST_META_KEY_MAX	64	/* octets */
 #define API_REQUEST_META_VALUE_MAX	1024	/* octets */
+#define API_REQUEST_POOL_MAX		64	/* octets */
 
 /* return values of api_request_parse */
 enum api_request_status {
@@ -89,6 +93,8 @@ struct api_request {
 						   string values, or NULL */
 	size_t			 size;		/* decoded content: text, html
 						   and attachments, in octets */
+	bool			 priority_high;	/* "priority": "high" */
+	char			*pool;		/* "pool", or NULL */
 };
 
 struct api_limits {

@@ -24,6 +24,7 @@
 #include "core/xalloc.h"
 #include "deliver/deliver.h"
 #include "live/conf_live.h"
+#include "policy/quota.h"
 #include "policy/suppress.h"
 #include "queue/backoff.h"
 #include "queue/bounce.h"
@@ -193,6 +194,28 @@ qmgr_stop(struct qmgr *q)
 	q->running = false;
 }
 
+/*
+ * qmgr_tenant_settle - a message of a tenant came with a reservation of
+ * its quota (quota.h: one message and each of its recipients, made by
+ * the session or the API request that built it): stored, it is used and
+ * counted; else it is given back. Here, after the commit, and not in the
+ * session, which may be gone by then.
+ */
+static void
+qmgr_tenant_settle(const struct spool_msg *msg, bool stored)
+{
+	if (msg->tenant == NULL || msg->nrcpts == 0)
+		return;
+	if (!stored) {
+		quota_release(msg->tenant, 1, (unsigned)msg->nrcpts);
+		return;
+	}
+	quota_commit(msg->tenant, 1, (unsigned)msg->nrcpts, msg->arrival);
+	metrics_add(METRIC_TENANT_MESSAGES, msg->tenant, 1);
+	metrics_add(METRIC_TENANT_RECIPIENTS, msg->tenant,
+	    (uint64_t)msg->nrcpts);
+}
+
 void
 qmgr_free(struct qmgr *q)
 {
@@ -206,6 +229,7 @@ qmgr_free(struct qmgr *q)
 	while ((req = q->head) != NULL) {
 		q->head = req->next;
 		if (req->type == QMGR_REQ_MSG) {
+			qmgr_tenant_settle(req->msg, false);
 			spool_body_discard(&req->msg->body);
 			spool_msg_free(req->msg);
 		} else if (req->type == QMGR_REQ_CALL)
@@ -752,6 +776,7 @@ commit_done:
 				spool_body_release(&req->msg->body);
 			else
 				spool_body_discard(&req->msg->body);
+			qmgr_tenant_settle(req->msg, status == 0);
 			req->done(req->arg, req->tag, status);
 			spool_msg_free(req->msg);
 			free(req);

@@ -46,7 +46,8 @@ struct sched_scan {
 						   deferred in place */
 	size_t			 max, defer_max, leased;
 	bool			 smarthost;
-	struct deliver_job	*head;
+	struct deliver_job	*head, **tail;	/* jobs in scan order: high
+						   priority first */
 	struct spool_result	*deferred;
 	size_t			 ndeferred;
 };
@@ -84,6 +85,9 @@ sched_job_new(const struct spool_due *due, int64_t started)
 	job->body8 = due->body8;
 	job->size = due->size;
 	job->junk = due->junk;
+	job->priority = due->priority;
+	if (due->pool != NULL)
+		job->pool = xstrdup(due->pool);
 	/* a body kept in the row comes along (read only for the rows that
 	   become jobs): no second query, and remote jobs skip the pool */
 	if (!job->body_file)
@@ -147,9 +151,11 @@ sched_row(void *arg, const struct spool_due *due)
 		return 0;	/* no room: stays due */
 	sc->leased++;
 	if ((job = sched_job_for(sc->head, due)) == NULL) {
+		/* appended: the delivery pool takes jobs in scan order, so
+		   the high-priority rows (scanned first) go first */
 		job = sched_job_new(due, sc->started);
-		job->next = sc->head;
-		sc->head = job;
+		*sc->tail = job;
+		sc->tail = &job->next;
 	}
 	deliver_job_add_rcpt(job, due->rcpt_id, due->addr, due->orig,
 	    due->orcpt, due->notify, due->attempts);
@@ -167,6 +173,7 @@ sched_select(struct spool *sp, const struct backoff_table *bo, int64_t now,
 
 	memset(out, 0, sizeof(*out));
 	memset(&sc, 0, sizeof(sc));
+	sc.tail = &sc.head;
 	sc.bo = bo;
 	sc.now = now;
 	sc.started = spool_started(sp);

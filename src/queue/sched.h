@@ -35,7 +35,10 @@ struct sched_pick {
  * per message and transport, and for remote mail per domain); those whose
  * destination backs off (bo) become deferral results instead, at most
  * defer_max of them, except those that arrived at or before expire (a
- * deferral would bounce them: they are leased). max may be 0. On error
+ * deferral would bounce them: they are leased). The jobs are listed in
+ * the order of the due scan: high-priority recipients first, so they
+ * reach the delivery pool first; each job carries its message's pool and
+ * priority. max may be 0. On error
  * nothing is picked, but leases may have been written in the open
  * transaction: the caller must give it up.
  */

@@ -61,6 +61,7 @@
 #include "net/tls.h"
 #include "net/worker.h"
 #include "policy/limits.h"
+#include "policy/quota.h"
 #include "policy/suppress.h"
 #include "queue/qmgr.h"
 #include "server/smtp_server.h"
@@ -126,6 +127,9 @@ struct smtp_session {
 	char			*auth_try;	/* login being checked */
 	char			*auth_user;	/* authenticated login */
 	bool			 hdr_fix;	/* add Date:/Message-ID: */
+	bool			 hdr_ours;	/* take X-Relais-Priority: and
+						   X-Relais-Pool: (trusted or
+						   authenticated client) */
 	bool			 hdr_pending;	/* header section buffered */
 	struct buf		 hdr;
 	size_t			 hdr_scan;
@@ -321,6 +325,10 @@ smtp_server_reset(struct smtp_session *s)
 		s->mac = NULL;
 	}
 	if (s->msg != NULL) {
+		/* not handed to the queue manager: its quota goes back */
+		if (s->msg->tenant != NULL && s->msg->nrcpts > 0)
+			quota_release(s->msg->tenant, 1,
+			    (unsigned)s->msg->nrcpts);
 		spool_body_discard(&s->msg->body);
 		spool_msg_free(s->msg);
 		s->msg = NULL;
@@ -770,6 +778,7 @@ smtp_server_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	const char *why = NULL;
 	struct buf addr;
 	enum smtp_param_result pr;
+	const struct conf_tenant *tenant;
 
 	if (s->tls_mode == CONF_TLS_REQUIRED && !s->tls) {
 		smtp_server_reply(s, "530 5.7.0 Must issue a STARTTLS command"
@@ -837,6 +846,12 @@ smtp_server_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	}
 	s->msg = spool_msg_new();
 	id_qid_new(s->msg->qid);
+	if (s->auth_user != NULL &&
+	    (tenant = conf_tenant_of_user(s->conf, s->auth_user)) != NULL) {
+		s->msg->tenant = xstrdup(tenant->name);
+		if (tenant->pool != NULL)
+			s->msg->pool = xstrdup(tenant->pool);
+	}
 	s->msg->sender = buf_steal(&addr, NULL);
 	if (s->msg->sender == NULL)
 		s->msg->sender = xstrdup("");
@@ -894,6 +909,38 @@ smtp_server_routing_refused(const struct smtp_session *s, const char *local,
 			return false;
 	}
 	return true;
+}
+
+/*
+ * smtp_server_quota - reserve the quota of the message's tenant for n
+ * more recipients (and, with the first, for the message): 0, or -1 with
+ * the refusal given (451 4.7.1 for the messages, 452 4.5.3 for the
+ * recipients). The queue manager settles the reservation once the
+ * message is committed (or not); smtp_server_reset gives back one never
+ * handed over.
+ */
+static int
+smtp_server_quota(struct smtp_session *s, size_t n)
+{
+	const struct conf_tenant *t;
+	struct quota_denial d;
+	char text[256];
+
+	if (s->msg->tenant == NULL || n == 0 ||
+	    (t = conf_tenant_find(s->conf, s->msg->tenant)) == NULL)
+		return 0;
+	if (quota_reserve(t, s->msg->nrcpts == 0 ? 1 : 0, (unsigned)n,
+	    (int64_t)time(NULL), &d) == 0)
+		return 0;
+	quota_text(t->name, &d, text, sizeof(text));
+	log_info("event=rcpt.reject reason=quota session=%llu id=%s client=%s"
+	    " tenant=%s limit=%s:%u", (unsigned long long)s->id, s->msg->qid,
+	    s->ip, t->name, d.key, d.limit);
+	if (d.kind == QUOTA_MESSAGES)
+		smtp_server_reply(s, "451 4.7.1 Error: %s", text);
+	else
+		smtp_server_reply(s, "452 4.5.3 Error: %s", text);
+	return -1;
 }
 
 static void
@@ -1004,6 +1051,8 @@ smtp_server_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		    buf_cstr(&orig));
 		goto out;
 	}
+	if (smtp_server_quota(s, targets.n) == -1)
+		goto out;
 	if (rp.orcpt.len)
 		orcpt = smtp_server_strdup_str(rp.orcpt);
 	for (i = 0; i < targets.n; i++)
@@ -1064,7 +1113,8 @@ smtp_server_received(struct smtp_session *s)
 	/* submission (RFC 6409 8): hold the header section back until its
 	   end is seen, to add a missing Date: or Message-ID: */
 	s->hdr_fix = s->role != CONF_ROLE_MX || s->auth_user != NULL;
-	if (s->hdr_fix) {
+	s->hdr_ours = s->trusted || s->auth_user != NULL;
+	if (s->hdr_fix || s->hdr_ours) {
 		buf_init(&s->hdr, SMTP_HEADER_MAX);
 		s->hdr_pending = true;
 		s->hdr_scan = 0;
@@ -1113,6 +1163,53 @@ smtp_server_body(struct smtp_session *s, const char *p, size_t n)
 	}
 }
 
+/* smtp_server_log_value - v made fit for a quoted log value, in place */
+static const char *
+smtp_server_log_value(char *v)
+{
+	for (char *p = v; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f ||
+		    *p == '"' || *p == '\\')
+			*p = '?';
+	return v;
+}
+
+/*
+ * smtp_server_header_ours - a trusted or authenticated client's
+ * X-Relais-Priority: (high or normal) and X-Relais-Pool: (a [pool] name)
+ * set the message's priority and pool; both fields go from the message.
+ * A value that means nothing is logged and ignored. Returns the header
+ * section's new length.
+ */
+static size_t
+smtp_server_header_ours(struct smtp_session *s, size_t end)
+{
+	char v[128];
+	const struct conf_pool *pool;
+	bool found;
+
+	end = smtp_header_take(s->hdr.data, end, "X-Relais-Priority", v,
+	    sizeof(v), &found);
+	if (found && strcasecmp(v, "high") == 0)
+		s->msg->priority = SPOOL_PRIORITY_HIGH;
+	else if (found && strcasecmp(v, "normal") == 0)
+		s->msg->priority = SPOOL_PRIORITY_NORMAL;
+	else if (found)
+		log_info("event=smtp.priority_ignored session=%llu id=%s"
+		    " value=\"%s\": high or normal", (unsigned long long)s->id,
+		    s->msg->qid, smtp_server_log_value(v));
+	end = smtp_header_take(s->hdr.data, end, "X-Relais-Pool", v,
+	    sizeof(v), &found);
+	if (found && (pool = conf_pool_find(s->conf, v)) != NULL) {
+		free(s->msg->pool);
+		s->msg->pool = xstrdup(pool->name);
+	} else if (found)
+		log_info("event=smtp.pool_ignored session=%llu id=%s"
+		    " pool=\"%s\": no such [pool]", (unsigned long long)s->id,
+		    s->msg->qid, smtp_server_log_value(v));
+	return end;
+}
+
 /*
  * smtp_server_header_flush - write the held header section, with Date:
  * and Message-ID: added before the empty line at end (or at the very end
@@ -1127,7 +1224,18 @@ smtp_server_header_flush(struct smtp_session *s, size_t end)
 	struct tm tm;
 
 	s->hdr_pending = false;
+	if (s->hdr_ours && end > 0) {
+		size_t kept = smtp_server_header_ours(s, end);
+
+		/* what followed the header section moves up */
+		memmove(s->hdr.data + kept, s->hdr.data + end,
+		    s->hdr.len - end);
+		s->hdr.len -= end - kept;
+		end = kept;
+	}
 	smtp_server_body(s, s->hdr.data, end);
+	if (!s->hdr_fix)
+		goto rest;
 	if (end > 0 && (end < 2 || s->hdr.data[end - 1] != '\n'))
 		n += (size_t)snprintf(add + n, sizeof(add) - n, "\r\n");
 	if (!smtp_server_header_has(s, end, "Date")) {
@@ -1147,6 +1255,7 @@ smtp_server_header_flush(struct smtp_session *s, size_t end)
 		if (s->msg->body.size >= n)
 			s->msg->body.size -= n;	/* ours, not the client's */
 	}
+rest:
 	/* an empty message never allocated hdr.data: no NULL + 0 */
 	if (s->hdr.len > end)
 		smtp_server_body(s, s->hdr.data + end, s->hdr.len - end);
@@ -1254,6 +1363,13 @@ smtp_server_commit(struct smtp_session *s)
 	s->msg->helo = xstrdup(s->helo);
 	s->msg->listener = xstrdup(s->listener);
 	s->msg->events = s->conf->events;
+	if (s->msg->tenant != NULL || s->msg->pool != NULL ||
+	    s->msg->priority != SPOOL_PRIORITY_NORMAL)
+		log_info("event=smtp.class id=%s tenant=%s pool=%s"
+		    " priority=%s", s->msg->qid, s->msg->tenant ?
+		    s->msg->tenant : "-", s->msg->pool ? s->msg->pool : "-",
+		    s->msg->priority == SPOOL_PRIORITY_HIGH ? "high" :
+		    "normal");
 	memcpy(s->commit_qid, s->msg->qid, sizeof(s->commit_qid));
 	free(s->commit_from);
 	s->commit_from = xstrdup(s->msg->sender);

@@ -3,6 +3,7 @@
  * smtp_header.c - header section end and field presence; see
  * smtp_header.h.
  */
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 
@@ -43,4 +44,68 @@ smtp_header_has(const char *hdr, size_t len, const char *name)
 			return true;
 	}
 	return false;
+}
+
+/* smtp_header_line_end - the offset past the LF ending the line at i, or
+   len */
+static size_t
+smtp_header_line_end(const char *hdr, size_t len, size_t i)
+{
+	const char *lf = memchr(hdr + i, '\n', len - i);
+
+	return lf ? (size_t)(lf - hdr) + 1 : len;
+}
+
+size_t
+smtp_header_take(char *hdr, size_t len, const char *name, char *value,
+    size_t vmax, bool *found)
+{
+	size_t nlen = strlen(name), i = 0, o = 0;
+
+	*found = false;
+	if (vmax > 0)
+		value[0] = '\0';
+	while (i < len) {
+		size_t j = i, end = smtp_header_line_end(hdr, len, i);
+		bool match = false;
+
+		if (len - i > nlen && strncasecmp(hdr + i, name, nlen) == 0) {
+			for (j = i + nlen; j < end && (hdr[j] == ' ' ||
+			    hdr[j] == '\t'); j++)
+				;
+			match = j < end && hdr[j] == ':';
+		}
+		if (!match) {
+			if (o != i)
+				memmove(hdr + o, hdr + i, end - i);
+			o += end - i;
+			i = end;
+			continue;
+		}
+		/* the field with its folded lines goes */
+		while (end < len && (hdr[end] == ' ' || hdr[end] == '\t'))
+			end = smtp_header_line_end(hdr, len, end);
+		if (!*found && vmax > 0) {
+			size_t k = 0;
+
+			/* the value, unfolded, white space trimmed */
+			for (j++; j < end; j++) {
+				char c = hdr[j];
+
+				if (c == '\r' || c == '\n')
+					continue;
+				if ((c == ' ' || c == '\t') && k == 0)
+					continue;
+				if (k + 1 < vmax)
+					value[k++] = c;
+			}
+			while (k > 0 && (value[k - 1] == ' ' ||
+			    value[k - 1] == '\t'))
+				k--;
+			value[k] = '\0';
+		}
+		*found = true;
+		i = end;
+	}
+	return o;
 }

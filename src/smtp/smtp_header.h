@@ -25,4 +25,14 @@ ssize_t	smtp_header_end(const char *text, size_t len, size_t *resume);
  */
 bool	smtp_header_has(const char *hdr, size_t len, const char *name);
 
+/*
+ * smtp_header_take - remove every field called name (any case, with its
+ * folded lines) from the header section hdr[0..len), in place; returns
+ * the new length. *found says whether there was one; the first one's
+ * value (unfolded, white space trimmed, cut to vmax - 1 octets) goes into
+ * value.
+ */
+size_t	smtp_header_take(char *hdr, size_t len, const char *name,
+	    char *value, size_t vmax, bool *found);
+
 #endif

@@ -41,7 +41,9 @@ static const char *const spool_schema =
     " smtputf8 INTEGER NOT NULL DEFAULT 0,"
     " body8 INTEGER NOT NULL DEFAULT 0,"
     " prefix BLOB,"
-    " junk INTEGER NOT NULL DEFAULT 0);"
+    " junk INTEGER NOT NULL DEFAULT 0,"
+    " tenant TEXT, pool TEXT,"
+    " priority INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS recipients("
     " id INTEGER PRIMARY KEY,"
     " msg_id INTEGER NOT NULL,"
@@ -57,7 +59,8 @@ static const char *const spool_schema =
     " next_attempt INTEGER NOT NULL,"
     " last_attempt INTEGER,"
     " last_reply TEXT,"
-    " site TEXT);"
+    " site TEXT,"
+    " priority INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS recipients_msg ON recipients(msg_id);"
     "CREATE INDEX IF NOT EXISTS recipients_due ON recipients(next_attempt)"
     " WHERE status = 0 AND leased = 0;"
@@ -105,17 +108,56 @@ static const char *const spool_schema =
     /* small named counters: webhook cursor, suppression and sites
        generations */
     "CREATE TABLE IF NOT EXISTS meta("
-    " name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;";
+    " name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+    /* what each tenant sent per window (period 3600 or 86400 seconds,
+       window_start UTC): the quotas' counters survive a restart */
+    "CREATE TABLE IF NOT EXISTS tenant_usage("
+    " tenant TEXT NOT NULL, period INTEGER NOT NULL,"
+    " window_start INTEGER NOT NULL, messages INTEGER NOT NULL,"
+    " recipients INTEGER NOT NULL,"
+    " PRIMARY KEY(tenant, period, window_start)) WITHOUT ROWID;";
+
+/*
+ * Columns added after the first release: a spool made before them gets
+ * them at open (ALTER TABLE ADD COLUMN, with the default every older row
+ * then reads), and then the indexes over them.
+ */
+static const struct spool_column {
+	const char	*table;
+	const char	*name;
+	const char	*decl;
+} spool_columns[] = {
+	{ "messages", "tenant", "TEXT" },
+	{ "messages", "pool", "TEXT" },
+	{ "messages", "priority", "INTEGER NOT NULL DEFAULT 0" },
+	{ "recipients", "priority", "INTEGER NOT NULL DEFAULT 0" },
+	{ "recipients", "site", "TEXT" },
+};
+
+static const char *const spool_schema_late =
+    /* due high-priority recipients, scanned before the others: empty
+       (and so free to look at) while nothing has priority */
+    "CREATE INDEX IF NOT EXISTS recipients_due_high ON"
+    " recipients(next_attempt) WHERE status = 0 AND leased = 0 AND"
+    " priority = 1;";
+
+/* the columns of a due row (spool_due_scan reads them by position) */
+#define SPOOL_DUE_COLUMNS \
+	"r.id, r.msg_id, r.addr, r.orig, r.transport, r.attempts," \
+	" m.qid, m.sender, m.arrival, m.body_file, r.orcpt, r.notify," \
+	" m.envid, m.ret, m.smtputf8, m.body8, m.size, m.junk, m.prefix," \
+	" m.body, m.pool, r.priority"
 
 static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 	[SPOOL_STMT_MSG_INSERT] =
 	    "INSERT INTO messages(qid, sender, arrival, size, body, body_file,"
 	    " client, helo, listener, envid, ret, smtputf8, body8, prefix,"
-	    " junk) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-	    " ?13, ?14, ?15)",
+	    " junk, tenant, pool, priority) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+	    " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
 	[SPOOL_STMT_RCPT_INSERT] =
 	    "INSERT INTO recipients(msg_id, addr, orig, orcpt, notify,"
-	    " transport, next_attempt) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	    " transport, next_attempt, priority) VALUES(?1, ?2, ?3, ?4, ?5,"
+	    " ?6, ?7, ?8)",
 	[SPOOL_STMT_RCPT_DONE] =
 	    "UPDATE recipients SET status = ?2, leased = 0,"
 	    " attempts = attempts + 1, last_attempt = ?3, last_reply = ?4,"
@@ -138,14 +180,25 @@ static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 	    "SELECT qid, body_file FROM messages WHERE id = ?1",
 	[SPOOL_STMT_MSG_DELETE] = "DELETE FROM messages WHERE id = ?1",
 	[SPOOL_STMT_RCPTS_DELETE] = "DELETE FROM recipients WHERE msg_id = ?1",
+	/* the due scans: high priority first (recipients_due_high), then
+	   the rest (recipients_due; the priority test is on the rows the
+	   index gives) */
+	[SPOOL_STMT_DUE_HIGH] =
+	    "SELECT " SPOOL_DUE_COLUMNS
+	    " FROM recipients r JOIN messages m ON m.id = r.msg_id"
+	    " WHERE r.status = 0 AND r.leased = 0 AND r.priority = 1"
+	    " AND r.next_attempt <= ?1 ORDER BY r.next_attempt LIMIT ?2",
 	[SPOOL_STMT_DUE] =
-	    "SELECT r.id, r.msg_id, r.addr, r.orig, r.transport, r.attempts,"
-	    " m.qid, m.sender, m.arrival, m.body_file, r.orcpt, r.notify,"
-	    " m.envid, m.ret, m.smtputf8, m.body8, m.size, m.junk, m.prefix,"
-	    " m.body"
+	    "SELECT " SPOOL_DUE_COLUMNS
 	    " FROM recipients r JOIN messages m ON m.id = r.msg_id"
 	    " WHERE r.status = 0 AND r.leased = 0 AND r.next_attempt <= ?1"
-	    " ORDER BY r.next_attempt LIMIT ?2",
+	    " AND r.priority = 0 ORDER BY r.next_attempt LIMIT ?2",
+	[SPOOL_STMT_USAGE_ADD] =
+	    "INSERT INTO tenant_usage(tenant, period, window_start, messages,"
+	    " recipients) VALUES(?1, ?2, ?3, 1, ?4)"
+	    " ON CONFLICT(tenant, period, window_start) DO UPDATE SET"
+	    " messages = messages + 1,"
+	    " recipients = recipients + excluded.recipients",
 	[SPOOL_STMT_LEASE] = "UPDATE recipients SET leased = 1 WHERE id = ?1",
 	[SPOOL_STMT_EVENT_INSERT] =
 	    "INSERT INTO events(ts, type, qid, rcpt, sender, status, reply,"
@@ -190,44 +243,43 @@ static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 
 static int	spool_recover(struct spool *sp, struct err *err);
 
-/*
- * Columns added after a release: a spool made before gets them at open
- * (ALTER TABLE ... ADD COLUMN, when PRAGMA table_info lacks them). The
- * schema above has them already for a new spool.
- */
-static const struct spool_column {
-	const char	*table;
-	const char	*name;
-	const char	*decl;
-} spool_columns[] = {
-	{ "recipients", "site", "TEXT" },
-};
+/* spool_has_column - does table have the column name */
+static int
+spool_has_column(struct spool *sp, const char *table, const char *name,
+    bool *out, struct err *err)
+{
+	sqlite3_stmt *st;
+	char sql[128];
+	int rc;
 
-/* spool_migrate - add what spool_columns lists and the table lacks */
+	*out = false;
+	snprintf(sql, sizeof(sql), "PRAGMA table_info(%s)", table);
+	if (sqlite3_prepare_v2(sp->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return err_set(err, 0, "prepare: %s", sqlite3_errmsg(sp->db));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (strcmp(spool_col_text(st, 1), name) == 0)
+			*out = true;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return err_set(err, rc, "%s", sqlite3_errmsg(sp->db));
+	return 0;
+}
+
+/* spool_migrate - the columns a spool made by an older relais lacks,
+   and the indexes over them */
 static int
 spool_migrate(struct spool *sp, struct err *err)
 {
 	char sql[256];
+	bool has;
 
 	for (size_t i = 0; i < sizeof(spool_columns) /
 	    sizeof(spool_columns[0]); i++) {
 		const struct spool_column *c = &spool_columns[i];
-		sqlite3_stmt *st;
-		bool found = false;
-		int rc;
 
-		snprintf(sql, sizeof(sql), "PRAGMA table_info(%s)", c->table);
-		if (sqlite3_prepare_v2(sp->db, sql, -1, &st, NULL) != SQLITE_OK)
-			return err_set(err, 0, "prepare: %s",
-			    sqlite3_errmsg(sp->db));
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-			if (strcmp(spool_col_text(st, 1), c->name) == 0)
-				found = true;
-		sqlite3_finalize(st);
-		if (rc != SQLITE_DONE)
-			return err_set(err, rc, "%s: %s", sql,
-			    sqlite3_errmsg(sp->db));
-		if (found)
+		if (spool_has_column(sp, c->table, c->name, &has, err) == -1)
+			return -1;
+		if (has)
 			continue;
 		snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s",
 		    c->table, c->name, c->decl);
@@ -236,7 +288,7 @@ spool_migrate(struct spool *sp, struct err *err)
 		log_info("event=spool.migrate table=%s column=%s", c->table,
 		    c->name);
 	}
-	return 0;
+	return spool_exec(sp, spool_schema_late, err);
 }
 
 int

@@ -157,6 +157,21 @@ bool	spool_txn_lost(struct spool *sp);
 int	spool_store_msg(struct spool *sp, const struct spool_msg *msg,
 	    struct err *err);
 
+/* one row of tenant_usage: what a tenant sent in one window */
+struct spool_usage {
+	const char	*tenant;
+	int64_t		 period;	/* 3600 or 86400 */
+	int64_t		 window_start;	/* unix time, UTC */
+	int64_t		 messages;
+	int64_t		 recipients;
+};
+/* spool_usage_load - every row with window_start >= since, fn(arg, u)
+   (spool_store_msg counts a message with a tenant in its hour and day
+   windows, by arrival) */
+int	spool_usage_load(struct spool *sp, int64_t since,
+	    void (*fn)(void *, const struct spool_usage *), void *arg,
+	    struct err *err);
+
 /* what the queue manager needs of a recipient to apply an outcome */
 struct spool_rcpt_state {
 	bool		 warned;	/* a delay report was sent */
@@ -214,12 +229,15 @@ struct spool_due {
 	bool			 smtputf8;
 	bool			 body8;
 	bool			 junk;
+	const char		*pool;		/* [pool NAME] or NULL */
+	int			 priority;	/* SPOOL_PRIORITY_* */
 	void			*row;		/* for spool_due_text */
 };
 /* spool_due_fn - one row; returning -1 stops the scan */
 typedef int spool_due_fn(void *arg, const struct spool_due *due);
-/* spool_due_scan - the recipients due at now, oldest first, at most
-   limit; *rows says how many were seen */
+/* spool_due_scan - the recipients due at now, at most limit: those of
+   high priority first, then the others, each oldest first; *rows says
+   how many were seen */
 int	spool_due_scan(struct spool *sp, int64_t now, size_t limit,
 	    spool_due_fn *fn, void *arg, size_t *rows, struct err *err);
 /* spool_due_text - the stored prefix and text of a due row's message
@@ -278,9 +296,12 @@ int	spool_var_set(struct spool *sp, const char *name, int64_t value,
 	    struct err *err);
 /* rows spool_prune deletes of each kind at most */
 #define SPOOL_PRUNE_STEP	5000
+/* tenant_usage rows are kept this long (relais stats reads them) */
+#define SPOOL_USAGE_KEEP	(8 * 86400)
 /* spool_prune - events older than events_before and with an id up to
    events_upto (consumed), API answers and message metadata older than
-   idem_before; *n says how many rows went */
+   idem_before, tenant usage older than SPOOL_USAGE_KEEP; *n says how many
+   rows went */
 int	spool_prune(struct spool *sp, int64_t events_before, int64_t events_upto,
 	    int64_t idem_before, int64_t *n, struct err *err);
 

@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/xalloc.h"
 #include "spool/spool.h"
@@ -188,7 +189,9 @@ spool_prune(struct spool *sp, int64_t events_before, int64_t events_upto,
 	    idem_before, 0, NULL, n, err) == -1 ||
 	    spool_run(sp, "DELETE FROM msg_meta WHERE ts < ?1 AND"
 	    " NOT EXISTS (SELECT 1 FROM messages m WHERE m.qid ="
-	    " msg_meta.qid)", events_before, 0, NULL, n, err) == -1)
+	    " msg_meta.qid)", events_before, 0, NULL, n, err) == -1 ||
+	    spool_run(sp, "DELETE FROM tenant_usage WHERE window_start < ?1",
+	    (int64_t)time(NULL) - SPOOL_USAGE_KEEP, 0, NULL, n, err) == -1)
 		return -1;
 	return 0;
 }

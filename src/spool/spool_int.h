@@ -24,6 +24,8 @@ enum spool_stmt {
 	SPOOL_STMT_MSG_DELETE,
 	SPOOL_STMT_RCPTS_DELETE,
 	SPOOL_STMT_DUE,
+	SPOOL_STMT_DUE_HIGH,		/* the high-priority due rows */
+	SPOOL_STMT_USAGE_ADD,		/* tenant_usage, per window */
 	SPOOL_STMT_LEASE,
 	SPOOL_STMT_EVENT_INSERT,	/* spool_events.c */
 	SPOOL_STMT_META_INSERT,

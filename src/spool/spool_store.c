@@ -88,6 +88,54 @@ spool_col_text(sqlite3_stmt *st, int i)
 	return s ? s : "";
 }
 
+/* spool_usage_add - count msg in its tenant's hour and day windows */
+static int
+spool_usage_add(struct spool *sp, const struct spool_msg *msg,
+    struct err *err)
+{
+	static const int64_t periods[] = { 3600, 86400 };
+	sqlite3_stmt *st = sp->stmt[SPOOL_STMT_USAGE_ADD];
+
+	for (size_t i = 0; i < sizeof(periods) / sizeof(periods[0]); i++) {
+		sqlite3_bind_text(st, 1, msg->tenant, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, periods[i]);
+		sqlite3_bind_int64(st, 3, msg->arrival - msg->arrival %
+		    periods[i]);
+		sqlite3_bind_int64(st, 4, (int64_t)msg->nrcpts);
+		if (spool_step_done(sp, st, err) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+spool_usage_load(struct spool *sp, int64_t since,
+    void (*fn)(void *, const struct spool_usage *), void *arg,
+    struct err *err)
+{
+	sqlite3_stmt *st;
+	struct spool_usage u;
+	int rc;
+
+	if (sqlite3_prepare_v2(sp->db, "SELECT tenant, period, window_start,"
+	    " messages, recipients FROM tenant_usage WHERE window_start >= ?1",
+	    -1, &st, NULL) != SQLITE_OK)
+		return err_set(err, 0, "prepare: %s", sqlite3_errmsg(sp->db));
+	sqlite3_bind_int64(st, 1, since);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		u.tenant = spool_col_text(st, 0);
+		u.period = sqlite3_column_int64(st, 1);
+		u.window_start = sqlite3_column_int64(st, 2);
+		u.messages = sqlite3_column_int64(st, 3);
+		u.recipients = sqlite3_column_int64(st, 4);
+		fn(arg, &u);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return err_set(err, rc, "%s", sqlite3_errmsg(sp->db));
+	return 0;
+}
+
 /* spool_insert_msg - the rows of one message, in the open transaction */
 static int
 spool_insert_msg(struct spool *sp, const struct spool_msg *msg,
@@ -121,6 +169,9 @@ spool_insert_msg(struct spool *sp, const struct spool_msg *msg,
 	else
 		sqlite3_bind_null(st, 14);
 	sqlite3_bind_int(st, 15, msg->junk);
+	spool_bind_text(st, 16, msg->tenant);
+	spool_bind_text(st, 17, msg->pool);
+	sqlite3_bind_int(st, 18, msg->priority);
 	if (spool_step_done(sp, st, err) == -1)
 		return -1;
 	msg_id = sqlite3_last_insert_rowid(sp->db);
@@ -136,9 +187,12 @@ spool_insert_msg(struct spool *sp, const struct spool_msg *msg,
 		sqlite3_bind_int(st, 5, (int)r->notify);
 		sqlite3_bind_int(st, 6, (int)r->transport);
 		sqlite3_bind_int64(st, 7, msg->arrival);
+		sqlite3_bind_int(st, 8, msg->priority);
 		if (spool_step_done(sp, st, err) == -1)
 			return -1;
 	}
+	if (msg->tenant != NULL && spool_usage_add(sp, msg, err) == -1)
+		return -1;
 	return spool_store_api(sp, msg, err);
 }
 
@@ -286,17 +340,14 @@ spool_body_remove(struct spool *sp, const char *qid)
 		log_warn("event=spool.unlink id=%s", qid);
 }
 
-int
-spool_due_scan(struct spool *sp, int64_t now, size_t limit,
-    spool_due_fn *fn, void *arg, size_t *rows, struct err *err)
+/* spool_due_rows - one due scan's rows to fn; *stop when fn said so */
+static int
+spool_due_rows(struct spool *sp, sqlite3_stmt *st, int64_t now, size_t limit,
+    spool_due_fn *fn, void *arg, size_t *rows, bool *stop, struct err *err)
 {
-	sqlite3_stmt *st = sp->stmt[SPOOL_STMT_DUE];
 	struct spool_due due;
 	int rc;
 
-	*rows = 0;
-	if (limit == 0)
-		return 0;
 	sqlite3_bind_int64(st, 1, now);
 	sqlite3_bind_int64(st, 2, (int64_t)limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -321,8 +372,12 @@ spool_due_scan(struct spool *sp, int64_t now, size_t limit,
 		due.body8 = sqlite3_column_int(st, 15) != 0;
 		due.size = (uint64_t)sqlite3_column_int64(st, 16);
 		due.junk = sqlite3_column_int(st, 17) != 0;
+		due.pool = sqlite3_column_type(st, 20) == SQLITE_NULL ? NULL :
+		    spool_col_text(st, 20);
+		due.priority = sqlite3_column_int(st, 21);
 		due.row = st;
 		if (fn(arg, &due) == -1) {
+			*stop = true;
 			rc = SQLITE_DONE;
 			break;
 		}
@@ -332,6 +387,25 @@ spool_due_scan(struct spool *sp, int64_t now, size_t limit,
 	if (rc != SQLITE_DONE)
 		return err_set(err, rc, "%s", sqlite3_errmsg(sp->db));
 	return 0;
+}
+
+int
+spool_due_scan(struct spool *sp, int64_t now, size_t limit,
+    spool_due_fn *fn, void *arg, size_t *rows, struct err *err)
+{
+	bool stop = false;
+
+	*rows = 0;
+	if (limit == 0)
+		return 0;
+	/* high priority first: they take the window before the rest */
+	if (spool_due_rows(sp, sp->stmt[SPOOL_STMT_DUE_HIGH], now, limit, fn,
+	    arg, rows, &stop, err) == -1)
+		return -1;
+	if (stop || *rows >= limit)
+		return 0;
+	return spool_due_rows(sp, sp->stmt[SPOOL_STMT_DUE], now,
+	    limit - *rows, fn, arg, rows, &stop, err);
 }
 
 char *

@@ -28,6 +28,8 @@ FAMILIES = {
     "relais_recipients_deferred": "counter",
     "relais_recipients_bounced": "counter",
     "relais_outbound_connections": "counter",
+    "relais_tenant_messages": "counter",
+    "relais_tenant_recipients": "counter",
     "relais_smtp_sessions_open": "gauge",
     "relais_queue_recipients": "gauge",
     "relais_queue_oldest_age_seconds": "gauge",
@@ -76,6 +78,15 @@ def test_every_family_parses_with_its_type(families):
     assert {n: f.type for n, f in families.items()} == FAMILIES
     for f in families.values():
         assert f.documentation, f.name
+
+
+def test_tenant_labels_read_back(families):
+    msgs = families["relais_tenant_messages"]
+    assert value(msgs, "relais_tenant_messages_total", tenant="shop") == 1
+    assert value(msgs, "relais_tenant_messages_total",
+                 tenant='odd "tenant"') == 1
+    rcpts = families["relais_tenant_recipients"]
+    assert value(rcpts, "relais_tenant_recipients_total", tenant="shop") == 3
 
 
 def test_label_values_read_back(families):

@@ -390,6 +390,42 @@ test_api_request_tags(void **state)
 	free(s);
 }
 
+static void
+test_api_request_class(void **state)
+{
+	static const char *const bad[][2] = {
+		{ BODY(",\"priority\":\"urgent\""), "priority" },
+		{ BODY(",\"priority\":1"), "priority" },
+		{ BODY(",\"priority\":\"HIGH\""), "priority" },
+		{ BODY(",\"pool\":\"\""), "pool" },
+		{ BODY(",\"pool\":\"a b\""), "pool" },
+		{ BODY(",\"pool\":[\"a\"]"), "pool" },
+	};
+	static const char good[] = BODY(",\"priority\":\"high\","
+	    "\"pool\":\"warm-1.a_b\"");
+	static const char normal[] = BODY(",\"priority\":\"normal\","
+	    "\"pool\":null");
+	struct api_request r;
+	struct api_error e;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(api_request_parse(bad[i][0], strlen(bad[i][0]),
+		    &lim, &r, &e), -1);
+		assert_string_equal(e.field, bad[i][1]);
+	}
+	assert_int_equal(api_request_parse(good, strlen(good), &lim, &r, &e),
+	    0);
+	assert_true(r.priority_high);
+	assert_string_equal(r.pool, "warm-1.a_b");
+	api_request_fini(&r);
+	assert_int_equal(api_request_parse(normal, strlen(normal), &lim, &r,
+	    &e), 0);
+	assert_false(r.priority_high);
+	assert_null(r.pool);
+	api_request_fini(&r);
+}
+
 /* each limit at its value and one past */
 static void
 test_api_request_limits(void **state)
@@ -644,6 +680,7 @@ main(void)
 		cmocka_unit_test(test_api_request_full),
 		cmocka_unit_test(test_api_request_good),
 		cmocka_unit_test(test_api_request_tags),
+		cmocka_unit_test(test_api_request_class),
 		cmocka_unit_test(test_api_request_limits),
 		cmocka_unit_test(test_api_addr_cases),
 		cmocka_unit_test(test_api_addr_first),

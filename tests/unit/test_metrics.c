@@ -354,6 +354,10 @@ test_fill(void)
 	metrics_count(METRIC_BOUNCED, "c@bounce.test");
 	metrics_count(METRIC_OUT_TLS, "example.org");
 	metrics_count(METRIC_OUT_PLAIN, "[smarthost]");
+	metrics_tenant("shop");
+	metrics_add(METRIC_TENANT_MESSAGES, "shop", 1);
+	metrics_add(METRIC_TENANT_RECIPIENTS, "shop", 3);
+	metrics_add(METRIC_TENANT_MESSAGES, "odd \"tenant\"", 1);
 	metrics_gauge_add(METRIC_SESSIONS_OPEN, "mx", 2);
 	metrics_gauge_set(METRIC_QUEUE_RECIPIENTS, NULL, 42);
 	metrics_gauge_set(METRIC_QUEUE_OLDEST_AGE, NULL, 77);
@@ -432,8 +436,8 @@ test_render_lines(void **state)
 		if (!known)
 			fail_msg("sample outside its family: %s", line);
 	}
-	/* 14 families; every line was one of the three forms */
-	assert_int_equal(nfam, 14);
+	/* 16 families; every line was one of the three forms */
+	assert_int_equal(nfam, 16);
 	assert_true(nlines > 100);
 	assert_int_equal(test_value(&b, "relais_messages_received_total"
 	    "{listener=\"odd \\\"name\\\"\\\\with\\nnewline\"}"), 1);
@@ -462,6 +466,46 @@ test_render_refused(void **state)
 	assert_int_equal(metrics_render(&b), -1);
 	assert_true(b.len <= 512);
 	buf_fini(&b);
+}
+
+static void
+test_tenant_labels(void **state)
+{
+	struct buf b;
+	char name[32], series[128];
+
+	(void)state;
+	metrics_reset();
+	metrics_tenant("shop");
+	test_render(&b);
+	/* registered: there from the start, at zero */
+	assert_int_equal(test_value(&b,
+	    "relais_tenant_messages_total{tenant=\"shop\"}"), 0);
+	assert_int_equal(test_value(&b,
+	    "relais_tenant_recipients_total{tenant=\"shop\"}"), 0);
+	buf_fini(&b);
+	metrics_add(METRIC_TENANT_MESSAGES, "shop", 2);
+	metrics_add(METRIC_TENANT_RECIPIENTS, "shop", 7);
+	for (int i = 0; i < METRICS_TENANTS_MAX + 3; i++) {
+		snprintf(name, sizeof(name), "t%d", i);
+		metrics_add(METRIC_TENANT_MESSAGES, name, 1);
+	}
+	test_render(&b);
+	assert_int_equal(test_value(&b,
+	    "relais_tenant_messages_total{tenant=\"shop\"}"), 2);
+	assert_int_equal(test_value(&b,
+	    "relais_tenant_recipients_total{tenant=\"shop\"}"), 7);
+	snprintf(series, sizeof(series), "relais_tenant_messages_total"
+	    "{tenant=\"t%d\"}", METRICS_TENANTS_MAX - 2);
+	assert_int_equal(test_value(&b, series), 1);
+	snprintf(series, sizeof(series), "relais_tenant_messages_total"
+	    "{tenant=\"t%d\"}", METRICS_TENANTS_MAX - 1);
+	assert_int_equal(test_value(&b, series), -1);
+	/* the rest: one "other" */
+	assert_int_equal(test_value(&b,
+	    "relais_tenant_messages_total{tenant=\"other\"}"), 4);
+	buf_fini(&b);
+	metrics_reset();
 }
 
 /* test_dump - see the top of the file */
@@ -493,6 +537,7 @@ main(void)
 		cmocka_unit_test(test_histogram_cumulative),
 		cmocka_unit_test(test_domain_overflow),
 		cmocka_unit_test(test_listener_overflow),
+		cmocka_unit_test(test_tenant_labels),
 		cmocka_unit_test(test_gauges),
 		cmocka_unit_test(test_total),
 		cmocka_unit_test(test_render_lines),

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -64,12 +65,57 @@ test_has(void **state)
 	assert_false(smtp_header_has("", 0, "Date"));
 }
 
+static void
+test_take(void **state)
+{
+	char h[256], v[16];
+	size_t n;
+	bool found;
+
+	(void)state;
+	snprintf(h, sizeof(h), "From: a@b\r\nX-Relais-Pool:  warm \r\n"
+	    "Subject: hi\r\nx-relais-pool : cold\r\n\tfolded\r\n"
+	    "X-Relais-Poolish: keep\r\n");
+	n = smtp_header_take(h, strlen(h), "X-Relais-Pool", v, sizeof(v),
+	    &found);
+	assert_true(found);
+	assert_string_equal(v, "warm");
+	h[n] = '\0';
+	assert_string_equal(h, "From: a@b\r\nSubject: hi\r\n"
+	    "X-Relais-Poolish: keep\r\n");
+	/* none: unchanged */
+	n = smtp_header_take(h, strlen(h), "X-Relais-Priority", v, sizeof(v),
+	    &found);
+	assert_false(found);
+	assert_string_equal(v, "");
+	assert_int_equal(n, strlen(h));
+	/* folded value, unfolded; cut to the buffer */
+	snprintf(h, sizeof(h), "X-Relais-Priority: hi\r\n gh\r\nA: b\r\n");
+	n = smtp_header_take(h, strlen(h), "X-Relais-Priority", v, sizeof(v),
+	    &found);
+	h[n] = '\0';
+	assert_string_equal(v, "hi gh");
+	assert_string_equal(h, "A: b\r\n");
+	snprintf(h, sizeof(h), "X-Relais-Pool: 0123456789abcdefghij\r\n");
+	n = smtp_header_take(h, strlen(h), "X-Relais-Pool", v, sizeof(v),
+	    &found);
+	assert_int_equal(n, 0);
+	assert_string_equal(v, "0123456789abcde");
+	/* a last line without CRLF */
+	snprintf(h, sizeof(h), "A: b\r\nX-Relais-Pool: p");
+	n = smtp_header_take(h, strlen(h), "X-Relais-Pool", v, sizeof(v),
+	    &found);
+	assert_int_equal(n, 6);
+	assert_string_equal(v, "p");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_end),
 		cmocka_unit_test(test_has),
+		cmocka_unit_test(test_take),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

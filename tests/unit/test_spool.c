@@ -372,6 +372,121 @@ test_spool_store(void **state)
 	spool_free(sp);
 }
 
+/* the due rows in scan order: their queue ids, priorities, pools */
+struct prio_seen {
+	char	qids[8][ID_QID_LEN + 1];
+	int	prio[8];
+	char	pool[8][16];
+	size_t	n;
+};
+
+static int
+test_prio_row(void *arg, const struct spool_due *due)
+{
+	struct prio_seen *seen = arg;
+
+	if (strncmp(due->qid, "00000000000000b", 15) != 0 || seen->n == 8)
+		return 0;
+	snprintf(seen->qids[seen->n], sizeof(seen->qids[0]), "%s", due->qid);
+	seen->prio[seen->n] = due->priority;
+	snprintf(seen->pool[seen->n], sizeof(seen->pool[0]), "%s",
+	    due->pool ? due->pool : "-");
+	seen->n++;
+	return 0;
+}
+
+static void
+test_usage_row(void *arg, const struct spool_usage *u)
+{
+	int64_t *v = arg;
+
+	if (strcmp(u->tenant, "shop") != 0)
+		return;
+	if (u->period == 3600) {
+		v[0] += u->messages;
+		v[1] += u->recipients;
+	} else {
+		v[2] += u->messages;
+		v[3] += u->recipients;
+	}
+}
+
+/*
+ * Priority and tenants in the store: high-priority due rows come first
+ * whatever their time; the pool comes with the row; a tenant's messages
+ * are counted in tenant_usage in the transaction that stores them.
+ */
+static void
+test_spool_priority_usage(void **state)
+{
+	struct spool *sp;
+	struct spool_msg *msg;
+	struct prio_seen seen;
+	struct err err;
+	int64_t now = time(NULL), usage[4] = { 0, 0, 0, 0 };
+	size_t rows;
+
+	sp = spool_open(test_dir, &err);
+	assert_non_null(sp);
+	assert_int_equal(spool_begin(sp, true, &err), 0);
+	for (int i = 0; i < 3; i++) {
+		msg = spool_msg_new();
+		snprintf(msg->qid, sizeof(msg->qid), "00000000000000b%d", i);
+		msg->sender = strdup("s@example.test");
+		/* the high one is the newest */
+		msg->arrival = now - 10 + i;
+		msg->priority = i == 2 ? SPOOL_PRIORITY_HIGH :
+		    SPOOL_PRIORITY_NORMAL;
+		if (i > 0) {
+			msg->tenant = strdup("shop");
+			msg->pool = strdup(i == 2 ? "warm" : "cold");
+		}
+		buf_append(&msg->body.mem, "\r\nhi\r\n", 6);
+		msg->body.size = 6;
+		spool_msg_add_rcpt(msg, "a@example.test", "a@example.test",
+		    NULL, 0, SPOOL_TRANSPORT_LOCAL);
+		spool_msg_add_rcpt(msg, "b@example.test", "b@example.test",
+		    NULL, 0, SPOOL_TRANSPORT_LOCAL);
+		assert_int_equal(spool_store_msg(sp, msg, &err), 0);
+		spool_msg_free(msg);
+	}
+	assert_int_equal(spool_commit(sp, &err), 0);
+
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(spool_due_scan(sp, now, 100, test_prio_row, &seen,
+	    &rows, &err), 0);
+	assert_int_equal(seen.n, 6);
+	assert_string_equal(seen.qids[0], "00000000000000b2");
+	assert_string_equal(seen.qids[1], "00000000000000b2");
+	assert_int_equal(seen.prio[0], SPOOL_PRIORITY_HIGH);
+	assert_string_equal(seen.pool[0], "warm");
+	assert_string_equal(seen.qids[2], "00000000000000b0");
+	assert_int_equal(seen.prio[2], SPOOL_PRIORITY_NORMAL);
+	assert_string_equal(seen.pool[2], "-");
+	assert_string_equal(seen.qids[4], "00000000000000b1");
+	assert_string_equal(seen.pool[4], "cold");
+	/* a window of 1 takes the high one */
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(spool_due_scan(sp, now, 1, test_prio_row, &seen,
+	    &rows, &err), 0);
+	assert_int_equal(rows, 1);
+	assert_string_equal(seen.qids[0], "00000000000000b2");
+	/* a window of 3: both of it, then the oldest normal one */
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(spool_due_scan(sp, now, 3, test_prio_row, &seen,
+	    &rows, &err), 0);
+	assert_int_equal(rows, 3);
+	assert_string_equal(seen.qids[2], "00000000000000b0");
+
+	assert_int_equal(spool_usage_load(sp, now - 86400 * 2, test_usage_row,
+	    usage, &err), 0);
+	assert_int_equal(usage[0], 2);
+	assert_int_equal(usage[1], 4);
+	assert_int_equal(usage[2], 2);
+	assert_int_equal(usage[3], 4);
+	spool_free(sp);
+}
+
 static void
 test_spool_recover(void **state)
 {
@@ -405,6 +520,7 @@ main(void)
 		cmocka_unit_test(test_spool_faults),
 		cmocka_unit_test(test_spool_linger),
 		cmocka_unit_test(test_spool_store),
+		cmocka_unit_test(test_spool_priority_usage),
 		cmocka_unit_test(test_spool_recover),
 	};
 

@@ -601,12 +601,12 @@ remote_site_backoff(struct remote_dest *d, const struct conf_backoff *rule,
 		    60;
 		si->next_lift = si->suspended_until + (int64_t)si->recover;
 		log_info("event=site.throttle site=%s rule=%s rate=%.3f/s"
-		    " until=%lld reason=\"%s\"", si->name, rule->name,
+		    " until=%lld reason=%s", si->name, rule->name,
 		    si->rate_cut, (long long)si->suspended_until,
 		    log_quote(la, sizeof(la), reply, strlen(reply)));
 	} else {
 		log_info("event=site.suspend site=%s rule=%s until=%lld"
-		    " reason=\"%s\"", si->name, rule->name,
+		    " reason=%s", si->name, rule->name,
 		    (long long)si->suspended_until,
 		    log_quote(la, sizeof(la), reply, strlen(reply)));
 	}
@@ -2751,9 +2751,11 @@ remote_site_hold(struct worker *w, void *data)
 		si->manual = true;
 		snprintf(si->reason, sizeof(si->reason), "%s", h->reason[0] ?
 		    h->reason : "suspended by the operator");
+		char la[300];
+
 		log_info("event=site.suspend site=%s until=%lld manual=yes"
-		    " reason=\"%s\"", si->name, (long long)si->suspended_until,
-		    si->reason);
+		    " reason=%s", si->name, (long long)si->suspended_until,
+		    log_quote(la, sizeof(la), si->reason, strlen(si->reason)));
 		remote_site_report(r, si);
 		for (struct remote_dest *d = r->dests; d; d = d->next)
 			if (d->site == si)

@@ -32,7 +32,11 @@ What a Sink records (all times time.monotonic()):
 Modes:
   rate_limit=(N, seconds)  after N accepted MAILs within the last
       `seconds`, MAIL gets "421 4.7.28 rate limited, try again later"
-      and the connection is closed (as large mailbox providers do)
+      and the connection is closed (as large mailbox providers do; the
+      sink half-closes and reads what is still coming, so the client
+      always gets the reply before the end of the connection);
+      close_on_421=False keeps the connection open instead (the client
+      may go on with another MAIL)
   max_conns=K  a connection beyond K open ones gets "421 4.7.0 too many
       connections" as its greeting and is closed
   data_delay=S  wait S seconds before answering the final dot (a slow
@@ -113,7 +117,7 @@ class Msg:
 
 class Sink:
     def __init__(self, server, host, port, name, rate_limit, max_conns,
-                 keep_data, reply_rcpt, data_delay):
+                 keep_data, reply_rcpt, data_delay, close_on_421):
         assert host.startswith("127."), "loopback only"
         self.server = server
         self.host = host
@@ -124,6 +128,7 @@ class Sink:
         self.keep_data = keep_data
         self.reply_rcpt = reply_rcpt
         self.data_delay = data_delay
+        self.close_on_421 = close_on_421
         self.lock = threading.Lock()
         self.messages = []
         self.mail_times = []
@@ -195,7 +200,7 @@ class Sink:
         try:
             if over:
                 writer.write(b"421 4.7.0 too many connections\r\n")
-                await writer.drain()
+                await _close_gently(reader, writer)
                 return
             await self._dialogue(reader, writer, sess)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
@@ -255,8 +260,12 @@ class Sink:
                             recent.append(now)
                 if refuse:
                     reply("421 4.7.28 rate limited, try again later")
+                    if self.close_on_421:
+                        await _close_gently(reader, writer)
+                        return
+                    sender, rcpts = None, []
                     await writer.drain()
-                    return
+                    continue
                 sender = _path(text[5:])
                 rcpts = []
                 t_mail = now
@@ -318,6 +327,27 @@ class Sink:
                 parts.append(line)
 
 
+async def _close_gently(reader, writer, linger=2.0):
+    """After a 421: send it, half-close, and read what the client still
+    sends (pipelined commands, QUIT) until it closes or linger seconds
+    pass, so the close is a FIN after the reply and never a reset that
+    could discard the reply on the client's side."""
+    await writer.drain()
+    try:
+        writer.write_eof()
+    except (OSError, RuntimeError):
+        return
+    deadline = time.monotonic() + linger
+    while time.monotonic() < deadline:
+        try:
+            chunk = await asyncio.wait_for(reader.read(4096),
+                                           max(0.01, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            return
+        if not chunk:
+            return
+
+
 def _path(arg):
     """The address inside <...> of a MAIL FROM:/RCPT TO: argument."""
     arg = arg.strip()
@@ -351,9 +381,9 @@ class SinkServer:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def sink(self, host, port, name=None, *, rate_limit=None, max_conns=None,
-             keep_data=True, reply_rcpt=None, data_delay=0):
+             keep_data=True, reply_rcpt=None, data_delay=0, close_on_421=True):
         s = Sink(self, host, port, name or f"sink-{host}", rate_limit, max_conns,
-                 keep_data, reply_rcpt, data_delay)
+                 keep_data, reply_rcpt, data_delay, close_on_421)
 
         async def listen():
             return await asyncio.start_server(s._handle, host, port, backlog=512,

@@ -4,6 +4,7 @@
 #   make test       ASan+UBSan build, cmocka unit tests, pytest integration tests
 #   make fuzz       libFuzzer harnesses (clang), run briefly over their corpora
 #   make test-faults  fault injection on every write path (minutes)
+#   make bench-shaping  traffic shaping under load (bench/shaping_bench.py)
 #   make soak       SOAK_MIN minutes of mixed load, fails on growth (bench/soak.py)
 #   make fuzz-long  every harness FUZZ_MIN minutes, found inputs merged into
 #                   tests/fuzz/corpus (not part of make test)
@@ -194,6 +195,13 @@ bench-api: all
 	@command -v ab >/dev/null 2>&1 || scripts/deps.sh test
 	RELAIS_BIN=$(CURDIR)/build/relais BENCH_HARNESS=$(abspath $(BENCH_HARNESS)) \
 	$(PYTHON) bench/api_bench.py $(API_ARGS)
+
+# make bench-shaping: 50,000 messages over 20 simulated sites on loopback,
+# 3 of them throttling at 20/s; time against the best possible, limits
+# held, nothing lost (SHAPING_ARGS="--messages 2000" for a quick run)
+.PHONY: bench-shaping
+bench-shaping: all
+	$(PYTHON) bench/shaping_bench.py --relais build/relais $(SHAPING_ARGS)
 
 # make bench-latency: end of DATA -> 250 latency under a 20-session relay
 # load, relais and Postfix interleaved (LL_ARGS="-r 3 -m 1000 --conc 20")

@@ -1365,6 +1365,25 @@ remote_conn_take_job(struct remote_conn *c)
 	remote_timeout(c, REMOTE_T_COMMAND);
 }
 
+/* remote_transaction_closing - a 421 within the transaction: the peer is
+   closing (RFC 5321 3.8), and the replies still owed will not come. The
+   421 stands for them, so it counts as the refusal it is (and a
+   [backoff] rule can match it) rather than as a lost connection. */
+static void
+remote_transaction_closing(struct remote_conn *c)
+{
+	struct deliver_job *job = c->job;
+	size_t n = job->nrcpts;
+
+	if (c->step == 0)
+		c->mail_reply = c->reply;
+	for (size_t i = c->step > 0 ? c->step - 1 : 0; i < n; i++)
+		if (c->rcpt_reply[i].code == 0)
+			c->rcpt_reply[i] = c->reply;
+	c->final_reply = c->reply;
+	remote_transaction_done(c);
+}
+
 /* remote_transaction_reply - a complete reply within the transaction */
 static void
 remote_transaction_reply(struct remote_conn *c)
@@ -1534,6 +1553,10 @@ remote_on_reply(struct remote_conn *c)
 				return;
 			}
 			c->rset_pending = false;
+			return;
+		}
+		if (code == 421) {
+			remote_transaction_closing(c);
 			return;
 		}
 		remote_transaction_reply(c);

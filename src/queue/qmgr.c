@@ -981,8 +981,15 @@ qmgr_site_apply(void *arg, const struct spool_site *s)
 	    until ? "suspend" : "resume", s->site, (long long)until);
 	/* resumed: nothing of it waits in place any more (the table
 	   knows domains, not sites: forget it all, it is relearnt) */
-	if (until == 0)
+	if (until == 0) {
+		struct err err;
+
 		backoff_expire(&q->backoff, 0, true);
+		/* and what the scheduler deferred in place meanwhile */
+		if (spool_site_wake(q->sp, s->site, now, &err) == -1)
+			log_error("event=site.wake site=%s error=\"%s\"",
+			    s->site, err.msg);
+	}
 	if (q->site_hook != NULL)
 		q->site_hook(q->site_hook_arg, s->site, until,
 		    s->reason ? s->reason : "");

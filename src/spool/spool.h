@@ -362,6 +362,10 @@ struct spool_site {
    open transaction) */
 int	spool_site_put(struct spool *sp, const struct spool_site *s,
 	    struct err *err);
+/* spool_site_wake - the queued recipients of site that wait for a later
+   time are due at now (a resumed site) */
+int	spool_site_wake(struct spool *sp, const char *site, int64_t now,
+	    struct err *err);
 /* spool_site_operator - the operator suspends site until (unix time; 0
    resumes it): the row with manual = 1, meta sites_gen bumped and the
    row stamped with it (in the open transaction) */

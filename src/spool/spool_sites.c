@@ -55,7 +55,15 @@ spool_site_operator(struct spool *sp, const char *site, int64_t until,
 	if (until > now)
 		return 0;
 	/* resumed: what waited for the site is due now */
-	st = sp->stmt[SPOOL_STMT_SITE_WAKE];
+	return spool_site_wake(sp, site, now, err);
+}
+
+int
+spool_site_wake(struct spool *sp, const char *site, int64_t now,
+    struct err *err)
+{
+	sqlite3_stmt *st = sp->stmt[SPOOL_STMT_SITE_WAKE];
+
 	sqlite3_bind_text(st, 1, site, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now);
 	return spool_step_done(sp, st, err);

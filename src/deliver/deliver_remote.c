@@ -216,6 +216,7 @@ struct remote_dest {
 	double			 cursor;	/* rate: the last slot given
 						   to a job sent back (unix) */
 	struct event		*timer;		/* the next rate slot */
+	int64_t			 timer_at;	/* monotonic us it is set for */
 	struct shaping_limits	 lim;		/* as of the last job */
 };
 
@@ -248,6 +249,9 @@ struct remote {
 	size_t			 nroutes;
 	int64_t			 next_sweep;
 	unsigned		 nconns;
+	bool			 starved;	/* a destination found no
+						   connection left */
+	struct event		*kick_ev;	/* remote_kick_all_cb */
 	bool			 stopping;
 };
 
@@ -1136,10 +1140,10 @@ remote_transaction_done(struct remote_conn *c)
 		    c->addrs[c->cur].host);
 		res[i].dsn_passed = (c->ext & RX_DSN) != 0 &&
 		    job->rcpts[i].notify != 0;
-		/* deferred because the site said to slow down: no attempt
-		   against the recipient, back when the site resumes */
+		/* deferred because the site said to slow down: back when
+		   the site resumes. This was an attempt (it counts, and the
+		   message can expire); the jobs that wait were not */
 		if (rule != NULL && res[i].outcome == SPOOL_OUTCOME_DEFERRED) {
-			res[i].throttled = true;
 			res[i].retry_at = d->site->suspended_until;
 			snprintf(res[i].relay, sizeof(res[i].relay),
 			    "site-suspended");
@@ -1245,6 +1249,10 @@ remote_dest_arm(struct remote_dest *d, int64_t when_us)
 	int64_t left = when_us - remote_now_us();
 	struct timeval tv;
 
+	/* one timer for every source: the earliest slot wins */
+	if (evtimer_pending(d->timer, NULL) && d->timer_at <= when_us)
+		return;
+	d->timer_at = when_us;
 	if (left < 1000)
 		left = 1000;
 	tv.tv_sec = left / 1000000;
@@ -2099,6 +2107,8 @@ remote_conn_free(struct remote_conn *c)
 	conf_snap_unref(c->snap);
 	free(c);
 	if (!r->stopping) {
+		if (r->starved)
+			event_active(r->kick_ev, 0, 0);
 		remote_dest_kick(d);
 		remote_dest_gc(d);
 	}
@@ -2141,7 +2151,8 @@ remote_dest_kick(struct remote_dest *d)
 	struct remote *r = d->r;
 	struct conf_snap *snap;
 	unsigned max_total, want, cap = 0;
-	int64_t now = time(NULL);
+	int64_t now = time(NULL), now_us;
+	double rate;
 	bool any;
 
 	if (d->jobs == NULL)
@@ -2200,19 +2211,60 @@ remote_dest_kick(struct remote_dest *d)
 	want = 1 + (unsigned)(d->njobs / REMOTE_JOBS_PER_CONN);
 	if (want > cap)
 		want = cap;
-	while (d->nconns < want && r->nconns < max_total) {
+	rate = remote_site_rate(d);
+	now_us = remote_now_us();
+	while (d->nconns < want && d->jobs != NULL && d->retry_at <= now) {
 		size_t best = d->nsrcs;
+		int64_t slot = 0;
 
-		/* the source with the fewest connections, under its limit */
-		for (size_t i = 0; i < d->nsrcs; i++)
-			if (!d->srcs[i].spent &&
-			    d->srcs[i].nconns < d->lim.connection_limit &&
-			    (best == d->nsrcs ||
-			    d->srcs[i].nconns < d->srcs[best].nconns))
-				best = i;
-		if (best == d->nsrcs)
+		if (r->nconns >= max_total) {
+			/* a connection that closes anywhere kicks again */
+			r->starved = true;
 			break;
+		}
+		/* the source with the fewest connections, under its limit,
+		   whose rate has a slot now: a connection opened long before
+		   its slot would only idle out and come again */
+		for (size_t i = 0; i < d->nsrcs; i++) {
+			const struct remote_src *src = &d->srcs[i];
+
+			if (src->spent ||
+			    src->nconns >= d->lim.connection_limit)
+				continue;
+			if (rate > 0 && src->next_us > now_us) {
+				if (slot == 0 || src->next_us < slot)
+					slot = src->next_us;
+				continue;
+			}
+			if (best == d->nsrcs ||
+			    src->nconns < d->srcs[best].nconns)
+				best = i;
+		}
+		if (best == d->nsrcs) {
+			if (slot != 0)
+				remote_dest_arm(d, slot);
+			break;
+		}
 		remote_conn_start(d, best);
+	}
+}
+
+/* remote_kick_all - connections were short: every waiting destination
+   gets another look (an event of its own, so no destination is freed
+   under a loop that walks them) */
+static void
+remote_kick_all_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct remote *r = arg;
+	struct remote_dest *d, *next;
+
+	r->starved = false;
+	if (r->stopping)
+		return;
+	for (d = r->dests; d; d = next) {
+		next = d->next;
+		if (d->jobs != NULL && d->nconns == 0)
+			remote_dest_kick(d);
 	}
 }
 
@@ -2269,51 +2321,12 @@ remote_job_split(struct deliver_job *job, unsigned max)
 	return head;
 }
 
-/*
- * remote_dest_admit - queue job at d, or send it back: its site is
- * suspended, or d's rate already holds REMOTE_HOLD_SECONDS of work (then
- * it gets the time of a slot behind those already given out, so jobs
- * come back about when they can go). High priority goes ahead of normal.
- */
+/* remote_dest_queue - job joins d's queue: high priority ahead of normal */
 static void
-remote_dest_admit(struct remote_dest *d, struct deliver_job *job, int64_t now)
+remote_dest_queue(struct remote_dest *d, struct deliver_job *job)
 {
-	struct remote_site *si = d->site;
 	struct deliver_job **pp;
-	double rate = remote_site_rate(d);
-	char why[300];
 
-	if (si->suspended_until > now) {
-		snprintf(why, sizeof(why), "site %s is suspended: %s", d->name,
-		    si->reason);
-		remote_job_throttle(d->r, job, si->suspended_until, true, why);
-		return;
-	}
-	if (rate > 0) {
-		double total = rate * (double)d->nsrcs, hold;
-		int64_t at;
-
-		hold = total * REMOTE_HOLD_SECONDS;
-		if (hold < REMOTE_HOLD_MIN)
-			hold = REMOTE_HOLD_MIN;
-		if (hold > REMOTE_HOLD_MAX)
-			hold = REMOTE_HOLD_MAX;
-		if ((double)d->njobs >= hold) {
-			double first = (double)now + (double)d->njobs / total;
-
-			if (d->cursor < first)
-				d->cursor = first;
-			d->cursor += 1.0 / total;
-			at = (int64_t)(d->cursor - REMOTE_HOLD_SECONDS / 2);
-			if (at <= now)
-				at = now + 1;
-			snprintf(why, sizeof(why), "site %s sends at most %.3g"
-			    " messages/s per source address: queued for a"
-			    " later slot", d->name, rate);
-			remote_job_throttle(d->r, job, at, false, why);
-			return;
-		}
-	}
 	pp = &d->jobs;
 	if (job->priority > SPOOL_PRIORITY_NORMAL)
 		while (*pp != NULL && (*pp)->priority >= job->priority)
@@ -2325,6 +2338,78 @@ remote_dest_admit(struct remote_dest *d, struct deliver_job *job, int64_t now)
 	if (job->next == NULL)
 		d->jobs_tail = &job->next;
 	d->njobs++;
+}
+
+/* remote_dest_youngest - take the most recent normal-priority job out of
+   d's queue if it arrived after arrival; NULL if none did */
+static struct deliver_job *
+remote_dest_youngest(struct remote_dest *d, int64_t arrival)
+{
+	struct deliver_job **pp, **yp = NULL, *y;
+
+	for (pp = &d->jobs; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->priority == SPOOL_PRIORITY_NORMAL &&
+		    (yp == NULL || (*pp)->arrival > (*yp)->arrival))
+			yp = pp;
+	if (yp == NULL || (*yp)->arrival <= arrival)
+		return NULL;
+	y = *yp;
+	*yp = y->next;
+	if (*yp == NULL)
+		d->jobs_tail = yp;
+	y->next = NULL;
+	d->njobs--;
+	return y;
+}
+
+/*
+ * remote_dest_admit - queue job at d, or send it back: its site is
+ * suspended, or d's rate already holds REMOTE_HOLD_SECONDS of work (then
+ * it gets the time of a slot behind those already given out, so jobs
+ * come back about when they can go). When the hold is full the oldest
+ * mail wins (a job that comes back takes the place of newer mail, so none
+ * is sent back for ever), and high priority always gets in.
+ */
+static void
+remote_dest_admit(struct remote_dest *d, struct deliver_job *job, int64_t now)
+{
+	struct remote_site *si = d->site;
+	struct deliver_job *young;
+	double rate = remote_site_rate(d), total, hold, first;
+	int64_t at;
+	char why[300];
+
+	if (si->suspended_until > now) {
+		snprintf(why, sizeof(why), "site %s is suspended: %s", d->name,
+		    si->reason);
+		remote_job_throttle(d->r, job, si->suspended_until, true, why);
+		return;
+	}
+	total = rate * (double)d->nsrcs;
+	hold = total * REMOTE_HOLD_SECONDS;
+	if (hold < REMOTE_HOLD_MIN)
+		hold = REMOTE_HOLD_MIN;
+	if (hold > REMOTE_HOLD_MAX)
+		hold = REMOTE_HOLD_MAX;
+	if (rate <= 0 || job->priority > SPOOL_PRIORITY_NORMAL ||
+	    (double)d->njobs < hold) {
+		remote_dest_queue(d, job);
+		return;
+	}
+	if ((young = remote_dest_youngest(d, job->arrival)) != NULL) {
+		remote_dest_queue(d, job);
+		job = young;
+	}
+	first = (double)now + (double)d->njobs / total;
+	if (d->cursor < first)
+		d->cursor = first;
+	d->cursor += 1.0 / total;
+	at = (int64_t)(d->cursor - REMOTE_HOLD_SECONDS / 2);
+	if (at <= now)
+		at = now + 1;
+	snprintf(why, sizeof(why), "site %s sends at most %.3g messages/s per"
+	    " source address: queued for a later slot", d->name, rate);
+	remote_job_throttle(d->r, job, at, false, why);
 }
 
 /* what a domain's worker hands the site's worker */
@@ -2840,6 +2925,7 @@ remote_new(struct worker *w, struct remote_shared *shared, struct err *err)
 	SSL_CTX_set_min_proto_version(r->ssl_ctx, TLS1_2_VERSION);
 	/* opportunistic TLS (RFC 7435): encrypt, do not authenticate */
 	SSL_CTX_set_verify(r->ssl_ctx, SSL_VERIFY_NONE, NULL);
+	r->kick_ev = event_new(w->base, -1, 0, remote_kick_all_cb, r);
 	return r;
 }
 
@@ -2885,6 +2971,8 @@ remote_free(struct remote *r)
 	if (r == NULL)
 		return;
 	remote_stop(r);
+	if (r->kick_ev != NULL)
+		event_free(r->kick_ev);
 	dns_free(r->dns);
 	SSL_CTX_free(r->ssl_ctx);
 	free(r);

@@ -3,6 +3,7 @@
  * backoff.c - destinations backing off, a small hash table by name
  * (ASCII case-insensitive); see backoff.h.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -14,6 +15,7 @@ struct backoff_entry {
 	struct backoff_entry	*next;
 	int64_t			 until;		/* unix time */
 	bool			 throttled;	/* its site is suspended */
+	char			 site[128];	/* that site, or "" */
 	char			 dest[];	/* domain, or "[smarthost]" */
 };
 
@@ -40,15 +42,17 @@ backoff_key(bool smarthost, const char *addr)
 
 int64_t
 backoff_until(const struct backoff_table *t, const char *dest, int64_t now,
-    bool *throttled)
+    bool *throttled, const char **site)
 {
 	*throttled = false;
+	*site = "";
 	if (t->n == 0)
 		return 0;
 	for (const struct backoff_entry *b = t->buckets[backoff_hash(dest)];
 	    b; b = b->next)
 		if (strcasecmp(b->dest, dest) == 0) {
 			*throttled = b->throttled;
+			*site = b->site;
 			return b->until > now ? b->until : 0;
 		}
 	return 0;
@@ -56,7 +60,7 @@ backoff_until(const struct backoff_table *t, const char *dest, int64_t now,
 
 void
 backoff_set(struct backoff_table *t, const char *dest, int64_t until,
-    bool throttled)
+    bool throttled, const char *site)
 {
 	struct backoff_entry **pp = &t->buckets[backoff_hash(dest)], *b;
 	size_t n;
@@ -68,6 +72,7 @@ backoff_set(struct backoff_table *t, const char *dest, int64_t until,
 		if (until > 0) {
 			b->until = until;
 			b->throttled = throttled;
+			snprintf(b->site, sizeof(b->site), "%s", site ? site : "");
 			return;
 		}
 		*pp = b->next;
@@ -82,6 +87,7 @@ backoff_set(struct backoff_table *t, const char *dest, int64_t until,
 	memcpy(b->dest, dest, n);
 	b->until = until;
 	b->throttled = throttled;
+	snprintf(b->site, sizeof(b->site), "%s", site ? site : "");
 	b->next = NULL;
 	*pp = b;
 	t->n++;

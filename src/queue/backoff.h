@@ -32,12 +32,14 @@ struct backoff_table {
    or "[smarthost]" when everything goes through one */
 const char *backoff_key(bool smarthost, const char *addr);
 /* backoff_until - when dest's backoff ends (0: none) at now; throttled
-   tells a suspended site (no attempt) from a destination that failed */
+   tells a suspended site (no attempt) from a destination that failed,
+   site names that site ("" when unknown) */
 int64_t	backoff_until(const struct backoff_table *t, const char *dest,
-	    int64_t now, bool *throttled);
-/* backoff_set - dest backs off until then; 0 forgets it */
+	    int64_t now, bool *throttled, const char **site);
+/* backoff_set - dest backs off until then; 0 forgets it; site: the
+   destination site the result named, or NULL */
 void	backoff_set(struct backoff_table *t, const char *dest, int64_t until,
-	    bool throttled);
+	    bool throttled, const char *site);
 /* backoff_expire - drop entries past their time, or all of them
    (relais queue flush forgets every backoff; and at the end) */
 void	backoff_expire(struct backoff_table *t, int64_t now, bool all);

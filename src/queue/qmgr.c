@@ -393,10 +393,12 @@ qmgr_backoff_learn(struct qmgr *q, const struct qmgr_req *list,
 		   answers with a retry time */
 		if (res->retry_at > now)
 			backoff_set(&q->backoff, backoff_key(smarthost,
-			    res->addr), res->retry_at, res->throttled);
+			    res->addr), res->retry_at, res->throttled ||
+			    strcmp(res->relay, "site-suspended") == 0,
+			    res->site);
 		else if (res->outcome == SPOOL_OUTCOME_DELIVERED)
 			backoff_set(&q->backoff, backoff_key(smarthost,
-			    res->addr), 0, false);
+			    res->addr), 0, false, NULL);
 	}
 }
 

@@ -101,7 +101,7 @@ sched_job_new(const struct spool_due *due, int64_t started)
    that reaches it while it backs off (remote_dest_kick) */
 static void
 sched_defer(struct sched_scan *sc, const struct spool_due *due, int64_t until,
-    bool throttled)
+    bool throttled, const char *site)
 {
 	struct spool_result *res;
 
@@ -116,6 +116,8 @@ sched_defer(struct sched_scan *sc, const struct spool_due *due, int64_t until,
 	res->arrival = due->arrival;
 	res->outcome = SPOOL_OUTCOME_DEFERRED;
 	res->retry_at = until;
+	/* the site, so that resuming it wakes this recipient too */
+	snprintf(res->site, sizeof(res->site), "%s", site);
 	if (throttled) {
 		/* its site is suspended: as the agent's shaping would */
 		res->throttled = true;
@@ -139,12 +141,13 @@ sched_row(void *arg, const struct spool_due *due)
 	struct deliver_job *job;
 	int64_t until;
 	bool throttled;
+	const char *site;
 
 	if (due->transport == SPOOL_TRANSPORT_REMOTE &&
 	    sc->ndeferred < sc->defer_max && due->arrival > sc->expire &&
 	    (until = backoff_until(sc->bo, backoff_key(sc->smarthost,
-	    due->addr), sc->now, &throttled)) > 0) {
-		sched_defer(sc, due, until, throttled);
+	    due->addr), sc->now, &throttled, &site)) > 0) {
+		sched_defer(sc, due, until, throttled, site);
 		return 0;
 	}
 	if (sc->leased >= sc->max)

@@ -148,6 +148,12 @@ static const char *const spool_schema_late =
 	" m.envid, m.ret, m.smtputf8, m.body8, m.size, m.junk, m.prefix," \
 	" m.body, m.pool, r.priority"
 
+/* a sites row holds an operator's suspension still in force that an
+   update from the agent (not manual) must keep */
+#define SPOOL_SITE_KEEP \
+	"(sites.manual = 1 AND excluded.manual = 0 AND" \
+	" sites.suspended_until > excluded.updated)"
+
 static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 	[SPOOL_STMT_MSG_INSERT] =
 	    "INSERT INTO messages(qid, sender, arrival, size, body, body_file,"
@@ -220,8 +226,14 @@ static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 	    "INSERT INTO sites(site, suspended_until, manual, reason, rate,"
 	    " rate_max, updated) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
 	    " ON CONFLICT(site) DO UPDATE SET"
-	    " suspended_until = excluded.suspended_until,"
-	    " manual = excluded.manual, reason = excluded.reason,"
+	    /* the agent's word does not undo an operator's suspension in
+	       force, which it may not have been handed yet */
+	    " suspended_until = CASE WHEN " SPOOL_SITE_KEEP
+	    " THEN sites.suspended_until ELSE excluded.suspended_until END,"
+	    " reason = CASE WHEN " SPOOL_SITE_KEEP
+	    " THEN sites.reason ELSE excluded.reason END,"
+	    " manual = CASE WHEN " SPOOL_SITE_KEEP
+	    " THEN 1 ELSE excluded.manual END,"
 	    " rate = excluded.rate, rate_max = excluded.rate_max,"
 	    " updated = excluded.updated",
 	[SPOOL_STMT_SITE_OP] =

@@ -298,3 +298,33 @@ def test_manual_suspend_and_resume(shaping, unique):
     wait_empty(r)
     expect_all(sink, [x[1][0] for x in items], "resumed")
     no_reports(r)
+
+
+def test_high_priority_gets_past_a_full_rate_hold(shaping, unique):
+    # a site at 2 messages/s holds about 4 jobs; 30 normal messages wait
+    # their slots (most sent back to the queue for later), and one high
+    # priority message submitted after them goes out long before the last
+    # of them rather than behind the backlog
+    shaping.mx("prio.test", "127.0.0.12")
+    sink = shaping.sink("127.0.0.12")
+    r = shaping.relais({"site prio": {"match": "prio.test",
+                                      "max_message_rate": "2/s"}})
+    tok = unique("prio")
+    items = items_for("prio.test", 30, tok)
+    submit_many(r.port, items, conns=2)
+    sink.wait_count(2, timeout=20)
+    urgent = "urgent@prio.test"
+    body = msg(f"{tok}-urgent", urgent).replace(
+        b"\r\n\r\n", b"\r\nX-Relais-Priority: high\r\n\r\n", 1)
+    submit_many(r.port, [(SENDER, [urgent], body)], conns=1)
+    sink.wait_count(31, timeout=60)
+    wait_empty(r)
+    order = [m.rcpts[0].lower() for m in sorted(sink.messages, key=lambda m: m.time)]
+    pos = order.index(urgent)
+    print(f"high priority message delivered at position {pos} of {len(order)}")
+    # without priority it would come last (position 30): allow the jobs
+    # already held and in flight ahead of it
+    assert pos <= 12, f"high priority delivered at position {pos}: {order}"
+    assert b"X-Relais-Priority" not in [m for m in sink.messages
+                                        if m.rcpts[0].lower() == urgent][0].data
+    no_reports(r)

@@ -70,7 +70,7 @@
    least REMOTE_HOLD_MIN, at most REMOTE_HOLD_MAX jobs); the rest go back
    to the queue with the time of their slot, so that a slow site never
    holds the slots of the queue manager that other sites need */
-#define REMOTE_HOLD_SECONDS	2.0
+#define REMOTE_HOLD_SECONDS	4.0
 #define REMOTE_HOLD_MIN		4
 #define REMOTE_HOLD_MAX		128
 #define REMOTE_MEASURE_WINDOW	10	/* seconds per rate measurement */
@@ -1295,9 +1295,16 @@ remote_src_take(struct remote_conn *c, struct remote_src *src)
 		src->spent = true;
 		return false;
 	}
-	if (rate > 0)
-		src->next_us = (src->next_us > now_us ? src->next_us : now_us) +
-		    (int64_t)(1e6 / rate);
+	if (rate > 0) {
+		int64_t step = (int64_t)(1e6 / rate);
+
+		/* a slot taken a little late (the connection was busy, the
+		   loop late) does not move every later one: the schedule
+		   keeps up to a quarter of a slot of delay, never a burst */
+		if (src->next_us < now_us - step / 4)
+			src->next_us = now_us - step / 4;
+		src->next_us += step;
+	}
 	return true;
 }
 
@@ -2375,7 +2382,7 @@ remote_dest_admit(struct remote_dest *d, struct deliver_job *job, int64_t now)
 {
 	struct remote_site *si = d->site;
 	struct deliver_job *young;
-	double rate = remote_site_rate(d), total, hold, first;
+	double rate = remote_site_rate(d), total, hold, first, spacing;
 	int64_t at;
 	char why[300];
 
@@ -2400,10 +2407,20 @@ remote_dest_admit(struct remote_dest *d, struct deliver_job *job, int64_t now)
 		remote_dest_queue(d, job);
 		job = young;
 	}
-	first = (double)now + (double)d->njobs / total;
+	/*
+	 * Slots are given out at the configured rate even while a back-off
+	 * has cut it: jobs that come back too early are sent back again,
+	 * but once the rate is lifted none is left waiting for slots given
+	 * out at the cut rate.
+	 */
+	if (d->lim.rate > rate)
+		spacing = 1.0 / (d->lim.rate * (double)d->nsrcs);
+	else
+		spacing = 1.0 / total;
+	first = (double)now + (double)d->njobs * spacing;
 	if (d->cursor < first)
 		d->cursor = first;
-	d->cursor += 1.0 / total;
+	d->cursor += spacing;
 	at = (int64_t)(d->cursor - REMOTE_HOLD_SECONDS / 2);
 	if (at <= now)
 		at = now + 1;

@@ -34,7 +34,7 @@
 #include "spool/spool.h"
 
 /* recipients handed to the delivery agents and not yet reported */
-#define QMGR_INFLIGHT_MAX	256
+#define QMGR_INFLIGHT_MAX	1024
 /* recipients of backing-off destinations deferred in place per batch:
    bounds the batch (and so the wait of a 250) to a few milliseconds */
 #define QMGR_DEFER_MAX		1024

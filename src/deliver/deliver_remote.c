@@ -591,12 +591,23 @@ remote_site_backoff(struct remote_dest *d, const struct conf_backoff *rule,
 	if (rule->action == CONF_BACKOFF_THROTTLE) {
 		double measured = si->measured;
 
+		/* no window measured yet: what the current one saw so far */
+		if (measured <= 0 && si->win_n > 0)
+			measured = (double)si->win_n / (double)(now >
+			    si->win_start ? now - si->win_start : 1);
+
 		/* per source address, as the limits are */
 		if (d->nsrcs > 1)
 			measured /= (double)d->nsrcs;
-		si->rate_cut = shaping_cut(rule, remote_site_rate(d),
-		    measured);
-		if (si->rate_ref <= 0 || si->rate_conf > 0)
+		/* a site with no rate that has sent nothing yet has no rate
+		   to cut from: the pause alone */
+		if (remote_site_rate(d) <= 0 && measured <= 0)
+			si->rate_cut = 0;
+		else
+			si->rate_cut = shaping_cut(rule, remote_site_rate(d),
+			    measured);
+		if (si->rate_cut > 0 && (si->rate_ref <= 0 ||
+		    si->rate_conf > 0))
 			si->rate_ref = si->rate_conf > 0 ? si->rate_conf :
 			    (measured > si->rate_cut ? measured :
 			    si->rate_cut * 2);
@@ -606,7 +617,8 @@ remote_site_backoff(struct remote_dest *d, const struct conf_backoff *rule,
 		si->next_lift = si->suspended_until + (int64_t)si->recover;
 		log_info("event=site.throttle site=%s rule=%s rate=%.3f/s"
 		    " until=%lld reason=%s", si->name, rule->name,
-		    si->rate_cut, (long long)si->suspended_until,
+		    si->rate_cut > 0 ? si->rate_cut : si->rate_conf,
+		    (long long)si->suspended_until,
 		    log_quote(la, sizeof(la), reply, strlen(reply)));
 	} else {
 		log_info("event=site.suspend site=%s rule=%s until=%lld"
@@ -2413,6 +2425,15 @@ remote_dest_admit(struct remote_dest *d, struct deliver_job *job, int64_t now)
 	 * but once the rate is lifted none is left waiting for slots given
 	 * out at the cut rate.
 	 */
+	if (d->lim.rate <= 0) {
+		/* only a back-off's cut limits this site, and it is lifted
+		   step by step: back at the next step, to be seen again */
+		at = now + (si->recover > 0 ? (int64_t)si->recover : 1);
+		snprintf(why, sizeof(why), "site %s is slowed down by a back-off"
+		    " rule: queued for a later slot", d->name);
+		remote_job_throttle(d->r, job, at, false, why);
+		return;
+	}
 	if (d->lim.rate > rate)
 		spacing = 1.0 / (d->lim.rate * (double)d->nsrcs);
 	else

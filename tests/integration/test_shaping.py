@@ -328,3 +328,53 @@ def test_high_priority_gets_past_a_full_rate_hold(shaping, unique):
     assert b"X-Relais-Priority" not in [m for m in sink.messages
                                         if m.rcpts[0].lower() == urgent][0].data
     no_reports(r)
+
+
+def test_connection_cap_refusals_back_off(shaping, unique):
+    # the site takes 2 connections and answers "421 4.7.0 too many
+    # connections" to a third at the greeting; relais is set to 4: the
+    # refusals match a [backoff] rule, the site is paused and cut, and
+    # everything still arrives, none bounced, none counted as a failure
+    shaping.mx("cap.test", "127.0.0.13")
+    sink = shaping.sink("127.0.0.13", max_conns=2, data_delay=0.05)
+    r = shaping.relais({
+        "site cap": {"match": "cap.test", "connection_limit": "4"},
+        "backoff conns": {"match": "^421.*too many connections",
+                          "action": "throttle", "suspend_time": "1s",
+                          "rate_increase": "50", "recover_interval": "1s"}})
+    tok = unique("cap")
+    items = items_for("cap.test", 30, tok)
+    submit_many(r.port, items, conns=3)
+    sink.wait_count(30, timeout=60)
+    wait_empty(r)
+    expect_all(sink, [x[1][0] for x in items], "cap")
+    print(sink.summary())
+    assert sink.refused_conns > 0, "the test did not reach the sink's cap"
+    assert r.log_events("site.throttle"), "no back-off on the greeting 421"
+    no_reports(r)
+
+
+def test_warmup_allowance_per_day(shaping, unique):
+    # a pool address warming up may send 3 messages on its first day: 3
+    # arrive, the other 5 wait for the next day (UTC) without an attempt
+    shaping.mx("warm.test", "127.0.0.14")
+    sink = shaping.sink("127.0.0.14")
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    r = shaping.relais({
+        "pool warm": {"addresses": "127.0.0.22", "warmup_start": "3",
+                      "warmup_since": today},
+        "site warm": {"match": "warm.test", "pool": "warm"}})
+    tok = unique("warm")
+    items = items_for("warm.test", 8, tok)
+    submit_many(r.port, items, conns=1)
+    sink.wait_count(3, timeout=20)
+    r.wait_log(r"event=pool\.warmup_paused\b", timeout=20)
+    time.sleep(1.5)
+    assert sink.count() == 3, sink.summary()
+    assert set(sink.sources) == {"127.0.0.22"}, sink.summary()
+    rows, text = queue_list(r)
+    assert len(rows) == 5 and all(x["attempts"] == 0 for x in rows), text
+    midnight = (int(time.time()) // 86400 + 1) * 86400
+    ev = r.log_events("pool.warmup_paused")[0]
+    assert int(ev["until"]) == midnight, ev
+    no_reports(r)

@@ -276,28 +276,48 @@ remote_outcome(int code)
 	return SPOOL_OUTCOME_DEFERRED;
 }
 
+/* remote_job_report - every recipient of job gets the outcome of t (its
+   recipient fields aside), reported; the job is freed */
+static void
+remote_job_report(struct remote *r, struct deliver_job *job,
+    const struct spool_result *t)
+{
+	struct spool_result *res = xcalloc(job->nrcpts, sizeof(*res));
+
+	for (size_t i = 0; i < job->nrcpts; i++) {
+		deliver_result_init(&res[i], job, i);
+		res[i].outcome = t->outcome;
+		res[i].retry_at = t->retry_at;
+		res[i].throttled = t->throttled;
+		res[i].suspended = t->suspended;
+		memcpy(res[i].status, t->status, sizeof(res[i].status));
+		memcpy(res[i].reply, t->reply, sizeof(res[i].reply));
+		memcpy(res[i].relay, t->relay, sizeof(res[i].relay));
+		memcpy(res[i].remote_mta, t->remote_mta,
+		    sizeof(res[i].remote_mta));
+	}
+	r->shared->report(r->shared->report_arg, res, job->nrcpts);
+	free(res);
+	deliver_job_free(job);
+}
+
 /* remote_job_finish - every recipient of job gets the same outcome */
 static void
 remote_job_finish(struct remote *r, struct deliver_job *job,
     enum spool_outcome outcome, const char *status, const char *reply,
     const char *relay, const char *remote_mta, int64_t retry_at)
 {
-	struct spool_result *res = xcalloc(job->nrcpts, sizeof(*res));
+	struct spool_result t;
 
-	for (size_t i = 0; i < job->nrcpts; i++) {
-		deliver_result_init(&res[i], job, i);
-		res[i].outcome = outcome;
-		res[i].retry_at = retry_at;
-		snprintf(res[i].status, sizeof(res[i].status), "%s", status);
-		snprintf(res[i].reply, sizeof(res[i].reply), "%s", reply);
-		snprintf(res[i].relay, sizeof(res[i].relay), "%s",
-		    relay ? relay : "none");
-		snprintf(res[i].remote_mta, sizeof(res[i].remote_mta), "%s",
-		    remote_mta ? remote_mta : "");
-	}
-	r->shared->report(r->shared->report_arg, res, job->nrcpts);
-	free(res);
-	deliver_job_free(job);
+	memset(&t, 0, sizeof(t));
+	t.outcome = outcome;
+	t.retry_at = retry_at;
+	snprintf(t.status, sizeof(t.status), "%s", status);
+	snprintf(t.reply, sizeof(t.reply), "%s", reply);
+	snprintf(t.relay, sizeof(t.relay), "%s", relay ? relay : "none");
+	snprintf(t.remote_mta, sizeof(t.remote_mta), "%s",
+	    remote_mta ? remote_mta : "");
+	remote_job_report(r, job, &t);
 }
 
 /* remote_job_throttle - job goes back to the queue without an attempt:
@@ -308,21 +328,18 @@ static void
 remote_job_throttle(struct remote *r, struct deliver_job *job, int64_t until,
     bool suspended, const char *why)
 {
-	struct spool_result *res = xcalloc(job->nrcpts, sizeof(*res));
+	struct spool_result t;
 
-	for (size_t i = 0; i < job->nrcpts; i++) {
-		deliver_result_init(&res[i], job, i);
-		res[i].outcome = SPOOL_OUTCOME_DEFERRED;
-		res[i].throttled = true;
-		res[i].retry_at = until;
-		snprintf(res[i].status, sizeof(res[i].status), "4.7.0");
-		snprintf(res[i].reply, sizeof(res[i].reply), "%s", why);
-		snprintf(res[i].relay, sizeof(res[i].relay), "%s", suspended ?
-		    "site-suspended" : "site-throttled");
-	}
-	r->shared->report(r->shared->report_arg, res, job->nrcpts);
-	free(res);
-	deliver_job_free(job);
+	memset(&t, 0, sizeof(t));
+	t.outcome = SPOOL_OUTCOME_DEFERRED;
+	t.throttled = true;
+	t.suspended = suspended;
+	t.retry_at = until;
+	snprintf(t.status, sizeof(t.status), "4.7.0");
+	snprintf(t.reply, sizeof(t.reply), "%s", why);
+	snprintf(t.relay, sizeof(t.relay), "%s", suspended ?
+	    "site-suspended" : "site-throttled");
+	remote_job_report(r, job, &t);
 }
 
 /* remote_dest_fail_all - every waiting job of d gets the same outcome */
@@ -523,7 +540,6 @@ remote_dest_get(struct remote *r, const char *name, const char *pool,
 	d->site = remote_site_get(r, name);
 	d->site->ndests++;
 	remote_dest_srcs(d, conf);
-	shaping_limits(conf, name, &d->lim);
 	d->timer = evtimer_new(r->w->base, remote_dest_timer_cb, d);
 	d->next = r->dests;
 	r->dests = d;
@@ -1157,8 +1173,7 @@ remote_transaction_done(struct remote_conn *c)
 		   message can expire); the jobs that wait were not */
 		if (rule != NULL && res[i].outcome == SPOOL_OUTCOME_DEFERRED) {
 			res[i].retry_at = d->site->suspended_until;
-			snprintf(res[i].relay, sizeof(res[i].relay),
-			    "site-suspended");
+			res[i].suspended = true;
 		}
 	}
 	d->r->shared->report(d->r->shared->report_arg, res, job->nrcpts);
@@ -2016,6 +2031,22 @@ remote_mx_cmp(const void *a, const void *b)
 
 /* --- connections ------------------------------------------------------ */
 
+/* remote_literal - host without the brackets and "IPv6:" of an address
+   literal ("[192.0.2.1]", "[IPv6:2001:db8::1]"); any other host as is */
+static void
+remote_literal(const char *host, char *out, size_t outlen)
+{
+	size_t l = strlen(host);
+
+	if (host[0] != '[' || l < 3 || host[l - 1] != ']') {
+		snprintf(out, outlen, "%s", host);
+		return;
+	}
+	snprintf(out, outlen, "%.*s", (int)(l - 2), host + 1);
+	if (strncasecmp(out, "IPv6:", 5) == 0)
+		memmove(out, out + 5, strlen(out + 5) + 1);
+}
+
 /* remote_conn_start - a new connection for d from source address src:
    resolve the site's MX hosts, then connect */
 static void
@@ -2039,17 +2070,9 @@ remote_conn_start(struct remote_dest *d, size_t src)
 	if (d->smarthost) {
 		/* the smarthost: a name or an address literal, no MX */
 		char lit[256];
-		size_t l;
 
 		remote_port(c, &host, hostbuf, sizeof(hostbuf));
-		l = strlen(host);
-		if (host[0] == '[' && l > 2 && host[l - 1] == ']') {
-			snprintf(lit, sizeof(lit), "%.*s", (int)(l - 2), host + 1);
-			if (strncasecmp(lit, "IPv6:", 5) == 0)
-				memmove(lit, lit + 5, strlen(lit + 5) + 1);
-		} else {
-			snprintf(lit, sizeof(lit), "%s", host);
-		}
+		remote_literal(host, lit, sizeof(lit));
 		c->mx = xcalloc(1, sizeof(*c->mx));
 		snprintf(c->mx[0], sizeof(c->mx[0]), "%s", lit);
 		c->nmx = 1;
@@ -2483,6 +2506,9 @@ remote_site_enqueue(struct remote *r, struct remote_hand *h)
 	d = remote_dest_get(r, h->site, job->pool ? job->pool : lim.pool,
 	    h->smarthost, snap->conf);
 	d->lim = lim;
+	/* names in the snapshot, which goes now: not kept */
+	d->lim.pool = NULL;
+	d->lim.rule = NULL;
 	d->site->rate_conf = lim.rate;
 	conf_snap_unref(snap);
 	if (h->nmx > 0) {
@@ -2801,12 +2827,8 @@ remote_accept(struct worker *w, void *data)
 	if (job->domain[0] == '[') {
 		/* an address literal: the address is the route */
 		char lit[256];
-		size_t l = strlen(job->domain);
 
-		snprintf(lit, sizeof(lit), "%.*s", (int)(l > 2 ? l - 2 : 0),
-		    job->domain + 1);
-		if (strncasecmp(lit, "IPv6:", 5) == 0)
-			memmove(lit, lit + 5, strlen(lit + 5) + 1);
+		remote_literal(job->domain, lit, sizeof(lit));
 		free(rt->mx);
 		free(rt->mxpref);
 		rt->mx = xcalloc(1, sizeof(*rt->mx));

@@ -304,9 +304,9 @@ qmgr_report(void *arg, const struct spool_result *res, size_t n)
 		qmgr_push(q, head, tail);
 }
 
-void
-qmgr_call(struct qmgr *q, qmgr_call_fn *fn, qmgr_call_done_fn *done,
-    void *arg)
+static void
+qmgr_call_push(struct qmgr *q, qmgr_call_fn *fn, qmgr_call_done_fn *done,
+    void *arg, bool lazy)
 {
 	struct qmgr_req *req = xcalloc(1, sizeof(*req));
 
@@ -314,21 +314,22 @@ qmgr_call(struct qmgr *q, qmgr_call_fn *fn, qmgr_call_done_fn *done,
 	req->call = fn;
 	req->call_done = done;
 	req->arg = arg;
+	req->lazy = lazy;
 	qmgr_enqueue(q, req);
+}
+
+void
+qmgr_call(struct qmgr *q, qmgr_call_fn *fn, qmgr_call_done_fn *done,
+    void *arg)
+{
+	qmgr_call_push(q, fn, done, arg, false);
 }
 
 void
 qmgr_call_lazy(struct qmgr *q, qmgr_call_fn *fn, qmgr_call_done_fn *done,
     void *arg)
 {
-	struct qmgr_req *req = xcalloc(1, sizeof(*req));
-
-	req->type = QMGR_REQ_CALL;
-	req->call = fn;
-	req->call_done = done;
-	req->arg = arg;
-	req->lazy = true;
-	qmgr_enqueue(q, req);
+	qmgr_call_push(q, fn, done, arg, true);
 }
 
 void
@@ -386,15 +387,13 @@ qmgr_backoff_learn(struct qmgr *q, const struct qmgr_req *list,
 			continue;
 		/* a site's rate spreads its recipients over time, one by
 		   one: nothing the rest of its domain should wait for */
-		if (res->throttled &&
-		    strcmp(res->relay, "site-suspended") != 0)
+		if (res->throttled && !res->suspended)
 			continue;
 		/* only a backing-off destination (or a suspended site)
 		   answers with a retry time */
 		if (res->retry_at > now)
 			backoff_set(&q->backoff, backoff_key(smarthost,
-			    res->addr), res->retry_at, res->throttled ||
-			    strcmp(res->relay, "site-suspended") == 0,
+			    res->addr), res->retry_at, res->suspended,
 			    res->site);
 		else if (res->outcome == SPOOL_OUTCOME_DELIVERED)
 			backoff_set(&q->backoff, backoff_key(smarthost,

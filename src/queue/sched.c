@@ -121,6 +121,7 @@ sched_defer(struct sched_scan *sc, const struct spool_due *due, int64_t until,
 	if (throttled) {
 		/* its site is suspended: as the agent's shaping would */
 		res->throttled = true;
+		res->suspended = true;
 		snprintf(res->status, sizeof(res->status), "4.7.0");
 		snprintf(res->reply, sizeof(res->reply), "the destination"
 		    " site is suspended (back-off rule or operator)");

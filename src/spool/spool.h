@@ -114,6 +114,9 @@ struct spool_result {
 	   warm-up), not by an attempt: no attempt counted, no event, no
 	   expiry; retry_at says when */
 	bool			throttled;
+	/* deferred because its site is suspended until retry_at: the
+	   queue manager holds the site's other domains back meanwhile */
+	bool			suspended;
 };
 
 struct spool;

@@ -75,6 +75,7 @@ enum conf_section_id {
 	CONF_SEC_BACKOFF,
 	CONF_SEC_POOL,
 	CONF_SEC_TENANT,
+	CONF_SEC_TLS_POLICY,
 	CONF_SEC_COUNT,
 };
 
@@ -246,6 +247,8 @@ static const struct conf_section conf_sections[] = {
 	    .end = conf_pool_end, .shaping = true },
 	{ .name = "tenant", .id = CONF_SEC_TENANT,
 	    .add = conf_tenant_add, .exists = conf_tenant_exists },
+	/* DOMAIN = LEVEL lines: no key table (conf_tls_policy_line) */
+	{ .name = "tls_policy", .id = CONF_SEC_TLS_POLICY },
 };
 
 static const char *const conf_http_tls_names[] = {
@@ -322,6 +325,7 @@ _Static_assert(sizeof(enum conf_tls) == sizeof(int), "enum as int");
 #define CONF_B(field)		offsetof(struct conf_backoff, field)
 #define CONF_P(field)		offsetof(struct conf_pool, field)
 #define CONF_N(field)		offsetof(struct conf_tenant, field)
+#define CONF_TRUST_ANCHOR	"/usr/share/dns/root.key"
 #define CONF_RATE_MAX		100000000u	/* messages per period */
 #define CONF_QUOTA_MAX		100000000u	/* tenant quotas */
 
@@ -392,6 +396,8 @@ static const struct conf_key conf_keys[] = {
 	  .off = CONF_F(relay.outbound_port) },
 	{ .section = CONF_SEC_RELAY, .name = "outbound_address",
 	  .type = CONF_T_STRING, .off = CONF_F(relay.outbound_address) },
+	{ .section = CONF_SEC_RELAY, .name = "ca_file",
+	  .type = CONF_T_STRING, .off = CONF_F(relay.ca_file) },
 	{ .section = CONF_SEC_RELAY, .name = "postmaster",
 	  .type = CONF_T_STRING, .off = CONF_F(relay.postmaster) },
 	{ .section = CONF_SEC_RELAY, .name = "max_connections_per_domain",
@@ -421,6 +427,9 @@ static const struct conf_key conf_keys[] = {
 	{ .section = CONF_SEC_DNS, .name = "timeout",
 	  .type = CONF_T_DURATION, .def = "10s", .min = 1, .max = 300,
 	  .off = CONF_F(dns.timeout) },
+	{ .section = CONF_SEC_DNS, .name = "trust_anchor",
+	  .type = CONF_T_STRING, .def = CONF_TRUST_ANCHOR,
+	  .off = CONF_F(dns.trust_anchor) },
 
 	/* [limits] */
 	{ .section = CONF_SEC_LIMITS, .name = "max_message_size",
@@ -960,6 +969,16 @@ conf_finish(struct conf *conf)
 	}
 	if (conf->msgauth.authserv_id == NULL)
 		conf->msgauth.authserv_id = xstrdup(conf->server.hostname);
+	/* no DNSSEC validation: "none", or the default file not installed
+	   (a file named in the config must exist: dns_new says so) */
+	if (conf->dns.trust_anchor != NULL &&
+	    (strcasecmp(conf->dns.trust_anchor, "none") == 0 ||
+	    conf->dns.trust_anchor[0] == '\0' ||
+	    (strcmp(conf->dns.trust_anchor, CONF_TRUST_ANCHOR) == 0 &&
+	    access(CONF_TRUST_ANCHOR, R_OK) == -1))) {
+		free(conf->dns.trust_anchor);
+		conf->dns.trust_anchor = NULL;
+	}
 	/* events are recorded when something reads them */
 	conf->events = conf->http.enabled || conf->webhooks.url != NULL;
 	if (conf->local.mailboxes == NULL) {
@@ -1022,6 +1041,9 @@ conf_free(struct conf *conf)
 		free(conf->tenants[i].name);
 	}
 	free(conf->tenants);
+	for (size_t i = 0; i < conf->ntls_policies; i++)
+		free(conf->tls_policies[i].domain);
+	free(conf->tls_policies);
 	free(conf->path);
 	free(conf);
 }
@@ -1108,6 +1130,78 @@ conf_reader(char *str, int num, void *stream)
 	return str;
 }
 
+static const char *const conf_tls_level_names[] = {
+	[CONF_TLSP_NONE] = "none",
+	[CONF_TLSP_MAY] = "may",
+	[CONF_TLSP_ENCRYPT] = "encrypt",
+	[CONF_TLSP_VERIFY] = "verify",
+	[CONF_TLSP_DANE] = "dane",
+	NULL,
+};
+
+/* conf_tls_policy_line - "DOMAIN = LEVEL" in [tls_policy] */
+static int
+conf_tls_policy_line(struct conf_load *ctx, const char *name,
+    const char *value)
+{
+	struct conf *conf = ctx->conf;
+	struct conf_tls_policy *tp;
+	const char *dom = name[0] == '.' ? name + 1 : name;
+	char *lower;
+	size_t level;
+
+	if (!conf_domain_valid(str_cstr(dom))) {
+		conf_error(ctx, ctx->line, "[tls_policy]: '%s' is not a "
+		    "domain name (or .domain for the names below it)", name);
+		return 0;
+	}
+	for (level = 0; conf_tls_level_names[level] != NULL; level++)
+		if (strcasecmp(value, conf_tls_level_names[level]) == 0)
+			break;
+	if (conf_tls_level_names[level] == NULL) {
+		conf_error(ctx, ctx->line, "[tls_policy] %s: '%s' is not one "
+		    "of dane, verify, encrypt, may, none", name, value);
+		return 0;
+	}
+	lower = xstrdup(name);
+	for (char *q = lower; *q != '\0'; q++)
+		if (*q >= 'A' && *q <= 'Z')
+			*q = (char)(*q - 'A' + 'a');
+	for (size_t i = 0; i < conf->ntls_policies; i++)
+		if (strcmp(conf->tls_policies[i].domain, lower) == 0) {
+			conf_error(ctx, ctx->line, "duplicate [tls_policy] "
+			    "line for %s", name);
+			free(lower);
+			return 0;
+		}
+	conf->tls_policies = xreallocarray(conf->tls_policies,
+	    conf->ntls_policies + 1, sizeof(*conf->tls_policies));
+	tp = &conf->tls_policies[conf->ntls_policies++];
+	tp->domain = lower;
+	tp->level = (int)level;
+	return 1;
+}
+
+const struct conf_tls_policy *
+conf_tls_policy_find(const struct conf *conf, const char *domain)
+{
+	const char *d = domain;
+
+	if (conf == NULL || domain == NULL)
+		return NULL;
+	for (size_t i = 0; i < conf->ntls_policies; i++)
+		if (strcasecmp(conf->tls_policies[i].domain, domain) == 0)
+			return &conf->tls_policies[i];
+	/* ".parent" lines, closest parent first */
+	while ((d = strchr(d, '.')) != NULL) {
+		for (size_t i = 0; i < conf->ntls_policies; i++)
+			if (strcasecmp(conf->tls_policies[i].domain, d) == 0)
+				return &conf->tls_policies[i];
+		d++;
+	}
+	return NULL;
+}
+
 /* conf_handler - inih callback: one key = value (or continuation) line */
 static int
 conf_handler(void *user, const char *section, const char *name,
@@ -1138,6 +1232,8 @@ conf_handler(void *user, const char *section, const char *name,
 			    "section", name);
 			return 0;
 		}
+		if (ctx->sec->id == CONF_SEC_TLS_POLICY)
+			return conf_tls_policy_line(ctx, name, value);
 		if ((k = conf_key_find(ctx->sec->id, name)) == NULL) {
 			conf_error(ctx, ctx->line, "unknown key '%s' in %s",
 			    name, ctx->label);

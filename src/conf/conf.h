@@ -34,6 +34,22 @@ enum conf_relay_tls {
 	CONF_RELAY_TLS_REQUIRED,
 };
 
+/* [tls_policy] levels (docs/tls.md) */
+enum conf_tls_level {
+	CONF_TLSP_NONE,		/* no STARTTLS, even if offered */
+	CONF_TLSP_MAY,		/* opportunistic; DANE and MTA-STS ignored */
+	CONF_TLSP_ENCRYPT,	/* TLS required, not authenticated */
+	CONF_TLSP_VERIFY,	/* TLS required, WebPKI name of the MX host */
+	CONF_TLSP_DANE,		/* DANE required: secure MX, usable TLSA */
+};
+
+/* one [tls_policy] line: "example.com = verify"; ".example.com" stands
+   for every name below example.com */
+struct conf_tls_policy {
+	char		*domain;	/* lower case */
+	int		 level;		/* enum conf_tls_level */
+};
+
 enum conf_tls {
 	CONF_TLS_NONE,
 	CONF_TLS_OPTIONAL,
@@ -229,11 +245,17 @@ struct conf {
 		unsigned	 delay_warning;		/* seconds, 0 = off */
 		char		*shaping;	/* a file of [site], [backoff]
 						   and [pool] sections, or NULL */
+		char		*ca_file;	/* PEM CAs for WebPKI checks
+						   (MTA-STS, verify); NULL =
+						   the system's */
 	} relay;
 
 	struct {
 		char		*resolver;	/* HOST:PORT, NULL = resolv.conf */
 		unsigned	 timeout;	/* seconds per query, default 10 */
+		char		*trust_anchor;	/* DNSSEC root key file, NULL =
+						   no validation ("none", or
+						   the default file missing) */
 	} dns;
 
 	struct {
@@ -303,6 +325,8 @@ struct conf {
 	size_t			 npools;
 	struct conf_tenant	*tenants;	/* [tenant NAME] */
 	size_t			 ntenants;
+	struct conf_tls_policy	*tls_policies;	/* [tls_policy] lines */
+	size_t			 ntls_policies;
 
 	bool		events;		/* record delivery events (http or
 					   webhooks on) */
@@ -351,6 +375,12 @@ const struct conf_tenant *conf_tenant_of_user(const struct conf *conf,
 	    const char *user);
 const struct conf_tenant *conf_tenant_of_key(const struct conf *conf,
 	    const char *key);
+
+/* conf_tls_policy_find - the [tls_policy] line for domain (any case):
+   the exact name first, then ".parent" lines from the closest parent
+   up; NULL when none applies */
+const struct conf_tls_policy *conf_tls_policy_find(const struct conf *conf,
+	    const char *domain);
 
 /* conf_is_local_domain - domain (any case) is one of [local] domains */
 bool	conf_is_local_domain(const struct conf *conf, struct str domain);

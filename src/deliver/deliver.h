@@ -49,6 +49,11 @@ struct deliver_job {
 	char			*pool;		/* [pool NAME] or NULL */
 	char			*site;		/* remote: set by the agent */
 	int			 priority;	/* SPOOL_PRIORITY_* */
+	bool			 requiretls;	/* MAIL FROM REQUIRETLS (RFC
+						   8689): DANE or MTA-STS
+						   validated TLS only */
+	bool			 tls_optional;	/* "TLS-Required: No": TLS
+						   policy failures ignored */
 	struct deliver_rcpt	*rcpts;
 	size_t			 nrcpts;
 	struct deliver_body {

@@ -21,6 +21,8 @@
 
 struct worker;
 struct conf_live;
+struct sts;
+struct tlsrpt;
 
 struct remote;
 
@@ -49,6 +51,8 @@ struct remote_shared {
 	struct conf_live	*live;
 	remote_site_fn		*site_state;	/* or NULL */
 	void			*site_state_arg;
+	struct sts		*sts;		/* MTA-STS policies, or NULL */
+	struct tlsrpt		*tlsrpt;	/* TLS-RPT counts, or NULL */
 };
 
 /* remote_new - the agent of worker w (called on w's thread or before) */

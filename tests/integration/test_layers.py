@@ -13,6 +13,7 @@ LAYERS = [
     "net",
     "auth", "msgauth", "policy",
     "live",
+    "tlspol",
     "deliver",
     "queue",
     "server",

@@ -40,6 +40,10 @@ static const struct main_cmd main_cmds[] = {
 	  "< message" },
 	{ "sendmail", cli_sendmail,
 	  "sendmail [-t] [-i] [-f SENDER] [-c FILE] [RCPT...]  message on stdin" },
+	{ "tls", cli_tls,
+	  "tls check DOMAIN | records DOMAIN | report [--day D|today] [--send]\n"
+	  "              [-c FILE]   outbound TLS policy, records to publish,"
+	  " TLS-RPT" },
 	{ "check-config", cli_check,
 	  "check-config [-c FILE] check the configuration and exit" },
 };

@@ -46,13 +46,17 @@
 #include "deliver/deliver.h"
 #include "deliver/deliver_remote.h"
 #include "deliver/shaping.h"
+#include "deliver/tlsreq.h"
 #include "deliver/warmup.h"
 #include "net/bufout.h"
+#include "net/dane.h"
 #include "net/dns.h"
 #include "net/worker.h"
 #include "smtp/smtp_param.h"
 #include "smtp/smtp_reply.h"
 #include "spool/spool.h"
+#include "tlspol/sts.h"
+#include "tlspol/tlsrpt.h"
 
 #define REMOTE_CONNECT_TIMEOUT	30
 #define REMOTE_T_GREETING	300	/* RFC 5321 4.5.3.2 */
@@ -102,12 +106,28 @@ enum remote_ext {
 	RX_STARTTLS = 1 << 5,
 	RX_AUTH_PLAIN = 1 << 6,
 	RX_AUTH_LOGIN = 1 << 7,
+	RX_REQUIRETLS = 1 << 8,
+};
+
+#define REMOTE_TLSA_MAX		8	/* TLSA records kept per host */
+#define REMOTE_RPT_DOMAINS	4	/* TLS-RPT: domains counted per
+					   connection */
+
+/* what DNS said of one MX host's TLS (DANE routes only) */
+struct remote_hosttls {
+	enum tlsreq_tlsa	 tlsa;
+	bool			 addr_insecure;	/* an address answer was not
+						   DNSSEC-secure */
+	bool			 bogus;		/* the TLSA answer was bogus */
+	struct dane_tlsa	*recs;		/* the records, usable or not */
+	size_t			 nrecs;
 };
 
 struct remote_addr {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
 	char			 host[256];	/* MX host name */
+	size_t			 hidx;		/* its index in mx */
 };
 
 struct remote_dest;
@@ -132,6 +152,16 @@ struct remote_conn {
 	bool			*alive;		/* cleared when freed */
 	size_t			 src;		/* dest->srcs index */
 	unsigned		 ndeliveries;	/* transactions so far */
+	enum tlsreq_mode	 mode;		/* TLS for the current host */
+	bool			 authed;	/* peer authenticated (DANE or
+						   WebPKI) */
+	enum tls_result		 tls_result;	/* of the authentication */
+	unsigned		 rpt_done[REMOTE_RPT_DOMAINS];	/* domains
+						   counted (hashes) */
+	size_t			 nrpt_done;
+	bool			 rpt_failed;	/* this session was counted as
+						   a failure */
+	struct remote_hosttls	*htls;		/* per MX host, or NULL */
 
 	/* route */
 	uint64_t		*dns_q;		/* A/AAAA queries in flight */
@@ -199,6 +229,7 @@ struct remote_dest {
 	char			*name;		/* the site, or "[smarthost]" */
 	char			*pool;		/* [pool NAME] or NULL */
 	bool			 smarthost;
+	unsigned		 tlsf;		/* enum tlsreq_flag */
 	struct remote_site	*site;
 	char			 (*mx)[256];	/* the site's MX hosts, by
 						   preference (latest route) */
@@ -226,6 +257,9 @@ struct remote_route {
 	struct remote		*r;
 	char			*domain;
 	bool			 resolving;
+	bool			 sts_wait;	/* MX known, MTA-STS pending */
+	bool			 mx_secure;	/* the MX answer validated */
+	unsigned		 tlsf;		/* enum tlsreq_flag */
 	uint64_t		 dns_q;
 	int64_t			 expires;	/* answer good until */
 	int64_t			 retry_at;	/* DNS failed: defer until */
@@ -256,6 +290,12 @@ struct remote {
 };
 
 static void	remote_conn_next_addr(struct remote_conn *c);
+static unsigned	remote_hash(const char *s);
+static bool	remote_conn_mode(struct remote_conn *c,
+		    const struct remote_addr *a);
+static void	remote_rpt_once(struct remote_conn *c, const char *domain);
+static void	remote_rpt_fail(struct remote_conn *c, enum tls_result result,
+		    const char *detail);
 static void	remote_conn_free(struct remote_conn *c);
 static void	remote_conn_take_job(struct remote_conn *c);
 static bool	remote_needs_utf8(const struct deliver_job *job);
@@ -522,12 +562,13 @@ static void	remote_dest_timer_cb(evutil_socket_t, short, void *);
 
 static struct remote_dest *
 remote_dest_get(struct remote *r, const char *name, const char *pool,
-    bool smarthost, const struct conf *conf)
+    bool smarthost, unsigned tlsf, const struct conf *conf)
 {
 	struct remote_dest *d;
 
 	for (d = r->dests; d; d = d->next)
-		if (d->smarthost == smarthost && strcasecmp(d->name, name) == 0 &&
+		if (d->smarthost == smarthost && d->tlsf == tlsf &&
+		    strcasecmp(d->name, name) == 0 &&
 		    (d->pool == NULL ? pool == NULL : pool != NULL &&
 		    strcasecmp(d->pool, pool) == 0))
 			return d;
@@ -536,6 +577,7 @@ remote_dest_get(struct remote *r, const char *name, const char *pool,
 	d->name = xstrdup(name);
 	d->pool = pool ? xstrdup(pool) : NULL;
 	d->smarthost = smarthost;
+	d->tlsf = tlsf;
 	d->jobs_tail = &d->jobs;
 	d->site = remote_site_get(r, name);
 	d->site->ndests++;
@@ -819,6 +861,8 @@ remote_parse_ext(struct remote_conn *c)
 			c->ext |= RX_DSN;
 		else if (strcasecmp(line, "STARTTLS") == 0)
 			c->ext |= RX_STARTTLS;
+		else if (strcasecmp(line, "REQUIRETLS") == 0)
+			c->ext |= RX_REQUIRETLS;
 		else if (strncasecmp(line, "AUTH", 4) == 0 &&
 		    (line[4] == ' ' || line[4] == '=')) {
 			if (strcasestr(line + 5, "PLAIN") != NULL)
@@ -831,14 +875,23 @@ remote_parse_ext(struct remote_conn *c)
 	}
 }
 
-/* remote_tls_policy - NONE, MAY or REQUIRED for this destination */
-static int
-remote_tls_policy(const struct remote_conn *c)
+/* remote_tls_prefix - what the queue says a TLS failure came from */
+static const char *
+remote_tls_prefix(const struct remote_conn *c)
 {
-	const struct conf *conf = remote_conf(c);
+	if (c->mode == TM_WEBPKI && (c->dest->tlsf & TF_STS))
+		return "MTA-STS: ";
+	if (c->mode == TM_DANE || (c->dest->tlsf & TF_DANE_ONLY))
+		return "DANE: ";
+	return "";
+}
 
-	return c->dest->smarthost ? conf->relay.smarthost_tls :
-	    conf->relay.outbound_tls;
+/* remote_tls_required - may this connection not go on in clear text */
+static bool
+remote_tls_required(const struct remote_conn *c)
+{
+	return c->mode == TM_ENCRYPT || c->mode == TM_DANE ||
+	    c->mode == TM_WEBPKI;
 }
 
 static void remote_read_cb(struct bufferevent *bev, void *arg);
@@ -860,6 +913,30 @@ remote_starttls(struct remote_conn *c)
 	    != 1 && inet_pton(AF_INET, c->addrs[c->cur].host,
 	    &(struct in_addr){0}) != 1)
 		SSL_set_tlsext_host_name(c->ssl, c->addrs[c->cur].host);
+	if (c->mode == TM_DANE || c->mode == TM_WEBPKI ||
+	    c->mode == TM_WEBPKI_TESTING) {
+		const struct remote_addr *a = &c->addrs[c->cur];
+		struct err e;
+		int rc;
+
+		e.code = 0;
+		e.msg[0] = '\0';
+		if (c->mode == TM_DANE)
+			rc = dane_ssl_setup(c->ssl, a->host,
+			    c->htls[a->hidx].recs, c->htls[a->hidx].nrecs, &e);
+		else
+			rc = dane_webpki_setup(c->ssl, a->host, &e);
+		if (rc <= 0 && c->mode == TM_DANE && rc == 0)
+			err_set(&e, 0, "no usable TLSA record");
+		if (rc < 0 || (c->mode == TM_DANE && rc == 0)) {
+			SSL_free(c->ssl);
+			c->ssl = NULL;
+			remote_conn_setup_failed(c, "4.7.5", "%scannot set up"
+			    " peer authentication: %s", remote_tls_prefix(c),
+			    e.msg);
+			return;
+		}
+	}
 	tbev = bufferevent_openssl_filter_new(c->dest->r->w->base, c->bev,
 	    c->ssl, BUFFEREVENT_SSL_CONNECTING,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
@@ -941,19 +1018,24 @@ static void
 remote_after_ehlo(struct remote_conn *c)
 {
 	const struct conf *conf = remote_conf(c);
-	int policy = remote_tls_policy(c);
 
-	if (!c->tls && policy != CONF_RELAY_TLS_NONE && !c->tls_refused) {
-		if (c->ext & RX_STARTTLS) {
-			c->state = RC_STARTTLS;
-			remote_send(c, "STARTTLS");
-			remote_timeout(c, REMOTE_T_COMMAND);
-			return;
-		}
-		if (policy == CONF_RELAY_TLS_REQUIRED) {
+	if (!c->tls && c->mode != TM_NOTLS && !c->tls_refused &&
+	    (c->ext & RX_STARTTLS)) {
+		c->state = RC_STARTTLS;
+		remote_send(c, "STARTTLS");
+		remote_timeout(c, REMOTE_T_COMMAND);
+		return;
+	}
+	if (!c->tls && c->mode != TM_NOTLS && c->mode != TM_OPPORTUNISTIC) {
+		const char *what = c->tls_refused ? "refused STARTTLS" :
+		    "does not offer STARTTLS";
+
+		remote_rpt_fail(c, TLS_R_STARTTLS_NOT_SUPPORTED, what);
+		if (remote_tls_required(c)) {
 			remote_send(c, "QUIT");
-			remote_conn_setup_failed(c, "4.7.4", "TLS is required"
-			    " but %s does not offer STARTTLS", c->peer);
+			remote_conn_setup_failed(c, "4.7.4", "%sTLS is required"
+			    " (%s) but %s %s", remote_tls_prefix(c),
+			    tlsreq_mode_name(c->mode), c->peer, what);
 			return;
 		}
 	}
@@ -1026,6 +1108,9 @@ remote_send_step(struct remote_conn *c, size_t i)
 		if (remote_needs_utf8(job) && (c->ext & RX_SMTPUTF8))
 			o += (size_t)snprintf(extra + o, sizeof(extra) - o,
 			    " SMTPUTF8");
+		if (job->requiretls && (c->ext & RX_REQUIRETLS))
+			o += (size_t)snprintf(extra + o, sizeof(extra) - o,
+			    " REQUIRETLS");
 		if (c->ext & RX_DSN) {
 			if (job->ret == SMTP_RET_FULL || job->ret == SMTP_RET_HDRS)
 				o += (size_t)snprintf(extra + o,
@@ -1139,6 +1224,8 @@ remote_transaction_done(struct remote_conn *c)
 	bool last;
 
 	remote_site_measure(d->site, time(NULL));
+	if (c->mail_reply.code / 100 == 2)
+		remote_rpt_once(c, job->domain);
 	/* a refusal that says "slow down" acts on the whole site */
 	if (refusal != NULL && refusal->code / 100 == 4 &&
 	    (rule = shaping_rule(remote_conf(c), refusal->code,
@@ -1257,6 +1344,15 @@ remote_job_check(struct remote_conn *c, struct deliver_job *job)
 		    c->peer, (unsigned long long)c->peer_size);
 		remote_job_finish(c->dest->r, job, SPOOL_OUTCOME_BOUNCED,
 		    "5.3.4", reply, c->peer, c->addrs[c->cur].host, 0);
+		return false;
+	}
+	if (job->requiretls && (!c->authed || !(c->ext & RX_REQUIRETLS))) {
+		/* RFC 8689 4.2.1 */
+		snprintf(reply, sizeof(reply), "REQUIRETLS: %s %s", c->peer,
+		    !c->authed ? "was not authenticated by DANE or MTA-STS" :
+		    "does not offer REQUIRETLS");
+		remote_job_finish(c->dest->r, job, SPOOL_OUTCOME_BOUNCED,
+		    "5.7.30", reply, c->peer, c->addrs[c->cur].host, 0);
 		return false;
 	}
 	if (remote_needs_utf8(job) && !(c->ext & RX_SMTPUTF8)) {
@@ -1525,10 +1621,13 @@ remote_on_reply(struct remote_conn *c)
 	case RC_STARTTLS:
 		if (code != 220) {
 			c->tls_refused = true;
-			if (remote_tls_policy(c) == CONF_RELAY_TLS_REQUIRED) {
+			if (remote_tls_required(c)) {
+				remote_rpt_fail(c, TLS_R_STARTTLS_NOT_SUPPORTED,
+				    summary);
 				remote_send(c, "QUIT");
 				remote_conn_setup_failed(c, "4.7.4",
-				    "STARTTLS: %s", summary);
+				    "%sSTARTTLS: %s", remote_tls_prefix(c),
+				    summary);
 				return;
 			}
 			/* TLS optional and refused: go on in clear text */
@@ -1680,6 +1779,44 @@ remote_read_replies(struct remote_conn *c, struct bufferevent *bev,
 	}
 }
 
+/* remote_tls_auth - after the handshake: is the peer who the policy
+   wants? false when the connection was given up */
+static bool
+remote_tls_auth(struct remote_conn *c)
+{
+	char why[200];
+	enum tls_result res = TLS_R_OK;
+	bool ok;
+
+	switch (c->mode) {
+	case TM_DANE:
+		ok = dane_ssl_check(c->ssl, why, sizeof(why), &res);
+		break;
+	case TM_WEBPKI:
+	case TM_WEBPKI_TESTING:
+		ok = dane_webpki_check(c->ssl, why, sizeof(why), &res);
+		break;
+	default:
+		return true;
+	}
+	c->tls_result = res;
+	if (ok) {
+		c->authed = c->mode != TM_WEBPKI_TESTING;
+		return true;
+	}
+	remote_rpt_fail(c, res == TLS_R_OK ? TLS_R_VALIDATION_FAILURE : res,
+	    why);
+	if (c->mode == TM_WEBPKI_TESTING) {
+		log_info("event=remote.tls dest=%s peer=%s sts=testing"
+		    " error=\"%s\"", c->dest->name, c->peer, why);
+		return true;
+	}
+	remote_send(c, "QUIT");
+	remote_conn_setup_failed(c, "4.7.5", "%s%s (%s)", remote_tls_prefix(c),
+	    why, c->addrs[c->cur].host);
+	return false;
+}
+
 static void
 remote_event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -1689,10 +1826,13 @@ remote_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		if (c->state == RC_HANDSHAKE) {
 			c->tls = true;
+			if (!remote_tls_auth(c))
+				return;
 			log_info("event=remote.tls dest=%s peer=%s version=%s"
-			    " cipher=%s", c->dest->name, c->peer,
+			    " cipher=%s tls=%s auth=%s", c->dest->name, c->peer,
 			    SSL_get_version(c->ssl),
-			    SSL_get_cipher_name(c->ssl));
+			    SSL_get_cipher_name(c->ssl),
+			    tlsreq_mode_name(c->mode), c->authed ? "yes" : "no");
 			remote_ehlo(c);
 		} else {
 			c->state = RC_GREETING;
@@ -1722,8 +1862,11 @@ remote_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (c->state < RC_READY) {
+		if (c->state == RC_HANDSHAKE)
+			remote_rpt_fail(c, TLS_R_VALIDATION_FAILURE, why);
 		remote_conn_setup_failed(c, c->state == RC_HANDSHAKE ? "4.7.5" :
-		    "4.4.1", "%s", why);
+		    "4.4.1", "%s%s", c->state == RC_HANDSHAKE ?
+		    remote_tls_prefix(c) : "", why);
 		return;
 	}
 	remote_conn_abort(c, why);
@@ -1779,6 +1922,164 @@ remote_bind_source(int fd, const char *src, int family)
 	return bind(fd, (struct sockaddr *)&ss, len);
 }
 
+/* remote_rpt - count one session's TLS outcome for domain (TLS-RPT) */
+static void
+remote_rpt(struct remote_conn *c, const char *domain, enum tls_result result,
+    const char *detail)
+{
+	struct remote *r = c->dest->r;
+	struct tlsrpt_outcome o;
+	char (*lines)[300] = NULL;
+	const char **strs = NULL;
+	char sip[INET6_ADDRSTRLEN] = "", rip[INET6_ADDRSTRLEN] = "";
+	size_t n = 0;
+
+	if (r->shared->tlsrpt == NULL || domain == NULL || domain[0] == '[')
+		return;
+	memset(&o, 0, sizeof(o));
+	o.policy_domain = domain;
+	o.policy_type = TLSRPT_POLICY_NONE;
+	if (c->addrs != NULL && c->cur < c->naddrs) {
+		const struct remote_addr *a = &c->addrs[c->cur];
+
+		o.mx_host = a->host;
+		if (a->ss.ss_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)
+			    (const void *)&a->ss)->sin6_addr, rip, sizeof(rip));
+		else
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)
+			    (const void *)&a->ss)->sin_addr, rip, sizeof(rip));
+		o.receiving_ip = rip;
+		if (c->htls != NULL && c->htls[a->hidx].tlsa != TT_NONE &&
+		    !c->htls[a->hidx].addr_insecure) {
+			const struct remote_hosttls *ht = &c->htls[a->hidx];
+
+			lines = xcalloc(ht->nrecs ? ht->nrecs : 1,
+			    sizeof(*lines));
+			for (; n < ht->nrecs; n++)
+				dane_tlsa_text(&ht->recs[n], lines[n],
+				    sizeof(lines[n]));
+			o.policy_type = TLSRPT_POLICY_TLSA;
+		}
+	}
+	if (o.policy_type == TLSRPT_POLICY_NONE && r->shared->sts != NULL &&
+	    (c->dest->tlsf & (TF_STS | TF_STS_TESTING))) {
+		struct sts_policy *pol = xmalloc(sizeof(*pol));
+
+		if (sts_get(r->shared->sts, domain, pol, NULL, NULL, NULL) ==
+		    STS_GOT) {
+			lines = xcalloc(STS_MX_MAX + 4, sizeof(*lines));
+			n = sts_policy_lines(pol, lines, STS_MX_MAX + 4);
+			o.policy_type = TLSRPT_POLICY_STS;
+		}
+		free(pol);
+	}
+	if (n > 0) {
+		strs = xcalloc(n, sizeof(*strs));
+		for (size_t i = 0; i < n; i++)
+			strs[i] = lines[i];
+	}
+	o.policy_strings = strs;
+	o.npolicy_strings = n;
+	if (c->dest->srcs[c->src].addr[0] != '\0') {
+		snprintf(sip, sizeof(sip), "%s", c->dest->srcs[c->src].addr);
+		o.sending_ip = sip;
+	}
+	o.result = result;
+	o.detail = detail;
+	tlsrpt_record(r->shared->tlsrpt, &o);
+	free(strs);
+	free(lines);
+}
+
+/* remote_rpt_once - a session counted once per domain (the first
+   transaction of each domain on this connection) */
+static void
+remote_rpt_once(struct remote_conn *c, const char *domain)
+{
+	unsigned h;
+
+	if (c->dest->r->shared->tlsrpt == NULL || domain == NULL ||
+	    c->rpt_failed)
+		return;
+	h = remote_hash(domain);
+	for (size_t i = 0; i < c->nrpt_done; i++)
+		if (c->rpt_done[i] == h)
+			return;
+	if (c->nrpt_done < REMOTE_RPT_DOMAINS)
+		c->rpt_done[c->nrpt_done++] = h;
+	else
+		return;		/* enough for one session */
+	remote_rpt(c, domain, TLS_R_OK, NULL);
+}
+
+/* remote_rpt_fail - a session given up for a TLS reason: counted for
+   the domains whose mail waited for it */
+static void
+remote_rpt_fail(struct remote_conn *c, enum tls_result result,
+    const char *detail)
+{
+	const char *seen[REMOTE_RPT_DOMAINS];
+	size_t nseen = 0;
+	const struct deliver_job *job;
+
+	if (c->dest->r->shared->tlsrpt == NULL || c->dest->smarthost)
+		return;
+	c->rpt_failed = true;
+	job = c->job != NULL ? c->job : c->dest->jobs;
+	for (; job != NULL && nseen < REMOTE_RPT_DOMAINS;
+	    job = job == c->job ? c->dest->jobs : job->next) {
+		size_t i;
+
+		for (i = 0; i < nseen; i++)
+			if (strcasecmp(seen[i], job->domain) == 0)
+				break;
+		if (i < nseen)
+			continue;
+		seen[nseen++] = job->domain;
+		remote_rpt(c, job->domain, result, detail);
+	}
+}
+
+/* remote_conn_mode - the TLS this connection needs with address a's
+   host; false (lasterr set) when the host may not be used */
+static bool
+remote_conn_mode(struct remote_conn *c, const struct remote_addr *a)
+{
+	const struct conf *conf = remote_conf(c);
+	enum tlsreq_tlsa tt = TT_NONE;
+	const struct remote_hosttls *ht = NULL;
+	char why[200];
+
+	c->authed = false;
+	c->tls_result = TLS_R_OK;
+	c->nrpt_done = 0;	/* a new session */
+	c->rpt_failed = false;
+	if (c->dest->smarthost) {
+		c->mode = conf->relay.smarthost_tls == CONF_RELAY_TLS_NONE ?
+		    TM_NOTLS : conf->relay.smarthost_tls ==
+		    CONF_RELAY_TLS_REQUIRED ? TM_ENCRYPT : TM_OPPORTUNISTIC;
+		return true;
+	}
+	if (c->htls != NULL) {
+		ht = &c->htls[a->hidx];
+		tt = ht->addr_insecure ? TT_NONE : ht->tlsa;
+	}
+	c->mode = tlsreq_host(c->dest->tlsf, tt, conf->relay.outbound_tls,
+	    why, sizeof(why));
+	if (c->mode != TM_REFUSE)
+		return true;
+	snprintf(c->lasterr, sizeof(c->lasterr), "%s: %s%s", a->host, why,
+	    ht != NULL && ht->bogus ? " (DNSSEC bogus)" : "");
+	snprintf(c->laststatus, sizeof(c->laststatus), "4.7.5");
+	log_info("event=remote.attempt dest=%s peer=%s status=4.7.5"
+	    " error=\"%s\"", c->dest->name, c->peer, c->lasterr);
+	remote_rpt_fail(c, tt == TT_FAILED ? (ht != NULL && ht->bogus ?
+	    TLS_R_DNSSEC_INVALID : TLS_R_TLSA_INVALID) : TLS_R_DANE_REQUIRED,
+	    why);
+	return false;
+}
+
 /* remote_conn_next_addr - connect to addrs[cur], or give up this attempt */
 static void
 remote_conn_next_addr(struct remote_conn *c)
@@ -1791,6 +2092,8 @@ remote_conn_next_addr(struct remote_conn *c)
 	for (; c->cur < c->naddrs; c->cur++) {
 		a = &c->addrs[c->cur];
 		remote_addr_text(a, c->peer, sizeof(c->peer));
+		if (!remote_conn_mode(c, a))
+			continue;
 		fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 		    SOCK_CLOEXEC, 0);
 		if (fd == -1 || remote_bind_source(fd, d->srcs[c->src].addr,
@@ -1915,11 +2218,15 @@ remote_route_ready(struct remote_conn *c)
 		for (size_t j = 0; j < c->nbyhost[i]; j++) {
 			struct remote_addr *a = &c->byhost[i][j];
 
+			size_t before = c->naddrs;
+
 			remote_add_addr(c, a->host, a->ss.ss_family,
 			    a->ss.ss_family == AF_INET ?
 			    (void *)&((struct sockaddr_in *)&a->ss)->sin_addr :
 			    (void *)&((struct sockaddr_in6 *)&a->ss)->sin6_addr,
 			    port);
+			if (c->naddrs > before)
+				c->addrs[c->naddrs - 1].hidx = i;
 		}
 	if (c->naddrs == 0 && c->lasterr[0] == '\0')
 		snprintf(c->lasterr, sizeof(c->lasterr), "no address found"
@@ -1933,6 +2240,50 @@ struct remote_aq {
 	size_t			 host;
 };
 
+/* remote_tlsa_cb - the TLSA answer of one MX host (DANE routes) */
+static void
+remote_tlsa_cb(void *arg, const struct dns_answer *ans)
+{
+	struct remote_aq *aq = arg;
+	struct remote_conn *c = aq->c;
+	struct remote_hosttls *ht = &c->htls[aq->host];
+	size_t usable = 0;
+
+	free(aq);
+	switch (ans->status) {
+	case DNS_OK:
+		if (!ans->secure) {
+			ht->tlsa = TT_NONE;	/* RFC 7672 2.2: not used */
+			break;
+		}
+		ht->recs = xcalloc(REMOTE_TLSA_MAX, sizeof(*ht->recs));
+		for (size_t i = 0; i < ans->n && ht->nrecs < REMOTE_TLSA_MAX;
+		    i++) {
+			if (ans->rr[i].type != DNS_T_TLSA ||
+			    dane_tlsa_parse(ans->rr[i].raw, ans->rr[i].raw_len,
+			    &ht->recs[ht->nrecs]) == -1)
+				continue;
+			if (dane_tlsa_usable(&ht->recs[ht->nrecs]))
+				usable++;
+			ht->nrecs++;
+		}
+		ht->tlsa = usable > 0 ? TT_USABLE : TT_UNUSABLE;
+		break;
+	case DNS_NODATA:
+	case DNS_NXDOMAIN:
+		ht->tlsa = TT_NONE;
+		break;
+	case DNS_TEMPFAIL:
+	case DNS_PERMFAIL:
+	default:
+		ht->tlsa = TT_FAILED;
+		ht->bogus = ans->bogus;
+		break;
+	}
+	if (--c->dns_pending == 0)
+		remote_route_ready(c);
+}
+
 static void
 remote_addr_cb(void *arg, const struct dns_answer *ans)
 {
@@ -1941,6 +2292,8 @@ remote_addr_cb(void *arg, const struct dns_answer *ans)
 	size_t h = aq->host;
 
 	free(aq);
+	if (c->htls != NULL && ans->status == DNS_OK && !ans->secure)
+		c->htls[h].addr_insecure = true;
 	for (size_t i = 0; ans->status == DNS_OK && i < ans->n; i++) {
 		struct remote_addr *a;
 
@@ -1959,7 +2312,10 @@ remote_addr_cb(void *arg, const struct dns_answer *ans)
 			memcpy(&((struct sockaddr_in6 *)&a->ss)->sin6_addr,
 			    ans->rr[i].addr, 16);
 	}
-	if (ans->status == DNS_TEMPFAIL)
+	if (ans->status == DNS_TEMPFAIL && ans->bogus)
+		snprintf(c->lasterr, sizeof(c->lasterr), "DNSSEC validation"
+		    " failed (bogus) looking up %s", c->mx[h]);
+	else if (ans->status == DNS_TEMPFAIL)
 		snprintf(c->lasterr, sizeof(c->lasterr), "temporary DNS"
 		    " failure looking up %s", c->mx[h]);
 	if (--c->dns_pending == 0)
@@ -1972,8 +2328,14 @@ remote_resolve_hosts(struct remote_conn *c)
 {
 	struct remote *r = c->dest->r;
 
+	const char *ph;
+	char phbuf[256];
+	unsigned port = remote_port(c, &ph, phbuf, sizeof(phbuf));
+
 	c->byhost = xcalloc(c->nmx, sizeof(*c->byhost));
 	c->nbyhost = xcalloc(c->nmx, sizeof(*c->nbyhost));
+	if (c->dest->tlsf & TF_DANE)
+		c->htls = xcalloc(c->nmx, sizeof(*c->htls));
 	c->dns_pending = 1;	/* held until every query has started */
 	for (size_t i = 0; i < c->nmx; i++) {
 		static const int types[] = { DNS_T_AAAA, DNS_T_A };
@@ -1998,15 +2360,23 @@ remote_resolve_hosts(struct remote_conn *c)
 			c->nbyhost[i] = 1;
 			continue;
 		}
-		for (size_t t = 0; t < 2; t++) {
+		for (size_t t = 0; t < (c->htls != NULL ? 3u : 2u); t++) {
 			struct remote_aq *aq = xcalloc(1, sizeof(*aq));
+			char tlsa[300];
 			uint64_t id;
 
 			aq->c = c;
 			aq->host = i;
 			c->dns_pending++;
-			id = r->res.query(r->res.ctx, h, types[t],
-			    remote_addr_cb, aq);
+			if (t == 2) {
+				/* RFC 7672 2.2.1: _port._tcp.HOST */
+				snprintf(tlsa, sizeof(tlsa), "_%u._tcp.%s",
+				    port, h);
+				id = r->res.query(r->res.ctx, tlsa,
+				    DNS_T_TLSA, remote_tlsa_cb, aq);
+			} else
+				id = r->res.query(r->res.ctx, h, types[t],
+				    remote_addr_cb, aq);
 			if (id == 0) {
 				free(aq);
 				c->dns_pending--;
@@ -2142,6 +2512,9 @@ remote_conn_free(struct remote_conn *c)
 		free(c->byhost[i]);
 	free(c->byhost);
 	free(c->nbyhost);
+	for (size_t i = 0; c->htls && i < c->nmx; i++)
+		free(c->htls[i].recs);
+	free(c->htls);
 	free(c->dns_q);
 	free(c->mx);
 	free(c->addrs);
@@ -2478,6 +2851,7 @@ struct remote_hand {
 	struct deliver_job	*job;
 	char			 site[SHAPING_SITE_MAX];
 	bool			 smarthost;
+	unsigned		 tlsf;		/* the job's (tlsreq_job) */
 	char			 (*mx)[256];
 	unsigned		*mxpref;
 	size_t			 nmx;
@@ -2504,7 +2878,7 @@ remote_site_enqueue(struct remote *r, struct remote_hand *h)
 
 	shaping_limits(snap->conf, h->site, &lim);
 	d = remote_dest_get(r, h->site, job->pool ? job->pool : lim.pool,
-	    h->smarthost, snap->conf);
+	    h->smarthost, h->tlsf, snap->conf);
 	d->lim = lim;
 	/* names in the snapshot, which goes now: not kept */
 	d->lim.pool = NULL;
@@ -2562,12 +2936,26 @@ static void
 remote_forward(struct remote *r, struct deliver_job *job, const char *site,
     bool smarthost, const struct remote_route *rt)
 {
-	struct remote_hand *h = xcalloc(1, sizeof(*h));
+	struct remote_hand *h;
 	struct worker *w;
+	unsigned tlsf = rt != NULL ? tlsreq_job(rt->tlsf, job->tls_optional) :
+	    0;
 
+	/* RFC 8689 4.2.1: REQUIRETLS mail goes only where DANE or an
+	   enforced MTA-STS policy authenticates the next hop */
+	if (job->requiretls && (smarthost || !tlsreq_requiretls_ok(tlsf))) {
+		remote_job_finish(r, job, SPOOL_OUTCOME_BOUNCED, "5.7.30",
+		    smarthost ? "REQUIRETLS: the smarthost cannot be "
+		    "authenticated by DANE or MTA-STS" : "REQUIRETLS: the "
+		    "recipient domain has neither DANE nor an enforced "
+		    "MTA-STS policy", NULL, NULL, 0);
+		return;
+	}
+	h = xcalloc(1, sizeof(*h));
 	h->job = job;
 	snprintf(h->site, sizeof(h->site), "%s", site);
 	h->smarthost = smarthost;
+	h->tlsf = tlsf;
 	if (rt != NULL && rt->nmx > 0) {
 		h->mx = xcalloc(rt->nmx, sizeof(*h->mx));
 		h->mxpref = xcalloc(rt->nmx, sizeof(*h->mxpref));
@@ -2617,7 +3005,8 @@ remote_route_sweep(struct remote *r, int64_t now, bool all)
 		struct remote_route **pp = &r->routes[i], *rt;
 
 		while ((rt = *pp) != NULL) {
-			if (!rt->resolving && rt->jobs == NULL &&
+			if (!rt->resolving && !rt->sts_wait &&
+			    rt->jobs == NULL &&
 			    rt->retry_at <= now && (all || rt->expires <= now)) {
 				*pp = rt->next;
 				remote_route_free(r, rt);
@@ -2643,6 +3032,154 @@ remote_route_finish(struct remote_route *rt, enum spool_outcome outcome,
 	rt->jobs_tail = &rt->jobs;
 }
 
+static void	remote_sts_done(void *arg, const char *domain);
+
+/* remote_route_sts - the MTA-STS policy of rt's domain, filtering its MX
+   hosts when enforced; 1 settled (*ts set), 0 pending (done follows),
+   -1 no MX host matches an enforced policy (jobs deferred) */
+static int
+remote_route_sts(struct remote_route *rt, enum tlsreq_sts *ts)
+{
+	struct remote *r = rt->r;
+	struct sts_policy *pol = xmalloc(sizeof(*pol));
+	enum tls_result fail = TLS_R_OK;
+	size_t n = 0;
+
+	*ts = TS_NONE;
+	switch (sts_get(r->shared->sts, rt->domain, pol, &fail,
+	    remote_sts_done, r)) {
+	case STS_PENDING:
+		free(pol);
+		return 0;
+	case STS_NO:
+		if (fail != TLS_R_OK && r->shared->tlsrpt != NULL) {
+			struct tlsrpt_outcome o = {
+				.policy_domain = rt->domain,
+				.policy_type = TLSRPT_POLICY_STS,
+				.result = fail,
+				.detail = "the MTA-STS policy could not be used",
+			};
+
+			tlsrpt_record(r->shared->tlsrpt, &o);
+		}
+		free(pol);
+		return 1;
+	case STS_GOT:
+		break;
+	}
+	if (pol->mode == STS_MODE_TESTING)
+		*ts = TS_TESTING;
+	if (pol->mode != STS_MODE_ENFORCE) {
+		free(pol);
+		return 1;
+	}
+	*ts = TS_ENFORCE;
+	/* RFC 8461 4.1: only the MX hosts the policy names */
+	for (size_t i = 0; i < rt->nmx; i++)
+		if (sts_mx_match(pol, rt->mx[i])) {
+			if (n != i) {
+				memcpy(rt->mx[n], rt->mx[i], sizeof(rt->mx[n]));
+				rt->mxpref[n] = rt->mxpref[i];
+			}
+			n++;
+		}
+	free(pol);
+	if (n == 0 && rt->nmx > 0) {
+		char reply[400];
+
+		snprintf(reply, sizeof(reply), "MTA-STS: no MX host of %s "
+		    "matches its policy (enforce)", rt->domain);
+		log_info("event=remote.route dest=%s result=sts-mx-mismatch",
+		    rt->domain);
+		if (r->shared->tlsrpt != NULL) {
+			struct tlsrpt_outcome o = {
+				.policy_domain = rt->domain,
+				.policy_type = TLSRPT_POLICY_STS,
+				.mx_host = rt->mx[0],
+				.result = TLS_R_VALIDATION_FAILURE,
+				.detail = "no MX host matches the policy",
+			};
+
+			tlsrpt_record(r->shared->tlsrpt, &o);
+		}
+		rt->nmx = 0;
+		rt->expires = 0;
+		remote_route_finish(rt, SPOOL_OUTCOME_DEFERRED, "4.7.5", reply,
+		    0);
+		return -1;
+	}
+	rt->nmx = n;
+	return 1;
+}
+
+static void	remote_route_known(struct remote_route *rt);
+
+/* remote_route_decide - MX known: the domain's TLS requirements (its
+   [tls_policy] line, DNSSEC, MTA-STS), then its site */
+static void
+remote_route_decide(struct remote_route *rt)
+{
+	struct remote *r = rt->r;
+	struct conf_snap *snap = conf_live_get(r->shared->live);
+	const struct conf_tls_policy *override;
+	enum tlsreq_sts ts = TS_NONE;
+	char why[300], reply[400];
+	int rc;
+
+	override = conf_tls_policy_find(snap->conf, rt->domain);
+	if (r->shared->sts != NULL && tlsreq_sts_wanted(override) &&
+	    rt->domain[0] != '[') {
+		rc = remote_route_sts(rt, &ts);
+		if (rc <= 0) {
+			rt->sts_wait = rc == 0;
+			conf_snap_unref(snap);
+			return;
+		}
+	}
+	rt->sts_wait = false;
+	rc = tlsreq_route(override, snap->conf->dns.trust_anchor != NULL,
+	    rt->mx_secure, ts, &rt->tlsf, why, sizeof(why));
+	conf_snap_unref(snap);
+	if (rc == -1) {
+		snprintf(reply, sizeof(reply), "%s: %s", rt->domain, why);
+		log_info("event=remote.route dest=%s result=tls-policy"
+		    " error=\"%s\"", rt->domain, why);
+		rt->expires = 0;
+		remote_route_finish(rt, SPOOL_OUTCOME_DEFERRED, "4.7.5", reply,
+		    0);
+		return;
+	}
+	remote_route_known(rt);
+}
+
+/* remote_sts_ready - on the route's worker: the policy of domain (data)
+   is settled */
+static void
+remote_sts_ready(struct worker *w, void *data)
+{
+	struct remote *r = w->remote;
+	char *domain = data;
+	struct remote_route *rt;
+
+	if (r != NULL && !r->stopping) {
+		for (rt = *remote_route_slot(r, domain); rt; rt = rt->next)
+			if (strcasecmp(rt->domain, domain) == 0)
+				break;
+		if (rt != NULL && rt->sts_wait && !rt->resolving)
+			remote_route_decide(rt);
+	}
+	free(domain);
+}
+
+/* remote_sts_done - sts_done_fn, on the MTA-STS thread */
+static void
+remote_sts_done(void *arg, const char *domain)
+{
+	struct remote *r = arg;
+
+	worker_call(r->w, remote_sts_ready, xstrdup(domain));
+}
+
 /* remote_route_known - the route is known: waiting jobs to their site */
 static void
 remote_route_known(struct remote_route *rt)
@@ -2650,6 +3187,7 @@ remote_route_known(struct remote_route *rt)
 	struct conf_snap *snap = conf_live_get(rt->r->shared->live);
 	const char **names = xcalloc(rt->nmx ? rt->nmx : 1, sizeof(*names));
 	struct deliver_job *job;
+	char tf[64];
 
 	for (size_t i = 0; i < rt->nmx; i++)
 		names[i] = rt->mx[i];
@@ -2660,8 +3198,9 @@ remote_route_known(struct remote_route *rt)
 	rt->expires = time(NULL) + REMOTE_ROUTE_TTL;
 	rt->failures = 0;
 	rt->retry_at = 0;
-	log_debug("event=remote.route dest=%s site=%s mx=%zu", rt->domain,
-	    rt->site, rt->nmx);
+	tlsreq_flags_text(rt->tlsf, tf, sizeof(tf));
+	log_debug("event=remote.route dest=%s site=%s mx=%zu tls=%s",
+	    rt->domain, rt->site, rt->nmx, tf);
 	while ((job = rt->jobs) != NULL) {
 		rt->jobs = job->next;
 		job->next = NULL;
@@ -2680,6 +3219,8 @@ remote_route_mx_cb(void *arg, const struct dns_answer *ans)
 
 	rt->dns_q = 0;
 	rt->resolving = false;
+	rt->mx_secure = ans->secure;
+	rt->tlsf = 0;
 	free(rt->mx);
 	free(rt->mxpref);
 	rt->mx = NULL;
@@ -2694,7 +3235,7 @@ remote_route_mx_cb(void *arg, const struct dns_answer *ans)
 		rt->mxpref = xcalloc(1, sizeof(*rt->mxpref));
 		snprintf(rt->mx[0], sizeof(rt->mx[0]), "%s", rt->domain);
 		rt->nmx = 1;
-		remote_route_known(rt);
+		remote_route_decide(rt);
 		return;
 	case DNS_NXDOMAIN:
 	case DNS_PERMFAIL:
@@ -2714,8 +3255,13 @@ remote_route_mx_cb(void *arg, const struct dns_answer *ans)
 		rt->retry_at = time(NULL) + remote_backoff(snap->conf,
 		    rt->failures);
 		conf_snap_unref(snap);
-		snprintf(reply, sizeof(reply), "temporary DNS failure looking"
-		    " up the MX of %s", rt->domain);
+		if (ans->bogus)
+			snprintf(reply, sizeof(reply), "DNSSEC validation of"
+			    " the MX records of %s failed (bogus)",
+			    rt->domain);
+		else
+			snprintf(reply, sizeof(reply), "temporary DNS failure"
+			    " looking up the MX of %s", rt->domain);
 		log_info("event=remote.backoff dest=%s failures=%u"
 		    " retry_in=%llds error=\"%s\"", rt->domain, rt->failures,
 		    (long long)(rt->retry_at - time(NULL)), reply);
@@ -2749,7 +3295,7 @@ remote_route_mx_cb(void *arg, const struct dns_answer *ans)
 		snprintf(rt->mx[0], sizeof(rt->mx[0]), "%s", rt->domain);
 		rt->nmx = 1;
 		free(rr);
-		remote_route_known(rt);
+		remote_route_decide(rt);
 		return;
 	}
 	rt->mx = xcalloc(n, sizeof(*rt->mx));
@@ -2764,7 +3310,7 @@ remote_route_mx_cb(void *arg, const struct dns_answer *ans)
 	}
 	rt->nmx = n;
 	free(rr);
-	remote_route_known(rt);
+	remote_route_decide(rt);
 }
 
 /* remote_accept - on the domain's worker: find its site, pass the job */
@@ -2816,13 +3362,13 @@ remote_accept(struct worker *w, void *data)
 		    reply, NULL, NULL, rt->retry_at);
 		return;
 	}
-	if (!rt->resolving && rt->expires > now) {
+	if (!rt->resolving && !rt->sts_wait && rt->expires > now) {
 		remote_forward(r, job, rt->site, false, rt);
 		return;
 	}
 	*rt->jobs_tail = job;
 	rt->jobs_tail = &job->next;
-	if (rt->resolving)
+	if (rt->resolving || rt->sts_wait)
 		return;
 	if (job->domain[0] == '[') {
 		/* an address literal: the address is the route */
@@ -2835,7 +3381,8 @@ remote_accept(struct worker *w, void *data)
 		rt->mxpref = xcalloc(1, sizeof(*rt->mxpref));
 		snprintf(rt->mx[0], sizeof(rt->mx[0]), "%s", lit);
 		rt->nmx = 1;
-		remote_route_known(rt);
+		rt->mx_secure = false;
+		remote_route_decide(rt);
 		return;
 	}
 	rt->resolving = true;
@@ -2983,8 +3530,20 @@ remote_new(struct worker *w, struct remote_shared *shared, struct err *err)
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(r->ssl_ctx, TLS1_2_VERSION);
-	/* opportunistic TLS (RFC 7435): encrypt, do not authenticate */
+	/* opportunistic TLS (RFC 7435) unless a policy asks: the checks
+	   (DANE, WebPKI) are read after the handshake, never fatal in it */
 	SSL_CTX_set_verify(r->ssl_ctx, SSL_VERIFY_NONE, NULL);
+	snap = conf_live_get(shared->live);
+	if (dane_ctx_enable(r->ssl_ctx, err) == -1 ||
+	    dane_ctx_load_ca(r->ssl_ctx, snap->conf->relay.ca_file, err) ==
+	    -1) {
+		conf_snap_unref(snap);
+		SSL_CTX_free(r->ssl_ctx);
+		dns_free(r->dns);
+		free(r);
+		return NULL;
+	}
+	conf_snap_unref(snap);
 	r->kick_ev = event_new(w->base, -1, 0, remote_kick_all_cb, r);
 	return r;
 }

@@ -55,6 +55,8 @@ struct dns_answer {
 	enum dns_status	 status;
 	int		 type;
 	bool		 secure;	/* DNSSEC validated */
+	bool		 bogus;		/* DNSSEC validation failed (status
+					   DNS_TEMPFAIL) */
 	struct dns_rr	*rr;
 	size_t		 n;
 };

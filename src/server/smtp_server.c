@@ -165,8 +165,9 @@ struct smtp_session {
 	char			*commit_from;
 	uint64_t		 commit_size;
 	size_t			 commit_rcpts;
-	const char		*commit_tls;	/* " requiretls=yes", " tls_"
-						   "required=no" or "" */
+	const char		*commit_tls;	/* RFC 8689 flags for the log:
+						   requiretls=yes or
+						   tls_required=no, or "" */
 };
 
 struct smtp_server_cmd {
@@ -1129,8 +1130,9 @@ smtp_server_received(struct smtp_session *s)
 	/* kept apart from the text: more fields may go in front of it */
 	buf_reset(&s->msg->prefix);
 	buf_append(&s->msg->prefix, buf, (size_t)n);
-	/* submission (RFC 6409 8): hold the header section back until its
-	   end is seen, to add a missing Date: or Message-ID: */
+	/* hold the header section back until its end is seen: submission
+	   (RFC 6409 8) adds a missing Date: or Message-ID:, a trusted
+	   client's X-Relais-* fields are taken, TLS-Required is looked for */
 	s->hdr_fix = s->role != CONF_ROLE_MX || s->auth_user != NULL;
 	s->hdr_ours = s->trusted || s->auth_user != NULL;
 	/* RFC 8689 4.1: the field counts unless MAIL gave REQUIRETLS (then

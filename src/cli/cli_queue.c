@@ -68,17 +68,26 @@ cli_queue_text(sqlite3_stmt *st, int i)
 	return s ? s : "";
 }
 
-/* cli_queue_has_site - the spool has recipients.site (a spool made
-   before it has it once relais serve opened it) */
+/* cli_queue_has - the spool has the column (a spool made before it has
+   it once relais serve opened it): "site FROM recipients" */
+static bool
+cli_queue_has(sqlite3 *db, const char *column_from)
+{
+	sqlite3_stmt *st;
+	char sql[128];
+	bool ok;
+
+	snprintf(sql, sizeof(sql), "SELECT %s LIMIT 0", column_from);
+	ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK;
+	sqlite3_finalize(st);
+	return ok;
+}
+
+/* cli_queue_has_site - the spool has recipients.site */
 static bool
 cli_queue_has_site(sqlite3 *db)
 {
-	sqlite3_stmt *st;
-	bool ok = sqlite3_prepare_v2(db, "SELECT site FROM recipients LIMIT 0",
-	    -1, &st, NULL) == SQLITE_OK;
-
-	sqlite3_finalize(st);
-	return ok;
+	return cli_queue_has(db, "site FROM recipients");
 }
 
 /* cli_queue_site - " site=NAME" when the recipient's site is known */
@@ -135,9 +144,12 @@ cli_queue_show(sqlite3 *db, const char *qid)
 	char arrival[32], next[32], site[160], sql[256];
 	int64_t id;
 
-	if (sqlite3_prepare_v2(db, "SELECT id, sender, arrival, size, client,"
-	    " helo, listener, envid, body_file, body, prefix FROM messages"
-	    " WHERE qid = ?1", -1, &st, NULL) != SQLITE_OK) {
+	/* requiretls and tls_optional: RFC 8689 (0 on an older spool) */
+	snprintf(sql, sizeof(sql), "SELECT id, sender, arrival, size, client,"
+	    " helo, listener, envid, body_file, body, prefix, %s FROM messages"
+	    " WHERE qid = ?1", cli_queue_has(db, "requiretls FROM messages") ?
+	    "requiretls, tls_optional" : "0, 0");
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
 		fprintf(stderr, "relais: %s\n", sqlite3_errmsg(db));
 		return 1;
 	}
@@ -156,6 +168,10 @@ cli_queue_show(sqlite3 *db, const char *qid)
 	    cli_queue_text(st, 5), cli_queue_text(st, 6),
 	    cli_queue_text(st, 7),
 	    sqlite3_column_int(st, 8) ? "file" : "inline");
+	if (sqlite3_column_int(st, 11))
+		printf("requiretls: yes\n");
+	if (sqlite3_column_int(st, 12))
+		printf("tls-required: no\n");
 	printf("headers:\n");
 	if (sqlite3_column_type(st, 10) != SQLITE_NULL)
 		printf("%.*s", sqlite3_column_bytes(st, 10),

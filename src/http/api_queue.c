@@ -40,11 +40,14 @@ api_time(int64_t t)
 static json_t *
 api_msg_json(const struct spool_qmsg *m)
 {
-	return json_pack("{s:o, s:o, s:o, s:I, s:o, s:o, s:[]}", "id",
-	    http_json_str(m->qid), "sender", http_json_str(m->sender),
+	/* requiretls: MAIL FROM ... REQUIRETLS; tls_optional: the message
+	   said "TLS-Required: No" (RFC 8689) */
+	return json_pack("{s:o, s:o, s:o, s:I, s:o, s:o, s:b, s:b, s:[]}",
+	    "id", http_json_str(m->qid), "sender", http_json_str(m->sender),
 	    "arrival", api_time(m->arrival), "size", (json_int_t)m->size,
 	    "client", http_json_str(m->client), "listener",
-	    http_json_str(m->listener), "recipients");
+	    http_json_str(m->listener), "requiretls", (int)m->requiretls,
+	    "tls_optional", (int)m->tls_optional, "recipients");
 }
 
 static json_t *

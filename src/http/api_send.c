@@ -33,6 +33,7 @@
 #include "policy/quota.h"
 #include "policy/suppress.h"
 #include "queue/qmgr.h"
+#include "smtp/smtp_header.h"
 #include "smtp/smtp_path.h"
 #include "spool/spool.h"
 
@@ -191,8 +192,8 @@ api_pool_set(struct http_req *r, struct api_out *o, const char *name)
 	return 0;
 }
 
-/* api_query_class - ?priority=high|normal and ?pool=NAME of a raw
-   message; -1 answered */
+/* api_query_class - ?priority=high|normal, ?pool=NAME and
+   ?requiretls=true|false of a raw message; -1 answered */
 static int
 api_query_class(struct http_req *r, struct api_out *o)
 {
@@ -210,8 +211,19 @@ api_query_class(struct http_req *r, struct api_out *o)
 				return -1;
 			}
 		} else if (strcmp(kv->key, "pool") == 0 &&
-		    api_pool_set(r, o, kv->value) == -1)
+		    api_pool_set(r, o, kv->value) == -1) {
 			return -1;
+		} else if (strcmp(kv->key, "requiretls") == 0) {
+			if (strcmp(kv->value, "true") == 0)
+				o->msg->requiretls = true;
+			else if (strcmp(kv->value, "false") == 0)
+				o->msg->requiretls = false;
+			else {
+				http_reply_error(r, 400, "requiretls",
+				    "expected true or false");
+				return -1;
+			}
+		}
 	}
 	return 0;
 }
@@ -283,6 +295,7 @@ api_build_json(struct http_req *r, const char *body, size_t len,
 	o->msg->metadata = req.metadata ? xstrdup(req.metadata) : NULL;
 	o->msg->priority = req.priority_high ? SPOOL_PRIORITY_HIGH :
 	    SPOOL_PRIORITY_NORMAL;
+	o->msg->requiretls = req.requiretls;
 	if (req.pool != NULL && api_pool_set(r, o, req.pool) == -1) {
 		api_request_fini(&req);
 		return -1;
@@ -348,6 +361,21 @@ api_build_raw(struct http_req *r, const char *body, size_t len,
 		return -1;
 	}
 	return api_query_class(r, o);
+}
+
+/* api_tls_required - "TLS-Required: No" in the header section marks a
+   message sent without REQUIRETLS (RFC 8689 4.1, 5) */
+static void
+api_tls_required(struct api_out *o)
+{
+	size_t scan = 0;
+	ssize_t end;
+
+	if (o->msg->requiretls || o->text.len == 0)
+		return;
+	end = smtp_header_end(o->text.data, o->text.len, &scan);
+	o->msg->tls_optional = smtp_header_tls_optional(o->text.data,
+	    end >= 0 ? (size_t)end : o->text.len);
 }
 
 /* api_prefix - Received: and, when a [dkim] section signs the From:
@@ -512,6 +540,7 @@ api_send(struct http_req *r)
 	}
 	for (size_t i = 0; i < o.text.len && !body8; i++)
 		body8 = (unsigned char)o.text.data[i] >= 0x80;
+	api_tls_required(&o);
 
 	o.msg->sender = xstrdup(o.from);
 	o.msg->arrival = (int64_t)now;
@@ -555,11 +584,13 @@ api_send(struct http_req *r)
 		r->h->idem_inflight = w;
 	}
 	log_info("event=http.accepted id=%s key=%s client=%s from=%s"
-	    " rcpts=%zu suppressed=%zu size=%zu%s%s%s%s%s", o.msg->qid, r->key,
-	    r->ip, o.from, o.msg->nrcpts, o.msg->nsuppressed, o.text.len,
-	    o.msg->tenant ? " tenant=" : "", o.msg->tenant ? o.msg->tenant :
-	    "", o.msg->pool ? " pool=" : "", o.msg->pool ? o.msg->pool : "",
-	    o.msg->priority == SPOOL_PRIORITY_HIGH ? " priority=high" : "");
+	    " rcpts=%zu suppressed=%zu size=%zu%s%s%s%s%s%s", o.msg->qid,
+	    r->key, r->ip, o.from, o.msg->nrcpts, o.msg->nsuppressed,
+	    o.text.len, o.msg->tenant ? " tenant=" : "", o.msg->tenant ?
+	    o.msg->tenant : "", o.msg->pool ? " pool=" : "", o.msg->pool ?
+	    o.msg->pool : "", o.msg->priority == SPOOL_PRIORITY_HIGH ?
+	    " priority=high" : "", o.msg->requiretls ? " requiretls=yes" :
+	    "");
 	json_decref(o.rcpts);
 	buf_fini(&o.text);
 	qmgr_submit_msg(r->h->qmgr, o.msg, http_qmgr_done, r->h, w->tag);

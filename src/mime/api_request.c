@@ -52,7 +52,7 @@ static api_request_key_fn api_request_from, api_request_reply_to,
     api_request_to, api_request_cc, api_request_bcc, api_request_subject,
     api_request_text, api_request_html, api_request_headers,
     api_request_attachments, api_request_tags, api_request_metadata,
-    api_request_priority, api_request_pool;
+    api_request_priority, api_request_pool, api_request_requiretls;
 static int api_request_addr(struct api_request_ctx *c, json_t *v,
     const char *field, struct api_addr *out);
 static int api_request_addrs(struct api_request_ctx *c, json_t *v,
@@ -94,6 +94,7 @@ static const struct api_request_key {
 	{ "metadata",		api_request_metadata },
 	{ "priority",		api_request_priority },
 	{ "pool",		api_request_pool },
+	{ "requiretls",		api_request_requiretls },
 };
 
 /* api_request_parse - JSON body to struct; see api_request.h */
@@ -542,6 +543,17 @@ api_request_pool(struct api_request_ctx *c, json_t *v)
 			return api_request_fail(c->e, "pool", "invalid"
 			    " character (letters, digits, . _ - only)");
 	c->r->pool = xstrndup(s, n);
+	return 0;
+}
+
+/* api_request_requiretls - true or false (RFC 8689 REQUIRETLS) */
+static int
+api_request_requiretls(struct api_request_ctx *c, json_t *v)
+{
+	if (!json_is_boolean(v))
+		return api_request_fail(c->e, "requiretls",
+		    "expected true or false");
+	c->r->requiretls = json_is_true(v);
 	return 0;
 }
 

@@ -18,6 +18,8 @@
  *   metadata    {"key": "string", ...}
  *   priority    "high" or "normal"
  *   pool        a [pool] name (letters, digits, . _ -)
+ *   requiretls  true or false: send only over TLS that DANE or MTA-STS
+ *               validates, to peers that offer REQUIRETLS (RFC 8689)
  *
  * where an address is "a@b.example", "Name <a@b.example>" or
  * {"email": "a@b.example", "name": "Name"}. A key given as null counts
@@ -95,6 +97,7 @@ struct api_request {
 						   and attachments, in octets */
 	bool			 priority_high;	/* "priority": "high" */
 	char			*pool;		/* "pool", or NULL */
+	bool			 requiretls;	/* "requiretls": true */
 };
 
 struct api_limits {

@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * bounce.c - DSN messages from delivery outcomes; see bounce.h.
+ *
+ * A report about a message sent with REQUIRETLS (RFC 8689 5) carries only
+ * the header section of the original, whatever RET asked, and is itself
+ * queued with REQUIRETLS: it says as much about the message as the
+ * message's own header did.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -76,7 +81,7 @@ bounce_8bit(const struct buf *b)
 /* bounce_queue - put one report into the spool, in the open transaction */
 static int
 bounce_queue(struct spool *sp, const struct conf *conf, const char *to,
-    const struct buf *report, bool body8, const char *about,
+    const struct buf *report, bool body8, bool requiretls, const char *about,
     enum dsn_kind kind, struct err *err)
 {
 	struct spool_msg *msg = spool_msg_new();
@@ -90,6 +95,7 @@ bounce_queue(struct spool *sp, const struct conf *conf, const char *to,
 	msg->sender = xstrdup("");
 	msg->arrival = time(NULL);
 	msg->body8 = body8;
+	msg->requiretls = requiretls;
 	msg->client = xstrdup("local");
 	msg->listener = xstrdup("bounce");
 	buf_fini(&msg->body.mem);
@@ -100,11 +106,11 @@ bounce_queue(struct spool *sp, const struct conf *conf, const char *to,
 	    local ? SPOOL_TRANSPORT_LOCAL : SPOOL_TRANSPORT_REMOTE);
 	rc = spool_store_msg(sp, msg, err);
 	if (rc == 0)
-		log_info("event=dsn id=%s orig_id=%s kind=%s to=%s size=%zu",
+		log_info("event=dsn id=%s orig_id=%s kind=%s to=%s size=%zu%s",
 		    msg->qid, about, kind == DSN_FAILED ? "failed" :
 		    kind == DSN_DELAYED ? "delayed" : "delivered",
 		    log_addr(la, sizeof(la), to),
-		    report->len);
+		    report->len, requiretls ? " requiretls=yes" : "");
 	spool_msg_free(msg);
 	return rc;
 }
@@ -175,7 +181,10 @@ bounce_flush(struct spool *sp, struct bounce_batch *b,
 			m.qid = qid;
 			m.sender = to;
 			m.envid = orig.envid;
-			m.ret_full = orig.ret != 2; /* enum smtp_ret: 2 = HDRS */
+			/* REQUIRETLS: as if RET=HDRS,
+			   RET=FULL disregarded (RFC 8689 5) */
+			m.ret_full = orig.ret != SMTP_RET_HDRS &&
+			    !orig.requiretls;
 			m.arrival = orig.arrival;
 			m.now = now;
 			m.text = orig.text.data;
@@ -183,7 +192,8 @@ bounce_flush(struct spool *sp, struct bounce_batch *b,
 			buf_init(&report, 0);
 			dsn_format(&m, r, nr, &report);
 			if (bounce_queue(sp, conf, to, &report,
-			    bounce_8bit(&report), qid, first->kind, err) == -1)
+			    bounce_8bit(&report), orig.requiretls, qid,
+			    first->kind, err) == -1)
 				rc = -1;
 			buf_fini(&report);
 		}

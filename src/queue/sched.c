@@ -86,6 +86,8 @@ sched_job_new(const struct spool_due *due, int64_t started)
 	job->size = due->size;
 	job->junk = due->junk;
 	job->priority = due->priority;
+	job->requiretls = due->requiretls;
+	job->tls_optional = due->tls_optional;
 	if (due->pool != NULL)
 		job->pool = xstrdup(due->pool);
 	/* a body kept in the row comes along (read only for the rows that

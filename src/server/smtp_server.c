@@ -2,7 +2,8 @@
 /*
  * smtp_server.c - the inbound SMTP session: RFC 5321 with PIPELINING
  * (RFC 2920), SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531),
- * ENHANCEDSTATUSCODES (RFC 2034/3463) and CHUNKING (RFC 3030).
+ * ENHANCEDSTATUSCODES (RFC 2034/3463), CHUNKING (RFC 3030) and, on TLS
+ * sessions, REQUIRETLS (RFC 8689).
  *
  * Organisation: input arrives in the bufferevent's input buffer, bounded
  * by a read high-water mark. smtp_server_process() takes out as much as it
@@ -130,6 +131,8 @@ struct smtp_session {
 	bool			 hdr_ours;	/* take X-Relais-Priority: and
 						   X-Relais-Pool: (trusted or
 						   authenticated client) */
+	bool			 hdr_tlsreq;	/* look for "TLS-Required: No"
+						   (RFC 8689 5) */
 	bool			 hdr_pending;	/* header section buffered */
 	struct buf		 hdr;
 	size_t			 hdr_scan;
@@ -162,6 +165,9 @@ struct smtp_session {
 	char			*commit_from;
 	uint64_t		 commit_size;
 	size_t			 commit_rcpts;
+	const char		*commit_tls;	/* RFC 8689 flags for the log:
+						   requiretls=yes or
+						   tls_required=no, or "" */
 };
 
 struct smtp_server_cmd {
@@ -739,6 +745,9 @@ smtp_server_cmd_helo(struct smtp_session *s, const struct smtp_cmd *cmd)
 		smtp_server_reply(s, "250-STARTTLS");
 	if (smtp_server_auth_offered(s))
 		smtp_server_reply(s, "250-AUTH PLAIN LOGIN");
+	/* RFC 8689 2: only where the session itself is protected */
+	if (s->tls)
+		smtp_server_reply(s, "250-REQUIRETLS");
 	smtp_server_reply(s, "250 CHUNKING");
 }
 
@@ -804,6 +813,15 @@ smtp_server_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 		smtp_server_error(s);
 		return;
 	}
+	if (s->mp.requiretls && !s->tls) {
+		/* REQUIRETLS is offered on TLS sessions only (RFC 8689 2);
+		   5.7.10 is its "encryption needed" (RFC 8689 4.2.1) */
+		smtp_server_reply(s, "530 5.7.10 REQUIRETLS needs a TLS"
+		    " session: issue STARTTLS first");
+		memset(&s->mp, 0, sizeof(s->mp));
+		smtp_server_error(s);
+		return;
+	}
 	if (smtp_path_parse(cmd->path, SMTP_PATH_ALLOW_NULL |
 	    (s->mp.smtputf8 ? SMTP_PATH_ALLOW_UTF8 : 0), &path, &why) == -1) {
 		smtp_server_reply(s, "501 5.1.7 Bad sender address syntax%s%s",
@@ -858,15 +876,17 @@ smtp_server_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	s->msg->smtputf8 = s->mp.smtputf8;
 	s->msg->body8 = s->mp.body == SMTP_BODY_8BITMIME;
 	s->msg->ret = (int)s->mp.ret;
+	s->msg->requiretls = s->mp.requiretls;
 	if (s->mp.envid.len)
 		s->msg->envid = smtp_server_strdup_str(s->mp.envid);
 	/* the slices in s->mp point into this line: keep values only */
 	s->mp.envid = STR_NULL;
 	s->mp.auth = STR_NULL;
 	s->state = SMTP_STATE_MAIL;
-	log_debug("event=smtp.mail session=%llu id=%s from=%s",
+	log_debug("event=smtp.mail session=%llu id=%s from=%s%s",
 	    (unsigned long long)s->id, s->msg->qid,
-	    log_addr(la, sizeof(la), s->msg->sender));
+	    log_addr(la, sizeof(la), s->msg->sender),
+	    s->msg->requiretls ? " requiretls=yes" : "");
 	smtp_server_reply(s, "250 2.1.0 Ok");
 }
 
@@ -1110,11 +1130,15 @@ smtp_server_received(struct smtp_session *s)
 	/* kept apart from the text: more fields may go in front of it */
 	buf_reset(&s->msg->prefix);
 	buf_append(&s->msg->prefix, buf, (size_t)n);
-	/* submission (RFC 6409 8): hold the header section back until its
-	   end is seen, to add a missing Date: or Message-ID: */
+	/* hold the header section back until its end is seen: submission
+	   (RFC 6409 8) adds a missing Date: or Message-ID:, a trusted
+	   client's X-Relais-* fields are taken, TLS-Required is looked for */
 	s->hdr_fix = s->role != CONF_ROLE_MX || s->auth_user != NULL;
 	s->hdr_ours = s->trusted || s->auth_user != NULL;
-	if (s->hdr_fix || s->hdr_ours) {
+	/* RFC 8689 4.1: the field counts unless MAIL gave REQUIRETLS (then
+	   it is ignored, and goes on with the message) */
+	s->hdr_tlsreq = !s->msg->requiretls;
+	if (s->hdr_fix || s->hdr_ours || s->hdr_tlsreq) {
 		buf_init(&s->hdr, SMTP_HEADER_MAX);
 		s->hdr_pending = true;
 		s->hdr_scan = 0;
@@ -1224,6 +1248,11 @@ smtp_server_header_flush(struct smtp_session *s, size_t end)
 	struct tm tm;
 
 	s->hdr_pending = false;
+	if (s->hdr_tlsreq && smtp_header_tls_optional(s->hdr.data, end)) {
+		s->msg->tls_optional = true;
+		log_debug("event=smtp.tls_required_no session=%llu id=%s",
+		    (unsigned long long)s->id, s->msg->qid);
+	}
 	if (s->hdr_ours && end > 0) {
 		size_t kept = smtp_server_header_ours(s, end);
 
@@ -1375,6 +1404,8 @@ smtp_server_commit(struct smtp_session *s)
 	s->commit_from = xstrdup(s->msg->sender);
 	s->commit_size = s->msg->body.size;
 	s->commit_rcpts = s->msg->nrcpts;
+	s->commit_tls = s->msg->requiretls ? " requiretls=yes" :
+	    s->msg->tls_optional ? " tls_required=no" : "";
 	s->state = SMTP_STATE_COMMIT;
 	smtp_server_timeouts(s);
 	qmgr_submit_msg(s->w->ctx->qmgr, s->msg, smtp_server_commit_done,
@@ -1563,11 +1594,12 @@ smtp_server_spool_done(struct smtp_session *s, int status, void *data)
 	s->state = SMTP_STATE_READY;
 	if (status == 0) {
 		log_info("event=received id=%s from=%s rcpts=%zu size=%llu"
-		    " client=%s listener=%s session=%llu%s%s", s->commit_qid,
+		    " client=%s listener=%s session=%llu%s%s%s", s->commit_qid,
 		    log_addr(la, sizeof(la), s->commit_from), s->commit_rcpts,
 		    (unsigned long long)s->commit_size, s->ip, s->listener,
 		    (unsigned long long)s->id, s->auth_user ? " user=" : "",
-		    s->auth_user ? s->auth_user : "");
+		    s->auth_user ? s->auth_user : "", s->commit_tls ?
+		    s->commit_tls : "");
 		if (s->auth_user != NULL)
 			limits_user_sent(s->auth_user, s->conf);
 		metrics_count(METRIC_RECEIVED, s->listener);

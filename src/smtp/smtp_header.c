@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * smtp_header.c - header section end and field presence; see
- * smtp_header.h.
+ * smtp_header.c - header section end, field presence and removal, and
+ * the TLS-Required field; see smtp_header.h.
  */
 #include <stdbool.h>
 #include <string.h>
@@ -108,4 +108,50 @@ smtp_header_take(char *hdr, size_t len, const char *name, char *value,
 		i = end;
 	}
 	return o;
+}
+
+/* smtp_header_is_wsp - white space of a field body, folding included */
+static bool
+smtp_header_is_wsp(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+bool
+smtp_header_tls_optional(const char *hdr, size_t len)
+{
+	static const char name[] = "TLS-Required";
+	const size_t nlen = sizeof(name) - 1;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t j, end = smtp_header_line_end(hdr, len, i);
+
+		if (len - i <= nlen || strncasecmp(hdr + i, name, nlen) != 0) {
+			i = end;
+			continue;
+		}
+		for (j = i + nlen; j < end && (hdr[j] == ' ' ||
+		    hdr[j] == '\t'); j++)
+			;
+		if (j == end || hdr[j] != ':') {
+			i = end;
+			continue;
+		}
+		/* the field's folded lines belong to it */
+		while (end < len && (hdr[end] == ' ' || hdr[end] == '\t'))
+			end = smtp_header_line_end(hdr, len, end);
+		/* [FWS] "No" [FWS] CRLF (RFC 8689 5) */
+		for (j++; j < end && smtp_header_is_wsp(hdr[j]); j++)
+			;
+		if (end - j >= 2 && (hdr[j] == 'N' || hdr[j] == 'n') &&
+		    (hdr[j + 1] == 'O' || hdr[j + 1] == 'o')) {
+			for (j += 2; j < end && smtp_header_is_wsp(hdr[j]); j++)
+				;
+			if (j == end)
+				return true;
+		}
+		i = end;
+	}
+	return false;
 }

@@ -2,7 +2,8 @@
 /*
  * smtp_header.h - just enough of RFC 5322's header section for the
  * submission service (RFC 6409 8.2, 8.3): where the header section of a
- * message ends, and whether a field is present. Pure: no I/O, no globals.
+ * message ends, and whether a field is present; and RFC 8689's
+ * "TLS-Required: No". Pure: no I/O, no globals.
  * Text is CRLF-terminated, as it arrives over SMTP.
  */
 #ifndef RELAIS_SMTP_HEADER_H
@@ -34,5 +35,13 @@ bool	smtp_header_has(const char *hdr, size_t len, const char *name);
  */
 size_t	smtp_header_take(char *hdr, size_t len, const char *name,
 	    char *value, size_t vmax, bool *found);
+
+/*
+ * smtp_header_tls_optional - RFC 8689 5: does the header section
+ * hdr[0..len) hold a "TLS-Required: No" field (name and value in any
+ * case, the value folded or not, white space around it ignored). Any
+ * other value means nothing.
+ */
+bool	smtp_header_tls_optional(const char *hdr, size_t len);
 
 #endif

@@ -7,7 +7,7 @@
  * caller's parameter text. Understood: SIZE (RFC 1870), BODY=7BIT|8BITMIME
  * (RFC 6152; BINARYMIME of RFC 3030 is refused as unsupported), SMTPUTF8
  * (RFC 6531), RET, ENVID, NOTIFY, ORCPT (RFC 3461, ORCPT utf-8 type of
- * RFC 6533) and AUTH (RFC 4954).
+ * RFC 6533), AUTH (RFC 4954) and REQUIRETLS (RFC 8689 2: no value).
  *
  * Organisation: one keyword table per command, each row naming whether a
  * value is required and the function that checks it; smtp_param_parse()
@@ -51,6 +51,7 @@ static smtp_param_fn smtp_param_smtputf8;
 static smtp_param_fn smtp_param_ret;
 static smtp_param_fn smtp_param_envid;
 static smtp_param_fn smtp_param_auth;
+static smtp_param_fn smtp_param_requiretls;
 static smtp_param_fn smtp_param_notify;
 static smtp_param_fn smtp_param_orcpt;
 
@@ -61,6 +62,7 @@ static const struct smtp_param_kw smtp_param_mail_kws[] = {
 	{ "RET",	true,	smtp_param_ret },
 	{ "ENVID",	true,	smtp_param_envid },
 	{ "AUTH",	true,	smtp_param_auth },
+	{ "REQUIRETLS",	false,	smtp_param_requiretls },
 };
 
 static const struct smtp_param_kw smtp_param_rcpt_kws[] = {
@@ -374,6 +376,18 @@ smtp_param_auth(struct str value, void *out, const char **why_out)
 		return smtp_param_fail(SMTP_PARAM_SYNTAX,
 		    "AUTH must be xtext or <>", why_out);
 	mp->auth = value;
+	return SMTP_PARAM_OK;
+}
+
+/* smtp_param_requiretls - RFC 8689 2: bare REQUIRETLS */
+static enum smtp_param_result
+smtp_param_requiretls(struct str value, void *out, const char **why_out)
+{
+	struct smtp_mail_params *mp = out;
+
+	(void)value;
+	(void)why_out;
+	mp->requiretls = true;
 	return SMTP_PARAM_OK;
 }
 

@@ -2,7 +2,8 @@
 /*
  * smtp_param.h - ESMTP parameters of MAIL and RCPT: SIZE (RFC 1870),
  * BODY (RFC 6152), SMTPUTF8 (RFC 6531), RET/ENVID/NOTIFY/ORCPT
- * (RFC 3461), AUTH (RFC 4954). Pure; slices point into the input.
+ * (RFC 3461), AUTH (RFC 4954), REQUIRETLS (RFC 8689). Pure; slices point
+ * into the input.
  */
 #ifndef RELAIS_SMTP_PARAM_H
 #define RELAIS_SMTP_PARAM_H
@@ -39,6 +40,9 @@ struct smtp_mail_params {
 	enum smtp_ret	ret;
 	struct str	envid;		/* xtext as received; empty if absent */
 	struct str	auth;		/* AUTH= value as received */
+	bool		requiretls;	/* bare REQUIRETLS: whether the
+					   session may take it is the
+					   server's to say */
 };
 
 struct smtp_rcpt_params {

@@ -43,7 +43,9 @@ static const char *const spool_schema =
     " prefix BLOB,"
     " junk INTEGER NOT NULL DEFAULT 0,"
     " tenant TEXT, pool TEXT,"
-    " priority INTEGER NOT NULL DEFAULT 0);"
+    " priority INTEGER NOT NULL DEFAULT 0,"
+    " requiretls INTEGER NOT NULL DEFAULT 0,"
+    " tls_optional INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS recipients("
     " id INTEGER PRIMARY KEY,"
     " msg_id INTEGER NOT NULL,"
@@ -132,6 +134,8 @@ static const struct spool_column {
 	{ "messages", "priority", "INTEGER NOT NULL DEFAULT 0" },
 	{ "recipients", "priority", "INTEGER NOT NULL DEFAULT 0" },
 	{ "recipients", "site", "TEXT" },
+	{ "messages", "requiretls", "INTEGER NOT NULL DEFAULT 0" },
+	{ "messages", "tls_optional", "INTEGER NOT NULL DEFAULT 0" },
 };
 
 static const char *const spool_schema_late =
@@ -146,7 +150,7 @@ static const char *const spool_schema_late =
 	"r.id, r.msg_id, r.addr, r.orig, r.transport, r.attempts," \
 	" m.qid, m.sender, m.arrival, m.body_file, r.orcpt, r.notify," \
 	" m.envid, m.ret, m.smtputf8, m.body8, m.size, m.junk, m.prefix," \
-	" m.body, m.pool, r.priority"
+	" m.body, m.pool, r.priority, m.requiretls, m.tls_optional"
 
 /* a sites row holds an operator's suspension still in force that an
    update from the agent (not manual) must keep */
@@ -158,8 +162,9 @@ static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 	[SPOOL_STMT_MSG_INSERT] =
 	    "INSERT INTO messages(qid, sender, arrival, size, body, body_file,"
 	    " client, helo, listener, envid, ret, smtputf8, body8, prefix,"
-	    " junk, tenant, pool, priority) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-	    " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+	    " junk, tenant, pool, priority, requiretls, tls_optional)"
+	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+	    " ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
 	[SPOOL_STMT_RCPT_INSERT] =
 	    "INSERT INTO recipients(msg_id, addr, orig, orcpt, notify,"
 	    " transport, next_attempt, priority) VALUES(?1, ?2, ?3, ?4, ?5,"
@@ -178,7 +183,7 @@ static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 	    "SELECT warned, notify, orig, orcpt FROM recipients WHERE id = ?1",
 	[SPOOL_STMT_MSG_BODY] =
 	    "SELECT sender, envid, ret, arrival, body_file, body, smtputf8,"
-	    " prefix FROM messages WHERE id = ?1",
+	    " prefix, requiretls FROM messages WHERE id = ?1",
 	[SPOOL_STMT_MSG_PENDING] =
 	    "SELECT 1 FROM recipients WHERE msg_id = ?1 AND status IN (0, 3)"
 	    " LIMIT 1",

@@ -79,6 +79,10 @@ struct spool_msg {
 	char		*tenant;	/* [tenant NAME] or NULL */
 	char		*pool;		/* [pool NAME] chosen, or NULL */
 	int		 priority;	/* SPOOL_PRIORITY_* */
+	/* transport security asked for (RFC 8689) */
+	bool		 requiretls;	/* MAIL FROM ... REQUIRETLS */
+	bool		 tls_optional;	/* "TLS-Required: No", without
+					   REQUIRETLS */
 };
 
 /* a message's priority: high jumps ahead of normal in every queue */
@@ -234,6 +238,8 @@ struct spool_due {
 	bool			 junk;
 	const char		*pool;		/* [pool NAME] or NULL */
 	int			 priority;	/* SPOOL_PRIORITY_* */
+	bool			 requiretls;	/* RFC 8689 */
+	bool			 tls_optional;
 	void			*row;		/* for spool_due_text */
 };
 /* spool_due_fn - one row; returning -1 stops the scan */
@@ -255,6 +261,7 @@ struct spool_stored {
 	char		*envid;		/* or NULL */
 	int		 ret;
 	int64_t		 arrival;
+	bool		 requiretls;	/* MAIL FROM ... REQUIRETLS */
 	struct buf	 text;		/* prefix and text as stored */
 };
 /* spool_msg_read - 1 with *out filled (free with spool_stored_fini), 0
@@ -445,6 +452,8 @@ struct spool_qmsg {
 	int64_t		 size;
 	const char	*client;
 	const char	*listener;
+	bool		 requiretls;	/* RFC 8689 */
+	bool		 tls_optional;	/* "TLS-Required: No" */
 };
 struct spool_qrcpt {
 	const char	*addr;

@@ -206,6 +206,8 @@ spool_query_msg_row(sqlite3_stmt *st, int c, struct spool_qmsg *m)
 	m->size = sqlite3_column_int64(st, c + 4);
 	m->client = spool_col_text(st, c + 5);
 	m->listener = spool_col_text(st, c + 6);
+	m->requiretls = sqlite3_column_int(st, c + 7) != 0;
+	m->tls_optional = sqlite3_column_int(st, c + 8) != 0;
 }
 
 static void
@@ -233,7 +235,8 @@ spool_reader_message(struct spool_reader *rd, const char *qid,
 	int rc, found = 0;
 
 	if (spool_query_prepare(rd, "SELECT m.id, m.qid, m.sender, m.arrival,"
-	    " m.size, m.client, m.listener, r.addr, r.status, r.leased,"
+	    " m.size, m.client, m.listener, m.requiretls, m.tls_optional,"
+	    " r.addr, r.status, r.leased,"
 	    " r.attempts, r.next_attempt, r.last_attempt, r.last_reply,"
 	    " r.site FROM messages m LEFT JOIN recipients r ON r.msg_id = m.id"
 	    " WHERE m.qid = ?1 ORDER BY r.id", &st, err) == -1)
@@ -246,10 +249,10 @@ spool_reader_message(struct spool_reader *rd, const char *qid,
 				msg_fn(arg, &m);
 			found = 1;
 		}
-		if (rcpt_fn == NULL || sqlite3_column_type(st, 7) ==
+		if (rcpt_fn == NULL || sqlite3_column_type(st, 9) ==
 		    SQLITE_NULL)
 			continue;
-		spool_query_rcpt_row(st, 7, &r);
+		spool_query_rcpt_row(st, 9, &r);
 		rcpt_fn(arg, &r);
 	}
 	if (spool_query_end(rd, st, rc, err) == -1)
@@ -273,7 +276,8 @@ spool_reader_queue(struct spool_reader *rd, int64_t after, size_t limit,
 	   time), then their recipients still to deliver */
 	*next = 0;
 	if (spool_query_prepare(rd, "SELECT m.id, m.qid, m.sender, m.arrival,"
-	    " m.size, m.client, m.listener, r.addr, r.status, r.leased,"
+	    " m.size, m.client, m.listener, m.requiretls, m.tls_optional,"
+	    " r.addr, r.status, r.leased,"
 	    " r.attempts, r.next_attempt, r.last_attempt, r.last_reply,"
 	    " r.site FROM (SELECT * FROM messages WHERE id > ?1 AND EXISTS (SELECT 1"
 	    " FROM recipients x WHERE x.msg_id = messages.id AND x.status IN"
@@ -285,7 +289,7 @@ spool_reader_queue(struct spool_reader *rd, int64_t after, size_t limit,
 	sqlite3_bind_int64(st, 2, (int64_t)limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		spool_query_msg_row(st, 0, &m);
-		spool_query_rcpt_row(st, 7, &r);
+		spool_query_rcpt_row(st, 9, &r);
 		if (m.id != last) {
 			nmsgs++;
 			last = m.id;

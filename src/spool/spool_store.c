@@ -172,6 +172,9 @@ spool_insert_msg(struct spool *sp, const struct spool_msg *msg,
 	spool_bind_text(st, 16, msg->tenant);
 	spool_bind_text(st, 17, msg->pool);
 	sqlite3_bind_int(st, 18, msg->priority);
+	sqlite3_bind_int(st, 19, msg->requiretls);
+	/* REQUIRETLS wins: the field is then ignored (RFC 8689 4.1) */
+	sqlite3_bind_int(st, 20, msg->tls_optional && !msg->requiretls);
 	if (spool_step_done(sp, st, err) == -1)
 		return -1;
 	msg_id = sqlite3_last_insert_rowid(sp->db);
@@ -375,6 +378,8 @@ spool_due_rows(struct spool *sp, sqlite3_stmt *st, int64_t now, size_t limit,
 		due.pool = sqlite3_column_type(st, 20) == SQLITE_NULL ? NULL :
 		    spool_col_text(st, 20);
 		due.priority = sqlite3_column_int(st, 21);
+		due.requiretls = sqlite3_column_int(st, 22) != 0;
+		due.tls_optional = sqlite3_column_int(st, 23) != 0;
 		due.row = st;
 		if (fn(arg, &due) == -1) {
 			*stop = true;
@@ -459,6 +464,7 @@ spool_msg_read(struct spool *sp, int64_t msg_id, struct spool_stored *out,
 	out->ret = sqlite3_column_int(st, 2);
 	out->arrival = sqlite3_column_int64(st, 3);
 	body_file = sqlite3_column_int(st, 4) != 0;
+	out->requiretls = sqlite3_column_int(st, 8) != 0;
 	if (sqlite3_column_type(st, 7) != SQLITE_NULL)
 		buf_append(&out->text, sqlite3_column_blob(st, 7),
 		    (size_t)sqlite3_column_bytes(st, 7));

@@ -9,7 +9,8 @@ exactly what went over the wire, read by read:
 
     peer = CaptureSMTP("127.0.0.2", port, name="mx1.remote.test",
                        size=None, eightbitmime=True, smtputf8=True, dsn=True,
-                       pipelining=True, tls=(crt, key), auth={"u": "pw"})
+                       pipelining=True, tls=(crt, key), auth={"u": "pw"},
+                       requiretls=False)
     peer.script["RCPT"] = {"bob@remote.test": ["451 4.3.0 later", "250 ok"]}
     peer.script["EOD"] = "552 5.3.4 too big"
     with peer:
@@ -32,9 +33,11 @@ without a reply.
 
 Extensions are advertised per the constructor flags; STARTTLS only when a
 certificate is given, AUTH only when auth users are given (and, with
-auth_after_tls, only once TLS is up). SIZE n refuses MAIL with SIZE= over n
+auth_after_tls, only once TLS is up), REQUIRETLS (RFC 8689) when requiretls
+is set and only once TLS is up. SIZE n refuses MAIL with SIZE= over n
 (552 5.3.4). A peer without SMTPUTF8/8BITMIME/DSN refuses the
-corresponding MAIL/RCPT parameters with 555 like a strict server would.
+corresponding MAIL/RCPT parameters with 555 like a strict server would
+(REQUIRETLS too, where it is not offered).
 
 Loopback only; stop() closes the listener and every connection and joins
 every thread.
@@ -112,7 +115,7 @@ class CaptureSMTP:
     def __init__(self, host, port, name="peer.test", *, size=None,
                  eightbitmime=True, smtputf8=True, dsn=True, pipelining=True,
                  ehlo=True, tls=None, auth=None, auth_mechs=("PLAIN", "LOGIN"),
-                 auth_after_tls=True, strict_params=True):
+                 auth_after_tls=True, strict_params=True, requiretls=False):
         assert host.startswith("127."), "loopback only"
         self.host = host
         self.port = port
@@ -128,6 +131,7 @@ class CaptureSMTP:
         self.auth_mechs = auth_mechs
         self.auth_after_tls = auth_after_tls
         self.strict_params = strict_params
+        self.requiretls = requiretls
         self.script = {}
         self._counts = {}
         self._rcpt_counts = {}
@@ -296,6 +300,8 @@ class CaptureSMTP:
             lines.append("STARTTLS")
         if self.auth and (sess.tls or not self.auth_after_tls):
             lines.append("AUTH " + " ".join(self.auth_mechs))
+        if self.requiretls and sess.tls:
+            lines.append("REQUIRETLS")
         return lines
 
     def _serve(self, sess):
@@ -435,7 +441,7 @@ class CaptureSMTP:
                     continue
                 params = self._params(m.group(2))
                 tx = Transaction(sess, m.group(1), params)
-                err = self._check_mail_params(params)
+                err = self._check_mail_params(params, sess)
                 r = err or self._next("MAIL", sess, m.group(1))
                 r = r or "250 2.1.0 ok"
                 if r.startswith("2"):
@@ -514,7 +520,7 @@ class CaptureSMTP:
             out[k.upper()] = v if _ else True
         return out
 
-    def _check_mail_params(self, params):
+    def _check_mail_params(self, params, sess=None):
         if "SIZE" in params and self.size:
             try:
                 if int(params["SIZE"]) > self.size:
@@ -532,6 +538,9 @@ class CaptureSMTP:
             return "555 5.5.4 DSN parameters not supported"
         if "SIZE" in params and self.size is None:
             return "555 5.5.4 SIZE not supported"
+        if "REQUIRETLS" in params and not (self.requiretls and sess is not None
+                                           and sess.tls):
+            return "555 5.5.4 REQUIRETLS not supported"
         return None
 
     def _check_rcpt_params(self, params):

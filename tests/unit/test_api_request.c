@@ -400,11 +400,13 @@ test_api_request_class(void **state)
 		{ BODY(",\"pool\":\"\""), "pool" },
 		{ BODY(",\"pool\":\"a b\""), "pool" },
 		{ BODY(",\"pool\":[\"a\"]"), "pool" },
+		{ BODY(",\"requiretls\":\"yes\""), "requiretls" },
+		{ BODY(",\"requiretls\":1"), "requiretls" },
 	};
 	static const char good[] = BODY(",\"priority\":\"high\","
-	    "\"pool\":\"warm-1.a_b\"");
+	    "\"pool\":\"warm-1.a_b\",\"requiretls\":true");
 	static const char normal[] = BODY(",\"priority\":\"normal\","
-	    "\"pool\":null");
+	    "\"pool\":null,\"requiretls\":false");
 	struct api_request r;
 	struct api_error e;
 
@@ -418,11 +420,13 @@ test_api_request_class(void **state)
 	    0);
 	assert_true(r.priority_high);
 	assert_string_equal(r.pool, "warm-1.a_b");
+	assert_true(r.requiretls);
 	api_request_fini(&r);
 	assert_int_equal(api_request_parse(normal, strlen(normal), &lim, &r,
 	    &e), 0);
 	assert_false(r.priority_high);
 	assert_null(r.pool);
+	assert_false(r.requiretls);
 	api_request_fini(&r);
 }
 

@@ -2,7 +2,8 @@
 /*
  * test_smtp_header.c - smtp_header.c: the end of the header section found
  * in one piece and octet by octet, and field presence in any case, with
- * blanks before the colon, and not inside other fields or folded lines.
+ * blanks before the colon, and not inside other fields or folded lines;
+ * the RFC 8689 "TLS-Required: No" field.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -109,6 +110,53 @@ test_take(void **state)
 	assert_string_equal(v, "p");
 }
 
+static void
+test_tls_optional(void **state)
+{
+	static const struct {
+		const char	*hdr;
+		bool		 want;
+	} cases[] = {
+		{ "TLS-Required: No\r\n", true },
+		{ "From: a@b\r\nTLS-Required: No\r\nSubject: x\r\n", true },
+		{ "tls-required: no\r\n", true },
+		{ "TLS-REQUIRED:NO\r\n", true },
+		{ "TLS-Required :  No  \r\n", true },
+		{ "TLS-Required:\r\n No\r\n", true },
+		{ "TLS-Required: No\r\n \r\nX: y\r\n", true },
+		{ "TLS-Required: No", true },		/* no CRLF yet */
+		{ "TLS-Required: Yes\r\nTLS-Required: No\r\n", true },
+		{ "TLS-Required: Yes\r\n", false },
+		{ "TLS-Required: No thanks\r\n", false },
+		{ "TLS-Required: No\r\n thanks\r\n", false },
+		{ "TLS-Required: None\r\n", false },
+		{ "TLS-Required: N\r\n", false },
+		{ "TLS-Required: \"No\"\r\n", false },
+		{ "TLS-Required: No (please)\r\n", false },
+		{ "TLS-Required:\r\n", false },
+		{ "TLS-Required\r\n", false },
+		{ "TLS-Required-X: No\r\n", false },
+		{ "X-TLS-Required: No\r\n", false },
+		{ "Subject: a\r\n TLS-Required: No\r\n", false },
+		{ "Subject: TLS-Required: No\r\n", false },
+		{ "", false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool got = smtp_header_tls_optional(cases[i].hdr,
+		    strlen(cases[i].hdr));
+
+		if (got != cases[i].want)
+			print_error("case %zu \"%s\": got %d\n", i,
+			    cases[i].hdr, got);
+		assert_int_equal(got, cases[i].want);
+	}
+	/* only the length given is looked at */
+	assert_false(smtp_header_tls_optional("TLS-Required: No\r\n", 15));
+	assert_true(smtp_header_tls_optional("TLS-Required: No\r\n", 16));
+}
+
 int
 main(void)
 {
@@ -116,6 +164,7 @@ main(void)
 		cmocka_unit_test(test_end),
 		cmocka_unit_test(test_has),
 		cmocka_unit_test(test_take),
+		cmocka_unit_test(test_tls_optional),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

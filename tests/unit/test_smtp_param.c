@@ -29,6 +29,7 @@ struct mail_case {
 	enum smtp_ret		 ret;
 	const char		*envid;		/* NULL means "" */
 	const char		*auth;
+	bool			 requiretls;
 };
 
 struct rcpt_case {
@@ -84,6 +85,22 @@ static const struct mail_case mail_cases[] = {
 	M("smtputf8", OK, .smtputf8 = true),
 	M("SMTPUTF8=", SYNTAX, .smtputf8 = false),
 	M("SMTPUTF8=yes", SYNTAX, .smtputf8 = false),
+
+	/* REQUIRETLS (RFC 8689 2): no value, once */
+	M("REQUIRETLS", OK, .requiretls = true),
+	M("requiretls", OK, .requiretls = true),
+	M("RequireTLS SMTPUTF8", OK, .requiretls = true, .smtputf8 = true),
+	M("SIZE=10 BODY=8BITMIME REQUIRETLS RET=HDRS", OK, SZ(10),
+	    .body = SMTP_BODY_8BITMIME, .requiretls = true,
+	    .ret = SMTP_RET_HDRS),
+	M("  REQUIRETLS  ", OK, .requiretls = true),
+	M("REQUIRETLS=", SYNTAX),
+	M("REQUIRETLS=YES", SYNTAX),
+	M("REQUIRETLS REQUIRETLS", SYNTAX),
+	M("REQUIRETLS requiretls", SYNTAX),
+	M("REQUIRE-TLS", UNKNOWN),
+	M("REQUIRETLSX", UNKNOWN),
+	M("TLS-REQUIRED", UNKNOWN),
 
 	/* RET (RFC 3461 4.3) */
 	M("RET=FULL", OK, .ret = SMTP_RET_FULL),
@@ -302,6 +319,8 @@ check_mail(size_t n, const struct mail_case *c, size_t len)
 	bad += check_u64(n, c->in, "ret", p.ret, c->ret);
 	bad += check_str(n, c->in, "envid", p.envid, c->envid);
 	bad += check_str(n, c->in, "auth", p.auth, c->auth);
+	bad += check_u64(n, c->in, "requiretls", p.requiretls,
+	    c->requiretls);
 	return bad;
 }
 

@@ -1108,7 +1108,7 @@ remote_send_step(struct remote_conn *c, size_t i)
 		if (remote_needs_utf8(job) && (c->ext & RX_SMTPUTF8))
 			o += (size_t)snprintf(extra + o, sizeof(extra) - o,
 			    " SMTPUTF8");
-		if (job->requiretls && (c->ext & RX_REQUIRETLS))
+		if (job->requiretls && c->authed && (c->ext & RX_REQUIRETLS))
 			o += (size_t)snprintf(extra + o, sizeof(extra) - o,
 			    " REQUIRETLS");
 		if (c->ext & RX_DSN) {
@@ -1346,8 +1346,10 @@ remote_job_check(struct remote_conn *c, struct deliver_job *job)
 		    "5.3.4", reply, c->peer, c->addrs[c->cur].host, 0);
 		return false;
 	}
-	if (job->requiretls && (!c->authed || !(c->ext & RX_REQUIRETLS))) {
-		/* RFC 8689 4.2.1 */
+	if (job->requiretls && job->sender[0] != '\0' &&
+	    (!c->authed || !(c->ext & RX_REQUIRETLS))) {
+		/* RFC 8689 4.2.1; a report about a REQUIRETLS message
+		   (from <>) asks for it where it can, and goes anyway */
 		snprintf(reply, sizeof(reply), "REQUIRETLS: %s %s", c->peer,
 		    !c->authed ? "was not authenticated by DANE or MTA-STS" :
 		    "does not offer REQUIRETLS");
@@ -2712,6 +2714,8 @@ remote_job_split(struct deliver_job *job, unsigned max)
 		p->junk = job->junk;
 		p->pool = job->pool ? xstrdup(job->pool) : NULL;
 		p->priority = job->priority;
+		p->requiretls = job->requiretls;
+		p->tls_optional = job->tls_optional;
 		p->site = job->site ? xstrdup(job->site) : NULL;
 		for (size_t k = i; k < job->nrcpts && k < i + max; k++)
 			deliver_job_add_rcpt(p, job->rcpts[k].rcpt_id,
@@ -2943,7 +2947,8 @@ remote_forward(struct remote *r, struct deliver_job *job, const char *site,
 
 	/* RFC 8689 4.2.1: REQUIRETLS mail goes only where DANE or an
 	   enforced MTA-STS policy authenticates the next hop */
-	if (job->requiretls && (smarthost || !tlsreq_requiretls_ok(tlsf))) {
+	if (job->requiretls && job->sender[0] != '\0' &&
+	    (smarthost || !tlsreq_requiretls_ok(tlsf))) {
 		remote_job_finish(r, job, SPOOL_OUTCOME_BOUNCED, "5.7.30",
 		    smarthost ? "REQUIRETLS: the smarthost cannot be "
 		    "authenticated by DANE or MTA-STS" : "REQUIRETLS: the "

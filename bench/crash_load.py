@@ -110,6 +110,7 @@ retry_max = 2s
 [dns]
 resolver = {resolver}
 timeout = 1s
+trust_anchor = none
 
 [limits]
 max_message_size = 64M

@@ -275,6 +275,7 @@ trusted_networks = 127.0.0.0/8
 [dns]
 resolver = 127.0.0.1:{dns.port}
 timeout = 5s
+trust_anchor = none
 
 [limits]
 max_recipients = {max(100, a.per_msg)}

@@ -138,6 +138,7 @@ retry_max = 10s
 [dns]
 resolver = {dns_addr}
 timeout = 5s
+trust_anchor = none
 
 [limits]
 max_connections = 2000

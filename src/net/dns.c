@@ -12,9 +12,11 @@
  * context is finalized, and dns_new finalizes it (a local zone removal
  * does) so a file that cannot be used fails there, not at the first
  * query. libunbound's validator runs on forwarded answers too: queries
- * to the forwarder carry the DO bit (and CD on retries), and the
+ * to the forwarder ask for the DNSSEC records (DO bit), and the
  * signatures are checked here against the anchor, whatever the
- * forwarder thinks of them.
+ * forwarder thinks of them (a forwarder that drops them makes every
+ * answer below the anchor bogus). libunbound fills why_bogus itself
+ * (val-log-level 2) without logging it (val-log-squelch).
  */
 #include <errno.h>
 #include <stdbool.h>

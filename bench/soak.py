@@ -183,6 +183,7 @@ max_connections_per_domain = 20
 [dns]
 resolver = {dns.address}
 timeout = 2s
+trust_anchor = none
 
 [tls]
 certificate = {crt}

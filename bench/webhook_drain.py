@@ -145,6 +145,7 @@ domains = example.test
 trusted_networks = 127.0.0.0/8
 [dns]
 resolver = 127.0.0.1:1
+trust_anchor = none
 """)
         if not a.no_hook:
             f.write(f"""[webhooks]

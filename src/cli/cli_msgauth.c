@@ -24,7 +24,7 @@ cli_msgauth_loop_open(struct cli_msgauth_loop *l, const char *server,
 		fprintf(stderr, "relais: cannot create an event loop\n");
 		return -1;
 	}
-	if ((l->dns = dns_new(l->base, server, timeout, &err)) == NULL) {
+	if ((l->dns = dns_new(l->base, server, NULL, timeout, &err)) == NULL) {
 		fprintf(stderr, "relais: resolver: %s\n", err.msg);
 		event_base_free(l->base);
 		l->base = NULL;

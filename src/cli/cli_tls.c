@@ -223,8 +223,8 @@ cli_tls_check(const char *path, const char *domain)
 	conf = snap->conf;
 	memset(&q, 0, sizeof(q));
 	if ((q.base = event_base_new()) == NULL ||
-	    (dns = dns_new(q.base, conf->dns.resolver, conf->dns.timeout,
-	    conf->dns.trust_anchor, &err)) == NULL) {
+	    (dns = dns_new(q.base, conf->dns.resolver, conf->dns.trust_anchor,
+	    conf->dns.timeout, &err)) == NULL) {
 		fprintf(stderr, "relais: resolver: %s\n", q.base ? err.msg :
 		    "no event loop");
 		if (q.base)

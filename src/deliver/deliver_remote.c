@@ -3521,7 +3521,7 @@ remote_new(struct worker *w, struct remote_shared *shared, struct err *err)
 	r->w = w;
 	r->shared = shared;
 	r->dns = dns_new(w->base, snap->conf->dns.resolver,
-	    snap->conf->dns.timeout, err);
+	    snap->conf->dns.trust_anchor, snap->conf->dns.timeout, err);
 	conf_snap_unref(snap);
 	if (r->dns == NULL) {
 		free(r);

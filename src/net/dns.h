@@ -7,6 +7,12 @@
  * into struct dns_rr. `[dns] resolver = HOST:PORT` sends every query to
  * that server (tests use it); otherwise /etc/resolv.conf is used.
  *
+ * With a trust anchor file ([dns] trust_anchor) libunbound validates every
+ * answer itself (DNSSEC), also when it forwards to a configured server:
+ * an answer is `secure` when it validated, and one that failed validation
+ * (bogus: bad signatures, a missing proof) is a temporary failure with
+ * `bogus` set, logged once (event=dns.bogus) with libunbound's reason.
+ *
  * Code that needs DNS takes a struct dns_resolver (a query function and a
  * context), so unit tests can answer from a table (Postfix's mock DNS).
  */
@@ -54,9 +60,12 @@ struct dns_rr {
 struct dns_answer {
 	enum dns_status	 status;
 	int		 type;
-	bool		 secure;	/* DNSSEC validated */
-	bool		 bogus;		/* DNSSEC validation failed (status
-					   DNS_TEMPFAIL) */
+	bool		 secure;	/* DNSSEC validated (data, NODATA and
+					   NXDOMAIN alike) */
+	bool		 bogus;		/* validation failed: status is
+					   DNS_TEMPFAIL */
+	const char	*why_bogus;	/* libunbound's reason when bogus, or
+					   NULL; valid during the callback */
 	struct dns_rr	*rr;
 	size_t		 n;
 };
@@ -78,10 +87,13 @@ struct dns;
 
 /*
  * dns_new - resolver on base; server is "HOST:PORT", "HOST" or NULL
- * (resolv.conf); timeout in seconds per query.
+ * (resolv.conf); trust_anchor a file of DS or DNSKEY records (zone file
+ * form, as /usr/share/dns/root.key) to validate against, or NULL for no
+ * validation; timeout in seconds per query. The anchor is read here: a
+ * file that cannot be read or used fails with err.
  */
 struct dns *dns_new(struct event_base *base, const char *server,
-	    unsigned timeout, struct err *err);
+	    const char *trust_anchor, unsigned timeout, struct err *err);
 void	dns_free(struct dns *d);
 /* dns_resolver - the dns_resolver interface of d */
 struct dns_resolver dns_resolver(struct dns *d);

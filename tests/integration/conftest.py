@@ -15,7 +15,8 @@ Pieces:
   fixtures    relais_factory (make any number of daemons), relais (one default
               daemon, started). Teardown stops every daemon still running,
               asserts exit status 0 after SIGTERM and that no sanitizer report
-              appears in any of its stderr logs.
+              appears in any of its stderr logs. dnssec_server (signed zones
+              served by unbound, dnssec.py).
 
 Rules kept here so every test inherits them: loopback only, free ports,
 every wait bounded in time, every process we start is stopped.
@@ -403,7 +404,11 @@ class Relais:
                 "mailboxes": self.mailboxes,
             },
             "relay": {"trusted_networks": "127.0.0.0/8"},
-            "dns": {"resolver": default_dns().address, "timeout": "2s"},
+            # the test DNS servers sign nothing: with the system's root
+            # key (dns-root-data) every answer would be bogus. Tests of
+            # DNSSEC give their own anchor (dnssec.py).
+            "dns": {"resolver": default_dns().address, "timeout": "2s",
+                    "trust_anchor": "none"},
             "limits": {
                 "max_message_size": "1M",
                 "max_recipients": "5",
@@ -694,6 +699,25 @@ def relais_factory(tmp_path):
         problems += r.teardown()
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def dnssec_server(tmp_path):
+    """make(zones) -> a started DNSSECServer (dnssec.py: signed zones
+    served by unbound, with a trust anchor file for [dns] trust_anchor);
+    zones maps a zone name to its records, or to a dict of Zone options
+    ({"records": [...], "signed": False} ...). Stopped at teardown."""
+    from dnssec import DNSSECServer
+    made = []
+
+    def make(zones=None, root=None):
+        srv = DNSSECServer(root or tmp_path / f"dnssec{len(made)}", zones)
+        made.append(srv)
+        return srv.start()
+
+    yield make
+    for srv in made:
+        srv.stop()
 
 
 @pytest.fixture

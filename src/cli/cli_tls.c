@@ -294,8 +294,7 @@ cli_tls_check(const char *path, const char *domain)
 			printf("  no address\n");
 		if (!(conf->dns.trust_anchor != NULL && mx_secure))
 			continue;
-		snprintf(name, sizeof(name), "_%u._tcp.%s",
-		    conf->relay.outbound_port, mx[i]);
+		snprintf(name, sizeof(name), "_25._tcp.%s", mx[i]);
 		cli_tls_query(&q, name, DNS_T_TLSA);
 		printf("  tlsa %s: %s, %s\n", name, cli_tls_status(q.status),
 		    cli_tls_state(&q));

@@ -260,6 +260,9 @@ struct remote_route {
 	bool			 sts_wait;	/* MX known, MTA-STS pending */
 	bool			 mx_secure;	/* the MX answer validated */
 	unsigned		 tlsf;		/* enum tlsreq_flag */
+	char			*tls_fail;	/* why no mail can go (a
+						   [tls_policy] it cannot meet),
+						   or NULL */
 	uint64_t		 dns_q;
 	int64_t			 expires;	/* answer good until */
 	int64_t			 retry_at;	/* DNS failed: defer until */
@@ -2330,10 +2333,6 @@ remote_resolve_hosts(struct remote_conn *c)
 {
 	struct remote *r = c->dest->r;
 
-	const char *ph;
-	char phbuf[256];
-	unsigned port = remote_port(c, &ph, phbuf, sizeof(phbuf));
-
 	c->byhost = xcalloc(c->nmx, sizeof(*c->byhost));
 	c->nbyhost = xcalloc(c->nmx, sizeof(*c->nbyhost));
 	if (c->dest->tlsf & TF_DANE)
@@ -2371,9 +2370,11 @@ remote_resolve_hosts(struct remote_conn *c)
 			aq->host = i;
 			c->dns_pending++;
 			if (t == 2) {
-				/* RFC 7672 2.2.1: _port._tcp.HOST */
-				snprintf(tlsa, sizeof(tlsa), "_%u._tcp.%s",
-				    port, h);
+				/* RFC 7672 2.2.1: _25._tcp.HOST (MX
+				   delivery is SMTP on port 25, whatever
+				   [relay] outbound_port says) */
+				snprintf(tlsa, sizeof(tlsa), "_25._tcp.%s",
+				    h);
 				id = r->res.query(r->res.ctx, tlsa,
 				    DNS_T_TLSA, remote_tlsa_cb, aq);
 			} else
@@ -2945,6 +2946,11 @@ remote_forward(struct remote *r, struct deliver_job *job, const char *site,
 	unsigned tlsf = rt != NULL ? tlsreq_job(rt->tlsf, job->tls_optional) :
 	    0;
 
+	if (rt != NULL && rt->tls_fail != NULL && !job->tls_optional) {
+		remote_job_finish(r, job, SPOOL_OUTCOME_DEFERRED, "4.7.5",
+		    rt->tls_fail, NULL, NULL, 0);
+		return;
+	}
 	/* RFC 8689 4.2.1: REQUIRETLS mail goes only where DANE or an
 	   enforced MTA-STS policy authenticates the next hop */
 	if (job->requiretls && job->sender[0] != '\0' &&
@@ -2996,6 +3002,7 @@ remote_route_free(struct remote *r, struct remote_route *rt)
 	}
 	free(rt->mx);
 	free(rt->mxpref);
+	free(rt->tls_fail);
 	free(rt->domain);
 	free(rt);
 	r->nroutes--;
@@ -3145,14 +3152,16 @@ remote_route_decide(struct remote_route *rt)
 	rc = tlsreq_route(override, snap->conf->dns.trust_anchor != NULL,
 	    rt->mx_secure, ts, &rt->tlsf, why, sizeof(why));
 	conf_snap_unref(snap);
+	free(rt->tls_fail);
+	rt->tls_fail = NULL;
 	if (rc == -1) {
+		/* only messages with "TLS-Required: No" can go (on a route
+		   without requirements): remote_forward defers the others */
 		snprintf(reply, sizeof(reply), "%s: %s", rt->domain, why);
 		log_info("event=remote.route dest=%s result=tls-policy"
 		    " error=\"%s\"", rt->domain, why);
-		rt->expires = 0;
-		remote_route_finish(rt, SPOOL_OUTCOME_DEFERRED, "4.7.5", reply,
-		    0);
-		return;
+		rt->tls_fail = xstrdup(reply);
+		rt->tlsf = 0;
 	}
 	remote_route_known(rt);
 }

@@ -207,7 +207,7 @@ def test_bogus_mx_deferred(env, case, unique):
     rcpt = send(r, "forged.test", tok)
     waits_with(r, rcpt, r"bogus|DNSSEC")       # the domain says neither
     assert peer.connections == 0, peer.transcript()
-    r.wait_log(r"event=dns\.bogus name=bogus\.test type=MX", 5)
+    r.wait_log(r"event=dns\.bogus name=forged\.test type=MX", 5)
 
 
 def test_secure_mx_without_tlsa_delivered(env, case, unique):

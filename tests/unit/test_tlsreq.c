@@ -183,6 +183,7 @@ test_conf_lines(void **state)
 {
 	static const char text[] =
 	    "[server]\ndata_dir = /tmp/x\n"
+	    "[listener mx]\naddress = 127.0.0.1:2525\nrole = mx\n"
 	    "[tls_policy]\n"
 	    "example.com = dane\n"
 	    ".bank.example = verify\n"

@@ -20,6 +20,9 @@ int	cli_sendmail(int argc, char **argv);
 int	cli_suppress(int argc, char **argv);
 int	cli_apikey(int argc, char **argv);
 int	cli_stats(int argc, char **argv);
+int	cli_tls(int argc, char **argv);
+/* cli_tls_report - relais tls report (argv[0] is "report") */
+int	cli_tls_report(int argc, char **argv);
 
 struct conf;
 /* cli_serve_sandbox - lock relais serve into the paths and system calls

@@ -205,6 +205,7 @@ serve_sandbox_collect(struct serve_sandbox *sb, const struct conf *conf)
 	serve_sandbox_file(sb, conf->local.aliases);
 	serve_sandbox_file(sb, conf->relay.shaping);
 	serve_sandbox_file(sb, conf->relay.smarthost_password_file);
+	serve_sandbox_file(sb, conf->relay.ca_file);
 	/* `relais apikey` renames a new file into place: its directory */
 	serve_sandbox_file(sb, conf->http.keys);
 	serve_sandbox_file(sb, conf->tls.certificate);

@@ -2,11 +2,14 @@
 /*
  * test_tlsrpt.c - TLS-RPT (RFC 8460): the outcome counts
  * (tlspol/tlsrpt.c: keys, what a success keeps, threads, the daily
- * bound, drain), the policy record parser (tlspol/tlsrpt_record.c) and
- * the report (tlspol/tlsrpt_report.c: JSON, gzip, file name, mail).
+ * bound, drain), the policy record parser (tlspol/tlsrpt_record.c),
+ * the report (tlspol/tlsrpt_report.c: JSON, gzip, file name, mail), the
+ * days of queue/tlsrpt_send.c and the spool's tables
+ * (spool/spool_tlsrpt.c).
  */
 #include <pthread.h>
 #include <setjmp.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +22,9 @@
 #include <zlib.h>
 
 #include "core/base64.h"
+#include "core/log.h"
+#include "queue/tlsrpt_send.h"
+#include "spool/spool.h"
 #include "tlspol/tlsrpt.h"
 #include "tlspol/tlsrpt_record.h"
 #include "tlspol/tlsrpt_report.h"
@@ -590,6 +596,153 @@ test_mail(void **state)
 	buf_fini(&out);
 }
 
+/* ------------------------------------------------------- days, spool */
+
+static void
+test_days(void **state)
+{
+	int64_t start, end;
+	char day[11];
+
+	(void)state;
+	assert_int_equal(tlsrpt_day_bounds("2026-01-02", 0, &start, &end), 0);
+	assert_int_equal(start, 1767312000);
+	assert_int_equal(end, 1767312000 + 86399);
+	/* today: up to now */
+	assert_int_equal(tlsrpt_day_bounds("2026-01-02", 1767312000 + 100,
+	    &start, &end), 0);
+	assert_int_equal(end, 1767312000 + 100);
+	assert_int_equal(tlsrpt_day_bounds("2024-02-29", 0, &start, &end), 0);
+	static const char *const bad[] = { "2026-02-29", "2026-13-01",
+	    "2026-1-02", "2026-01-02x", "20260102", "", "1969-12-31",
+	    "2026-01-00", "yesterday" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (tlsrpt_day_bounds(bad[i], 0, &start, &end) != -1)
+			fail_msg("accepted %s", bad[i]);
+	assert_int_equal(tlsrpt_day_bounds(NULL, 0, &start, &end), -1);
+	tlsrpt_day_of(1767312000 + 86399, day);
+	assert_string_equal(day, "2026-01-02");
+	tlsrpt_day_of(1767312000 + 86400, day);
+	assert_string_equal(day, "2026-01-03");
+}
+
+static int
+count_days(void *arg, const char *day)
+{
+	char *seen = arg;
+
+	strcat(seen, day);
+	strcat(seen, " ");
+	return 0;
+}
+
+static int
+count_reqs(void *arg, const char *day, int64_t asked)
+{
+	int *n = arg;
+
+	assert_string_equal(day, "2026-01-02");
+	assert_int_equal(asked, 77);
+	(*n)++;
+	return 0;
+}
+
+/* the spool's side: rows added up per key, read by day (as counts),
+   deleted per domain once reported, pruned; requests answered */
+static void
+test_spool(void **state)
+{
+	char dir[] = "/tmp/relais-test-tlsrpt-XXXXXX", cmd[128], seen[64] = "";
+	struct spool_tlsrpt rows[3];
+	struct spool_reader *rd;
+	struct tlsrpt_count *c;
+	struct spool *sp;
+	struct err err;
+	sqlite3 *db;
+	char path[128];
+	size_t n;
+	int nreq = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	log_set_level(LOG_LEVEL_ERROR);
+	assert_non_null(sp = spool_open(dir, &err));
+	memset(rows, 0, sizeof(rows));
+	rows[0].day = "2026-01-02";
+	rows[0].domain = "example.com";
+	rows[0].policy_type = "sts";
+	rows[0].policy = "version: STSv1\nmode: enforce";
+	rows[0].result = "success";
+	rows[0].count = 5;
+	rows[1] = rows[0];
+	rows[1].result = "certificate-expired";
+	rows[1].mx_host = "mx.example.com";
+	rows[1].detail = "expired";
+	rows[1].count = 2;
+	rows[2] = rows[0];
+	rows[2].day = "2026-01-01";
+	rows[2].domain = "old.test";
+	rows[2].policy_type = "no-such-policy";	/* read back: skipped */
+	assert_int_equal(spool_begin(sp, false, &err), 0);
+	assert_int_equal(spool_tlsrpt_add(sp, rows, 3, &err), 0);
+	assert_int_equal(spool_tlsrpt_add(sp, rows, 1, &err), 0);
+	assert_int_equal(spool_commit(sp, &err), 0);
+
+	assert_non_null(rd = spool_reader_open(dir, &err));
+	assert_int_equal(tlsrpt_day_load(rd, "2026-01-02", &c, &n, &err), 0);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(c[i].policy_domain, "example.com");
+		assert_int_equal(c[i].policy_type, TLSRPT_POLICY_STS);
+		assert_string_equal(c[i].policy,
+		    "version: STSv1\nmode: enforce");
+		if (c[i].result == TLS_R_OK) {
+			assert_int_equal(c[i].count, 10);
+			assert_string_equal(c[i].mx_host, "");
+		} else {
+			assert_int_equal(c[i].result, TLS_R_CERT_EXPIRED);
+			assert_int_equal(c[i].count, 2);
+			assert_string_equal(c[i].detail, "expired");
+		}
+	}
+	tlsrpt_counts_free(c, n);
+	assert_int_equal(tlsrpt_day_load(rd, "2026-01-01", &c, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(spool_reader_tlsrpt_days(rd, "2026-01-03", count_days,
+	    seen, &err), 0);
+	assert_string_equal(seen, "2026-01-01 2026-01-02 ");
+
+	/* a request, as relais tls report --send writes it */
+	snprintf(path, sizeof(path), "%s/spool/queue.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO tlsrpt_requests(day,"
+	    " asked) VALUES('2026-01-02', 77)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(spool_reader_tlsrpt_requests(rd, count_reqs, &nreq,
+	    &err), 0);
+	assert_int_equal(nreq, 1);
+
+	assert_int_equal(spool_begin(sp, true, &err), 0);
+	assert_int_equal(spool_tlsrpt_delete(sp, "2026-01-02", "example.com",
+	    &err), 0);
+	assert_int_equal(spool_tlsrpt_prune(sp, "2026-01-02", 100, &err), 0);
+	assert_int_equal(spool_tlsrpt_answer(sp, "2026-01-02", 77, "done",
+	    &err), 0);
+	assert_int_equal(spool_commit(sp, &err), 0);
+	nreq = 0;
+	assert_int_equal(spool_reader_tlsrpt_requests(rd, count_reqs, &nreq,
+	    &err), 0);
+	assert_int_equal(nreq, 0);
+	seen[0] = '\0';
+	assert_int_equal(spool_reader_tlsrpt_days(rd, "2026-01-03", count_days,
+	    seen, &err), 0);
+	assert_string_equal(seen, "");
+	spool_reader_close(rd);
+	spool_free(sp);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -602,6 +755,8 @@ main(void)
 		cmocka_unit_test(test_report_json),
 		cmocka_unit_test(test_gzip),
 		cmocka_unit_test(test_mail),
+		cmocka_unit_test(test_days),
+		cmocka_unit_test(test_spool),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -23,6 +24,8 @@
 
 #include "core/base64.h"
 #include "core/log.h"
+#include "live/conf_live.h"
+#include "queue/qmgr.h"
 #include "queue/tlsrpt_send.h"
 #include "spool/spool.h"
 #include "tlspol/tlsrpt.h"
@@ -743,6 +746,70 @@ test_spool(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* the thread's store: what the agent counted reaches the spool through
+   the queue manager, at the latest with the last drain of a stop */
+static void
+test_sender_store(void **state)
+{
+	char dir[] = "/tmp/relais-test-tlsrpt-XXXXXX", path[128], cmd[128];
+	char today[11];
+	struct tlsrpt_outcome o;
+	struct tlsrpt_sender *snd;
+	struct spool_reader *rd;
+	struct tlsrpt_count *c;
+	struct conf_live live;
+	struct tlsrpt *t;
+	struct spool *sp;
+	struct qmgr *q;
+	struct err err;
+	const struct tlsrpt_count *k;
+	FILE *f;
+	size_t n;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	log_set_level(LOG_LEVEL_ERROR);
+	snprintf(path, sizeof(path), "%s/relais.conf", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "[server]\nhostname = mx.test\ndata_dir = %s\n"
+	    "[listener a]\naddress = 127.0.0.1:25\n", dir);
+	fclose(f);
+	assert_int_equal(conf_live_init(&live, path, &err), 0);
+	assert_non_null(sp = spool_open(dir, &err));
+	q = qmgr_new(sp, NULL, &live);
+	assert_int_equal(qmgr_start(q), 0);
+	t = tlsrpt_new();
+	assert_non_null(snd = tlsrpt_sender_start(dir, &live, q, t, &err));
+	o = outcome("example.com", TLSRPT_POLICY_STS, TLS_R_OK);
+	for (int i = 0; i < 3; i++)
+		tlsrpt_record(t, &o);
+	o = outcome("example.com", TLSRPT_POLICY_STS, TLS_R_CERT_EXPIRED);
+	tlsrpt_record(t, &o);
+	tlsrpt_sender_stop(snd);
+	tlsrpt_sender_free(snd);
+	qmgr_stop(q);
+	qmgr_free(q);
+
+	tlsrpt_day_of((int64_t)time(NULL), today);
+	assert_non_null(rd = spool_reader_open(dir, &err));
+	assert_int_equal(tlsrpt_day_load(rd, today, &c, &n, &err), 0);
+	assert_int_equal(n, 2);
+	k = find(c, n, "example.com", TLS_R_OK);
+	assert_non_null(k);
+	assert_int_equal(k->count, 3);
+	k = find(c, n, "example.com", TLS_R_CERT_EXPIRED);
+	assert_non_null(k);
+	assert_int_equal(k->count, 1);
+	assert_string_equal(k->receiving_ip, "198.51.100.7");
+	tlsrpt_counts_free(c, n);
+	spool_reader_close(rd);
+	spool_free(sp);
+	tlsrpt_free(t);
+	conf_live_fini(&live);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -757,6 +824,7 @@ main(void)
 		cmocka_unit_test(test_mail),
 		cmocka_unit_test(test_days),
 		cmocka_unit_test(test_spool),
+		cmocka_unit_test(test_sender_store),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,8 +49,10 @@
 #include "policy/quota.h"
 #include "queue/qmgr.h"
 #include "queue/sites.h"
+#include "queue/tlsrpt_send.h"
 #include "server/smtp_server.h"
 #include "spool/spool.h"
+#include "tlspol/tlsrpt.h"
 
 #define SERVE_DELIVER_THREADS	2
 
@@ -61,6 +63,8 @@ struct serve {
 	struct qmgr		*qmgr;
 	struct deliver_pool	*pool;
 	struct webhook		*hook;		/* NULL: no [webhooks] url */
+	struct tlsrpt		*tlsrpt;	/* TLS-RPT counts */
+	struct tlsrpt_sender	*tlsrpt_send;	/* their storage, reports */
 	struct worker_ctx	 ctx;
 	struct remote_shared	 rshared;
 	struct worker		*workers;
@@ -308,6 +312,9 @@ cli_serve(int argc, char **argv)
 	sv.rshared.site_state = sites_report;
 	sv.rshared.site_state_arg = sv.qmgr;
 	qmgr_set_site_hook(sv.qmgr, serve_site_hook, &sv.rshared);
+	/* TLS-RPT: the agent counts, the tlsrpt thread stores and reports */
+	sv.tlsrpt = tlsrpt_new();
+	sv.rshared.tlsrpt = sv.tlsrpt;
 	for (unsigned i = 0; i < sv.nworkers; i++) {
 		if (worker_init(&sv.workers[i], i, &sv.ctx,
 		    listen_worker(&sv.socks, i), sv.socks.per_worker) == -1)
@@ -326,6 +333,9 @@ cli_serve(int argc, char **argv)
 	if ((sv.hook = webhook_start(conf->server.data_dir, &sv.live, sv.qmgr,
 	    &err)) == NULL && err.msg[0] != '\0')
 		fatalx("event=webhook.start error=\"%s\"", err.msg);
+	if ((sv.tlsrpt_send = tlsrpt_sender_start(conf->server.data_dir,
+	    &sv.live, sv.qmgr, sv.tlsrpt, &err)) == NULL)
+		fatalx("event=tlsrpt.start error=\"%s\"", err.msg);
 	for (unsigned i = 0; i < sv.nworkers; i++) {
 		if (worker_start(&sv.workers[i]) == -1) {
 			sv.exit_status = 1;
@@ -369,6 +379,8 @@ cli_serve(int argc, char **argv)
 	 */
 	webhook_stop(sv.hook);	/* its cursor commits need the queue manager */
 	deliver_pool_stop(sv.pool);
+	/* the last counts need the queue manager, and nothing counts now */
+	tlsrpt_sender_stop(sv.tlsrpt_send);
 	qmgr_stop(sv.qmgr);
 	for (unsigned i = 0; i < sv.nworkers; i++)
 		worker_fini(&sv.workers[i]);
@@ -376,6 +388,8 @@ cli_serve(int argc, char **argv)
 	deliver_pool_free(sv.pool);
 	http_server_free(sv.http);
 	webhook_free(sv.hook);
+	tlsrpt_sender_free(sv.tlsrpt_send);
+	tlsrpt_free(sv.tlsrpt);
 	qmgr_free(sv.qmgr);
 	spool_free(sv.spool);
 	listen_close(&sv.socks);

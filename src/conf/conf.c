@@ -76,6 +76,7 @@ enum conf_section_id {
 	CONF_SEC_POOL,
 	CONF_SEC_TENANT,
 	CONF_SEC_TLS_POLICY,
+	CONF_SEC_TLSRPT,
 	CONF_SEC_COUNT,
 };
 
@@ -146,6 +147,7 @@ struct conf_section {
 
 static int	conf_parse(const char *, const char *, size_t, struct conf **,
 		    struct err *);
+static int	conf_tlsrpt_end(struct conf_load *, void *);
 static void	conf_finish(struct conf *);
 static void	conf_free(struct conf *);
 static void	conf_error(struct conf_load *, int, const char *, ...)
@@ -249,6 +251,7 @@ static const struct conf_section conf_sections[] = {
 	    .add = conf_tenant_add, .exists = conf_tenant_exists },
 	/* DOMAIN = LEVEL lines: no key table (conf_tls_policy_line) */
 	{ .name = "tls_policy", .id = CONF_SEC_TLS_POLICY },
+	{ .name = "tlsrpt", .id = CONF_SEC_TLSRPT, .end = conf_tlsrpt_end },
 };
 
 static const char *const conf_http_tls_names[] = {
@@ -558,6 +561,17 @@ static const struct conf_key conf_keys[] = {
 	{ .section = CONF_SEC_WEBHOOKS, .name = "retry_max",
 	  .type = CONF_T_DURATION, .def = "10m", .min = 1, .max = 86400,
 	  .off = CONF_F(webhooks.retry_max) },
+
+	/* [tlsrpt]: from, organization and contact default to the host
+	   name (conf_finish) */
+	{ .section = CONF_SEC_TLSRPT, .name = "enabled",
+	  .type = CONF_T_BOOL, .def = "no", .off = CONF_F(tlsrpt.enabled) },
+	{ .section = CONF_SEC_TLSRPT, .name = "from",
+	  .type = CONF_T_STRING, .off = CONF_F(tlsrpt.from) },
+	{ .section = CONF_SEC_TLSRPT, .name = "organization",
+	  .type = CONF_T_STRING, .off = CONF_F(tlsrpt.organization) },
+	{ .section = CONF_SEC_TLSRPT, .name = "contact",
+	  .type = CONF_T_STRING, .off = CONF_F(tlsrpt.contact) },
 
 	/* [site NAME]: match is required but in [site default] (the end
 	   hook) */
@@ -979,6 +993,18 @@ conf_finish(struct conf *conf)
 		free(conf->dns.trust_anchor);
 		conf->dns.trust_anchor = NULL;
 	}
+	/* TLS-RPT reports: from the postmaster, named after the host */
+	if (conf->tlsrpt.from == NULL) {
+		size_t n = strlen(conf->server.hostname) + sizeof("postmaster@");
+
+		conf->tlsrpt.from = xmalloc(n);
+		snprintf(conf->tlsrpt.from, n, "postmaster@%s",
+		    conf->server.hostname);
+	}
+	if (conf->tlsrpt.organization == NULL)
+		conf->tlsrpt.organization = xstrdup(conf->server.hostname);
+	if (conf->tlsrpt.contact == NULL)
+		conf->tlsrpt.contact = xstrdup(conf->tlsrpt.from);
 	/* events are recorded when something reads them */
 	conf->events = conf->http.enabled || conf->webhooks.url != NULL;
 	if (conf->local.mailboxes == NULL) {
@@ -1645,6 +1671,43 @@ conf_pool_end(struct conf_load *ctx, void *base)
 	if (conf_parse_date(p->warmup_since, &p->warmup_day0, &e) == -1) {
 		conf_error(ctx, conf_seen(ctx, "warmup_since"),
 		    "warmup_since: %s", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* conf_tlsrpt_addr - an address a report may come from: local@domain of
+   visible ASCII, nothing a header or a path would have to quote */
+static bool
+conf_tlsrpt_addr(const char *a)
+{
+	const char *at = a ? strrchr(a, '@') : NULL;
+
+	if (at == NULL || at == a || at[1] == '\0' || strlen(a) > 254)
+		return false;
+	for (const char *p = a; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
+		    strchr("\"(),:;<>[\\]", *p) != NULL ||
+		    (*p == '@' && p != at))
+			return false;
+	return true;
+}
+
+/* conf_tlsrpt_end - [tlsrpt] from and contact are addresses */
+static int
+conf_tlsrpt_end(struct conf_load *ctx, void *base)
+{
+	const struct conf *conf = base;
+
+	if (conf->tlsrpt.from != NULL && !conf_tlsrpt_addr(conf->tlsrpt.from)) {
+		conf_error(ctx, conf_seen(ctx, "from"), "from: '%s' is not an"
+		    " address (local@domain)", conf->tlsrpt.from);
+		return -1;
+	}
+	if (conf->tlsrpt.contact != NULL &&
+	    !conf_tlsrpt_addr(conf->tlsrpt.contact)) {
+		conf_error(ctx, conf_seen(ctx, "contact"), "contact: '%s' is"
+		    " not an address (local@domain)", conf->tlsrpt.contact);
 		return -1;
 	}
 	return 0;

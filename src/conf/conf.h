@@ -317,6 +317,16 @@ struct conf {
 		unsigned	 retry_max;	/* seconds, back-off cap, 10m */
 	} webhooks;
 
+	/* [tlsrpt]: TLS-RPT reports (RFC 8460, docs/tls.md) */
+	struct {
+		bool		 enabled;	/* send the daily reports */
+		char		*from;		/* reporting address, default
+						   postmaster@HOSTNAME */
+		char		*organization;	/* organization-name, default
+						   HOSTNAME */
+		char		*contact;	/* contact-info, default from */
+	} tlsrpt;
+
 	struct conf_site	*sites;		/* [site NAME], in file order */
 	size_t			 nsites;
 	struct conf_backoff	*backoffs;	/* [backoff NAME], in order */

@@ -390,6 +390,55 @@ int	spool_site_changes(struct spool *sp, int64_t after, int64_t now,
 int	spool_site_prune(struct spool *sp, int64_t before, int64_t now,
 	    struct err *err);
 
+/* --- TLS-RPT counts (spool_tlsrpt.c) ---------------------------------- */
+
+struct spool_reader;
+
+/* one counted key of a day (RFC 8460 names for the type and result);
+   strings are never NULL when read */
+struct spool_tlsrpt {
+	const char	*day;		/* YYYY-MM-DD, UTC */
+	const char	*domain;	/* the policy domain */
+	const char	*policy_type;	/* "sts", "tlsa", "no-policy-found" */
+	const char	*policy;	/* the policy strings joined by LF */
+	const char	*mx_host;
+	const char	*sending_ip;
+	const char	*receiving_ip;
+	const char	*result;	/* "success" or a result-type */
+	const char	*detail;
+	uint64_t	 count;
+};
+/* spool_tlsrpt_add - add rows[0..n) to their keys' counts (in the open
+   transaction) */
+int	spool_tlsrpt_add(struct spool *sp, const struct spool_tlsrpt *rows,
+	    size_t n, struct err *err);
+/* spool_tlsrpt_delete - the counts of day, of one domain (NULL: all),
+   once reported */
+int	spool_tlsrpt_delete(struct spool *sp, const char *day,
+	    const char *domain, struct err *err);
+/* spool_tlsrpt_prune - counts of days before `before` (never reported),
+   and requests answered before asked_before */
+int	spool_tlsrpt_prune(struct spool *sp, const char *before,
+	    int64_t asked_before, struct err *err);
+/* spool_tlsrpt_answer - the request (day, asked) is done, result says
+   how (relais tls report --send prints it) */
+int	spool_tlsrpt_answer(struct spool *sp, const char *day, int64_t asked,
+	    const char *result, struct err *err);
+/* spool_reader_tlsrpt_day - the counts of day, by domain; fn returning
+   -1 stops */
+int	spool_reader_tlsrpt_day(struct spool_reader *rd, const char *day,
+	    int (*fn)(void *, const struct spool_tlsrpt *), void *arg,
+	    struct err *err);
+/* spool_reader_tlsrpt_days - the days with counts before `before`,
+   oldest first */
+int	spool_reader_tlsrpt_days(struct spool_reader *rd, const char *before,
+	    int (*fn)(void *, const char *), void *arg, struct err *err);
+/* spool_reader_tlsrpt_requests - the requests not answered yet: fn(arg,
+   day, asked), oldest first */
+int	spool_reader_tlsrpt_requests(struct spool_reader *rd,
+	    int (*fn)(void *, const char *, int64_t), void *arg,
+	    struct err *err);
+
 /* --- reading from other threads (spool_reader.c) ---------------------- */
 
 /* a read-only connection of its own, for one thread at a time */

@@ -57,7 +57,9 @@ struct tlsrpt_count {
 	enum tlsrpt_policy	 policy_type;
 	char			*policy;	/* the policy strings joined
 						   by LF */
-	char			*mx_host;	/* "" for a success */
+	char			*mx_host;	/* "" for a success, but
+						   under a TLSA policy (the
+						   host its records are for) */
 	char			*sending_ip;
 	char			*receiving_ip;
 	enum tls_result		 result;

@@ -282,6 +282,10 @@ static const struct {
 	  "FILE:2: data_timeout: bad duration ''" },
 	{ "recipients empty", "[limits]\nmax_recipients =\n" LISTENER,
 	  "FILE:2: max_recipients: bad number ''" },
+	{ "tlsrpt from", "[tlsrpt]\nenabled = yes\nfrom = nobody\n" LISTENER,
+	  "FILE:3: from: 'nobody' is not an address (local@domain)" },
+	{ "tlsrpt contact", "[tlsrpt]\ncontact = <a@b.test>\n" LISTENER,
+	  "FILE:2: contact: '<a@b.test>' is not an address (local@domain)" },
 };
 
 static void
@@ -591,6 +595,29 @@ test_computed(void **state)
 	assert_null(conf->local.aliases);
 	assert_int_equal(conf->local.ndomains, 0);
 	assert_int_equal(conf->relay.ntrusted_networks, 0);
+	conf_unref(conf);
+}
+
+/* [tlsrpt]: off by default, addresses and names from the host name */
+static void
+test_tlsrpt(void **state)
+{
+	struct conf *conf;
+
+	(void)state;
+	conf = load_ok("[server]\nhostname = mx.example.net\n" LISTENER);
+	assert_false(conf->tlsrpt.enabled);
+	assert_string_equal(conf->tlsrpt.from, "postmaster@mx.example.net");
+	assert_string_equal(conf->tlsrpt.organization, "mx.example.net");
+	assert_string_equal(conf->tlsrpt.contact, "postmaster@mx.example.net");
+	conf_unref(conf);
+	conf = load_ok("[server]\nhostname = mx.example.net\n[tlsrpt]\n"
+	    "enabled = yes\nfrom = tls-reports@example.net\n"
+	    "organization = Example Networks\n" LISTENER);
+	assert_true(conf->tlsrpt.enabled);
+	assert_string_equal(conf->tlsrpt.from, "tls-reports@example.net");
+	assert_string_equal(conf->tlsrpt.organization, "Example Networks");
+	assert_string_equal(conf->tlsrpt.contact, "tls-reports@example.net");
 	conf_unref(conf);
 }
 
@@ -1232,6 +1259,7 @@ main(void)
 		cmocka_unit_test(test_embedded_default),
 		cmocka_unit_test(test_all_keys),
 		cmocka_unit_test(test_computed),
+		cmocka_unit_test(test_tlsrpt),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_parse_duration),

@@ -374,7 +374,7 @@ spool_open(const char *data_dir, struct err *err)
 	if (spool_exec(sp, "PRAGMA journal_mode = WAL", err) == -1 ||
 	    spool_exec(sp, "PRAGMA synchronous = FULL", err) == -1 ||
 	    spool_exec(sp, spool_schema, err) == -1 ||
-	    spool_migrate(sp, err) == -1)
+	    spool_migrate(sp, err) == -1 || spool_sts_init(sp, err) == -1)
 		goto fail;
 	sp->sync_full = true;
 	for (int i = 0; i < SPOOL_STMT__COUNT; i++) {

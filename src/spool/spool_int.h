@@ -74,6 +74,9 @@ const char *spool_col_text(sqlite3_stmt *st, int i);
 int	spool_store_api(struct spool *sp, const struct spool_msg *msg,
 	    struct err *err);
 
+/* spool_sts_init - table sts_policies (spool_sts.c), at open */
+int	spool_sts_init(struct spool *sp, struct err *err);
+
 /* spool_exec - run SQL without results; -1 with err (err may be NULL) */
 int	spool_exec(struct spool *sp, const char *sql, struct err *err);
 /* spool_step_done - step a statement that returns no row, reset it */

@@ -49,8 +49,10 @@
 #include "policy/quota.h"
 #include "queue/qmgr.h"
 #include "queue/sites.h"
+#include "queue/sts_store.h"
 #include "server/smtp_server.h"
 #include "spool/spool.h"
+#include "tlspol/sts.h"
 
 #define SERVE_DELIVER_THREADS	2
 
@@ -61,6 +63,7 @@ struct serve {
 	struct qmgr		*qmgr;
 	struct deliver_pool	*pool;
 	struct webhook		*hook;		/* NULL: no [webhooks] url */
+	struct sts		*sts;		/* MTA-STS policies */
 	struct worker_ctx	 ctx;
 	struct remote_shared	 rshared;
 	struct worker		*workers;
@@ -308,6 +311,13 @@ cli_serve(int argc, char **argv)
 	sv.rshared.site_state = sites_report;
 	sv.rshared.site_state_arg = sv.qmgr;
 	qmgr_set_site_hook(sv.qmgr, serve_site_hook, &sv.rshared);
+	/* MTA-STS policies for the agents, kept in the spool through the
+	   queue manager (its thread runs after the sandbox, as the
+	   workers' resolvers do) */
+	if ((sv.sts = sts_new(&sv.live, conf->server.data_dir, &err)) == NULL)
+		fatalx("event=sts.start error=\"%s\"", err.msg);
+	sts_set_store(sv.sts, sts_store_qmgr, sv.qmgr);
+	sv.rshared.sts = sv.sts;
 	for (unsigned i = 0; i < sv.nworkers; i++) {
 		if (worker_init(&sv.workers[i], i, &sv.ctx,
 		    listen_worker(&sv.socks, i), sv.socks.per_worker) == -1)
@@ -320,6 +330,8 @@ cli_serve(int argc, char **argv)
 	if (deliver_pool_start(sv.pool, qmgr_report, sv.qmgr) == -1 ||
 	    qmgr_start(sv.qmgr) == -1)
 		fatalx("event=server.init error=\"cannot start threads\"");
+	if (sts_start(sv.sts, &err) == -1)
+		fatalx("event=sts.start error=\"%s\"", err.msg);
 	if (sv.http != NULL && http_server_start(sv.http, &sv.live, sv.qmgr,
 	    spool_body_dir(sv.spool), &err) == -1)
 		fatalx("event=http.start error=\"%s\"", err.msg);
@@ -368,6 +380,9 @@ cli_serve(int argc, char **argv)
 	 * for next time).
 	 */
 	webhook_stop(sv.hook);	/* its cursor commits need the queue manager */
+	/* after the workers (the agents ask it), before the queue manager
+	   (its store hook hands policies to it) */
+	sts_stop(sv.sts);
 	deliver_pool_stop(sv.pool);
 	qmgr_stop(sv.qmgr);
 	for (unsigned i = 0; i < sv.nworkers; i++)
@@ -376,6 +391,7 @@ cli_serve(int argc, char **argv)
 	deliver_pool_free(sv.pool);
 	http_server_free(sv.http);
 	webhook_free(sv.hook);
+	sts_free(sv.sts);
 	qmgr_free(sv.qmgr);
 	spool_free(sv.spool);
 	listen_close(&sv.socks);

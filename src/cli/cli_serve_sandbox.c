@@ -7,10 +7,11 @@
  * fixed part of local.mailboxes when it lies elsewhere. Read-only: the
  * directory of every file the configuration names (the config itself,
  * users, aliases, certificates and keys, DKIM keys, the smarthost
- * password file, the API keys file when [http] keys puts it outside
- * DATA_DIR), because SIGHUP reads them again and an editor or a
- * certificate renewal replaces a file by renaming a new one into place;
- * a file named directly in / or /etc is allowed alone, not its directory.
+ * password file, [relay] ca_file, the API keys file when [http] keys
+ * puts it outside DATA_DIR), because SIGHUP reads them again and an
+ * editor or a certificate renewal replaces a file by renaming a new one
+ * into place; a file named directly in / or /etc is allowed alone, not
+ * its directory.
  * And what libc, OpenSSL, libcurl and libunbound read while running:
  * resolv.conf and hosts, CA certificates, DNSSEC trust anchors, time
  * zones, locales, /dev/urandom, /proc/self. A file in a directory that
@@ -205,6 +206,8 @@ serve_sandbox_collect(struct serve_sandbox *sb, const struct conf *conf)
 	serve_sandbox_file(sb, conf->local.aliases);
 	serve_sandbox_file(sb, conf->relay.shaping);
 	serve_sandbox_file(sb, conf->relay.smarthost_password_file);
+	/* MTA-STS policy fetches and WebPKI checks read it at each use */
+	serve_sandbox_file(sb, conf->relay.ca_file);
 	/* `relais apikey` renames a new file into place: its directory */
 	serve_sandbox_file(sb, conf->http.keys);
 	serve_sandbox_file(sb, conf->tls.certificate);

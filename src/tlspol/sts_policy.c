@@ -29,6 +29,7 @@
 #include <strings.h>
 
 #include "tlspol/sts.h"
+#include "tlspol/sts_int.h"
 
 #define STS_WSP(c)	((c) == ' ' || (c) == '\t')
 #define STS_ALNUM(c)	(((c) >= 'a' && (c) <= 'z') || \
@@ -136,6 +137,12 @@ sts_domain_ok(const char *p, size_t len)
 			return false;
 	}
 	return label > 0 && p[len - 1] != '-';
+}
+
+bool
+sts_domain_valid(const char *domain)
+{
+	return domain != NULL && sts_domain_ok(domain, strlen(domain));
 }
 
 /* sts_mx_pattern - ["*."] Domain, lower-cased into out (256 bytes) */
@@ -338,8 +345,8 @@ sts_mx_match(const struct sts_policy *p, const char *host)
 
 /* --- RFC 8460 policy-string --------------------------------------------- */
 
-static const char *
-sts_mode_name(enum sts_mode m)
+const char *
+sts_mode_str(enum sts_mode m)
 {
 	switch (m) {
 	case STS_MODE_ENFORCE:
@@ -359,7 +366,7 @@ sts_policy_lines(const struct sts_policy *p, char (*lines)[300], size_t max)
 	if (n < max)
 		snprintf(lines[n++], 300, "version: STSv1");
 	if (n < max)
-		snprintf(lines[n++], 300, "mode: %s", sts_mode_name(p->mode));
+		snprintf(lines[n++], 300, "mode: %s", sts_mode_str(p->mode));
 	for (size_t i = 0; i < p->nmx && i < STS_MX_MAX && n < max; i++)
 		snprintf(lines[n++], 300, "mx: %s", p->mx[i]);
 	if (n < max)

@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh build|test
 set -eu
 build="gcc make pkg-config libevent-dev libssl-dev libsqlite3-dev libunbound-dev libinih-dev libpsl-dev libcrypt-dev libseccomp-dev libjansson-dev libcurl4-openssl-dev"
-test="$build libcmocka-dev python3-pytest python3-dnslib python3-aiosmtpd python3-dkim dovecot-imapd swaks clang libclang-rt-14-dev openssl sqlite3 procps postfix python3-prometheus-client apache2-utils chromium chromium-driver python3-selenium"
+test="$build libcmocka-dev python3-pytest python3-dnslib python3-aiosmtpd python3-dkim dovecot-imapd swaks clang libclang-rt-14-dev openssl sqlite3 procps postfix python3-prometheus-client apache2-utils chromium chromium-driver python3-selenium nginx"
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test ;;
@@ -26,7 +26,10 @@ else
 fi
 echo "relais: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
-# Postfix is a test peer only: installed, never configured to run
+# Postfix is a test peer only: installed, never configured to run.
+# nginx likewise: the MTA-STS tests start their own, with their own
+# config, on 127.0.0.X:443; Debian's default site, where the install
+# starts it, listens on port 80 only and is left alone.
 case "$missing" in
 *postfix*) echo "postfix postfix/main_mailer_type select No configuration" |
 	$sudo debconf-set-selections ;;

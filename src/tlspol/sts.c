@@ -434,8 +434,9 @@ sts_settle(struct sts *s, const char *domain, const struct sts_result *r)
 		break;
 	}
 	usable = e->have && e->pol.expires > now;
-	e->neg_until = now + (usable || r->outcome == STS_OUT_POLICY ?
-	    STS_SETTLED : STS_NEG_TTL);
+	/* settled: the next sts_get answers without looking again (a
+	   policy that expires at once, max_age 0, counts as none) */
+	e->neg_until = now + (usable ? STS_SETTLED : STS_NEG_TTL);
 	w = e->waiters;
 	e->waiters = NULL;
 	pthread_mutex_unlock(&s->lock);

@@ -344,3 +344,25 @@ def test_policy_survives_restart(dns, web, probe):
     assert "event=sts.load policies=1" in p2.log()
     again = p2.get(d)
     assert again == first
+
+
+def test_fetch_sync(dns, web, probe):
+    """sts_fetch_sync (for relais tls check): no cache, blocking"""
+    d = "sync.example"
+    web.add(d, "127.0.0.20", policy=POLICY.format(d=d, age=600))
+    web.add("syncbad.example", "127.0.0.20", status=404)
+    web.start()
+    publish(dns, d, "127.0.0.20", "s1")
+    publish(dns, "syncbad.example", "127.0.0.20")
+    p = probe()
+    out = p.cmd(f"sync {d}")
+    assert out.startswith("SYNC 1 GOT mode=enforce max_age=600 id=s1 "), out
+    # again: fetched again, nothing cached
+    assert p.cmd(f"sync {d}").startswith("SYNC 1 GOT")
+    assert len(web.fetches(d)) == 2
+    assert p.cmd("sync nothing.example") == "SYNC 0"
+    out = p.cmd("sync syncbad.example")
+    assert out.startswith(f"SYNC -1 fail={F_FETCH} error=") and \
+        "HTTP 404" in out, out
+    # and the service's cache knows nothing of them
+    assert p.cmd(f"peek {d}") == "PENDING"

@@ -15,6 +15,8 @@
  *                "GOT mode=M max_age=N id=I mx=A,B fetched=T expires=T"
  *                or "NO fail=N" (enum tls_result)
  *   peek DOMAIN  sts_get, not waiting: as get, or "PENDING"
+ *   sync DOMAIN  sts_fetch_sync: "SYNC 1 " and the policy as GOT gives
+ *                it, "SYNC 0", or "SYNC -1 fail=N error=..."
  *   quit         stop the service and exit 0
  * The service logs to stderr as relais does.
  */
@@ -193,6 +195,21 @@ probe(const char *path)
 
 		if (strncmp(line, "quit", 4) == 0)
 			break;
+		if (sscanf(line, "sync %299s", dom) == 1) {
+			int r = sts_fetch_sync(&live, dom, &p, &err);
+
+			if (r == 1) {
+				printf("SYNC 1 ");
+				probe_print(STS_GOT, &p, TLS_R_OK);
+			} else if (r == 0) {
+				printf("SYNC 0\n");
+			} else {
+				printf("SYNC -1 fail=%d error=%s\n", err.code,
+				    err.msg);
+			}
+			fflush(stdout);
+			continue;
+		}
 		if (sscanf(line, "get %299s", dom) == 1)
 			wait = true;
 		else if (sscanf(line, "peek %299s", dom) == 1)

@@ -11,7 +11,9 @@
  * when the next background check is due, and, when nothing usable is
  * known, until when sts_get answers STS_NO without looking again.
  * Bounded: past STS_CACHE_MAX domains the least recently asked for is
- * dropped (never one whose lookup runs).
+ * dropped (never one whose lookup runs). A domain without a policy costs
+ * an entry of about a hundred bytes; the policy (8 KB with its mx
+ * patterns) is allocated only for the domains that have one.
  *
  *   sts_get: policy in force ---------------------------> STS_GOT
  *              (next check due: a lookup in the background)
@@ -69,12 +71,11 @@ struct sts_entry {
 	struct sts_entry	*hnext;		/* hash chain */
 	struct sts_entry	*older, *newer;	/* by last use */
 	uint32_t		 hash;
-	char			 domain[256];
-	bool			 have;		/* pol holds a policy, maybe
-						   expired */
-	struct sts_policy	 pol;
+	char			*domain;
+	struct sts_policy	*pol;		/* a policy, maybe expired, or
+						   NULL */
 	bool			 running;	/* a lookup queued or running */
-	int64_t			 next_check;	/* have: background lookup
+	int64_t			 next_check;	/* pol: background lookup
 						   from then */
 	int64_t			 neg_until;	/* nothing usable: STS_NO
 						   until then */
@@ -143,6 +144,13 @@ sts_find(struct sts *s, const char *domain, uint32_t h)
 	return NULL;
 }
 
+/* sts_usable - e holds a policy in force at now */
+static bool
+sts_usable(const struct sts_entry *e, int64_t now)
+{
+	return e->pol != NULL && e->pol->expires > now;
+}
+
 static void
 sts_lru_unlink(struct sts *s, struct sts_entry *e)
 {
@@ -200,6 +208,8 @@ sts_entry_remove(struct sts *s, struct sts_entry *e)
 	*pp = e->hnext;
 	sts_lru_unlink(s, e);
 	sts_waiters_free(e->waiters);
+	free(e->pol);
+	free(e->domain);
 	free(e);
 	s->n--;
 }
@@ -242,7 +252,7 @@ sts_entry_add(struct sts *s, const char *domain, uint32_t h)
 		sts_grow(s);
 	e = xcalloc(1, sizeof(*e));
 	e->hash = h;
-	snprintf(e->domain, sizeof(e->domain), "%s", domain);
+	e->domain = xstrdup(domain);
 	e->fail = TLS_R_OK;
 	e->hnext = s->buckets[h & (s->nbuckets - 1)];
 	s->buckets[h & (s->nbuckets - 1)] = e;
@@ -272,7 +282,7 @@ sts_queue(struct sts *s, struct sts_entry *e)
 	struct sts_req *r = xcalloc(1, sizeof(*r));
 
 	e->running = true;
-	memcpy(r->domain, e->domain, sizeof(r->domain));
+	snprintf(r->domain, sizeof(r->domain), "%s", e->domain);
 	if (s->req_tail != NULL)
 		s->req_tail->next = r;
 	else
@@ -322,9 +332,9 @@ sts_get(struct sts *s, const char *domain, struct sts_policy *out,
 
 	pthread_mutex_lock(&s->lock);
 	e = sts_find(s, d, h);
-	if (e != NULL && e->have && e->pol.expires > now) {
+	if (e != NULL && sts_usable(e, now)) {
 		if (out != NULL)
-			*out = e->pol;
+			*out = *e->pol;
 		sts_touch(s, e);
 		if (!e->running && now >= e->next_check && !s->stopped) {
 			sts_queue(s, e);	/* in the background */
@@ -404,20 +414,21 @@ sts_settle(struct sts *s, const char *domain, const struct sts_result *r)
 		return;
 	}
 	e->running = false;
-	usable = e->have && e->pol.expires > now;
+	usable = sts_usable(e, now);
 	switch (r->outcome) {
 	case STS_OUT_POLICY:
-		e->have = true;
-		e->pol = r->policy;
+		if (e->pol == NULL)
+			e->pol = xmalloc(sizeof(*e->pol));
+		*e->pol = r->policy;
 		e->fail = TLS_R_OK;
-		e->next_check = sts_next_check(&e->pol, now);
-		pol = e->pol;
+		e->next_check = sts_next_check(e->pol, now);
+		pol = *e->pol;
 		put = true;
 		break;
 	case STS_OUT_UNCHANGED:
 		e->fail = TLS_R_OK;
-		if (e->have)
-			e->next_check = sts_next_check(&e->pol, now);
+		if (e->pol != NULL)
+			e->next_check = sts_next_check(e->pol, now);
 		break;
 	case STS_OUT_NONE:
 	case STS_OUT_FAIL:
@@ -427,13 +438,14 @@ sts_settle(struct sts *s, const char *domain, const struct sts_result *r)
 			kept = true;
 			e->next_check = now + (r->outcome == STS_OUT_FAIL ?
 			    STS_RETRY : STS_RECHECK);
-		} else if (e->have) {
-			e->have = false;
+		} else if (e->pol != NULL) {
+			free(e->pol);
+			e->pol = NULL;
 			forget = true;
 		}
 		break;
 	}
-	usable = e->have && e->pol.expires > now;
+	usable = sts_usable(e, now);
 	/* settled: the next sts_get answers without looking again (a
 	   policy that expires at once, max_age 0, counts as none) */
 	e->neg_until = now + (usable ? STS_SETTLED : STS_NEG_TTL);
@@ -489,9 +501,9 @@ sts_run_start(struct sts *s, const char *domain)
 
 	pthread_mutex_lock(&s->lock);
 	e = sts_find(s, domain, sts_hash(domain));
-	if (e != NULL && e->have && e->pol.expires > now) {
-		memcpy(known, e->pol.id, sizeof(known));
-		force = now >= e->pol.fetched + (int64_t)e->pol.max_age / 2;
+	if (e != NULL && sts_usable(e, now)) {
+		memcpy(known, e->pol->id, sizeof(known));
+		force = now >= e->pol->fetched + (int64_t)e->pol->max_age / 2;
 	}
 	pthread_mutex_unlock(&s->lock);
 
@@ -587,8 +599,8 @@ sts_load_row(void *arg, const struct spool_sts *row)
 	    s->n >= STS_CACHE_MAX)
 		return;
 	e = sts_entry_add(s, row->domain, sts_hash(row->domain));
-	e->have = true;
-	e->pol = p;
+	e->pol = xmalloc(sizeof(*e->pol));
+	*e->pol = p;
 	e->next_check = sts_next_check(&p, now);
 }
 

@@ -90,7 +90,7 @@ test: deps-test
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-integration: build/san/relais build/san/unit/test_metrics
+integration: build/san/relais build/san/unit/test_metrics build/san/unit/test_sts_service
 	RELAIS_BIN=$(CURDIR)/build/san/relais $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
 
 # --- fuzzing (clang libFuzzer) ---------------------------------------------

@@ -49,9 +49,11 @@
 #include "policy/quota.h"
 #include "queue/qmgr.h"
 #include "queue/sites.h"
+#include "queue/sts_store.h"
 #include "queue/tlsrpt_send.h"
 #include "server/smtp_server.h"
 #include "spool/spool.h"
+#include "tlspol/sts.h"
 #include "tlspol/tlsrpt.h"
 
 #define SERVE_DELIVER_THREADS	2
@@ -65,6 +67,7 @@ struct serve {
 	struct webhook		*hook;		/* NULL: no [webhooks] url */
 	struct tlsrpt		*tlsrpt;	/* TLS-RPT counts */
 	struct tlsrpt_sender	*tlsrpt_send;	/* their storage, reports */
+	struct sts		*sts;		/* MTA-STS policies */
 	struct worker_ctx	 ctx;
 	struct remote_shared	 rshared;
 	struct worker		*workers;
@@ -315,6 +318,13 @@ cli_serve(int argc, char **argv)
 	/* TLS-RPT: the agent counts, the tlsrpt thread stores and reports */
 	sv.tlsrpt = tlsrpt_new();
 	sv.rshared.tlsrpt = sv.tlsrpt;
+	/* MTA-STS policies for the agents, kept in the spool through the
+	   queue manager (its thread runs after the sandbox, as the
+	   workers' resolvers do) */
+	if ((sv.sts = sts_new(&sv.live, conf->server.data_dir, &err)) == NULL)
+		fatalx("event=sts.start error=\"%s\"", err.msg);
+	sts_set_store(sv.sts, sts_store_qmgr, sv.qmgr);
+	sv.rshared.sts = sv.sts;
 	for (unsigned i = 0; i < sv.nworkers; i++) {
 		if (worker_init(&sv.workers[i], i, &sv.ctx,
 		    listen_worker(&sv.socks, i), sv.socks.per_worker) == -1)
@@ -327,6 +337,8 @@ cli_serve(int argc, char **argv)
 	if (deliver_pool_start(sv.pool, qmgr_report, sv.qmgr) == -1 ||
 	    qmgr_start(sv.qmgr) == -1)
 		fatalx("event=server.init error=\"cannot start threads\"");
+	if (sts_start(sv.sts, &err) == -1)
+		fatalx("event=sts.start error=\"%s\"", err.msg);
 	if (sv.http != NULL && http_server_start(sv.http, &sv.live, sv.qmgr,
 	    spool_body_dir(sv.spool), &err) == -1)
 		fatalx("event=http.start error=\"%s\"", err.msg);
@@ -378,6 +390,9 @@ cli_serve(int argc, char **argv)
 	 * for next time).
 	 */
 	webhook_stop(sv.hook);	/* its cursor commits need the queue manager */
+	/* after the workers (the agents ask it), before the queue manager
+	   (its store hook hands policies to it) */
+	sts_stop(sv.sts);
 	deliver_pool_stop(sv.pool);
 	/* the last counts need the queue manager, and nothing counts now */
 	tlsrpt_sender_stop(sv.tlsrpt_send);
@@ -390,6 +405,7 @@ cli_serve(int argc, char **argv)
 	webhook_free(sv.hook);
 	tlsrpt_sender_free(sv.tlsrpt_send);
 	tlsrpt_free(sv.tlsrpt);
+	sts_free(sv.sts);
 	qmgr_free(sv.qmgr);
 	spool_free(sv.spool);
 	listen_close(&sv.socks);

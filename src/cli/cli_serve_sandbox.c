@@ -208,6 +208,7 @@ serve_sandbox_collect(struct serve_sandbox *sb, const struct conf *conf)
 	serve_sandbox_file(sb, conf->relay.smarthost_password_file);
 	/* read by each resolver made after the sandbox (the agents') */
 	serve_sandbox_file(sb, conf->dns.trust_anchor);
+	/* MTA-STS policy fetches and WebPKI checks read it at each use */
 	serve_sandbox_file(sb, conf->relay.ca_file);
 	/* `relais apikey` renames a new file into place: its directory */
 	serve_sandbox_file(sb, conf->http.keys);

@@ -380,7 +380,7 @@ spool_open(const char *data_dir, struct err *err)
 	    spool_exec(sp, "PRAGMA synchronous = FULL", err) == -1 ||
 	    spool_exec(sp, spool_schema, err) == -1 ||
 	    spool_migrate(sp, err) == -1 ||
-	    spool_tlsrpt_schema(sp, err) == -1)
+	    spool_tlsrpt_schema(sp, err) == -1 || spool_sts_init(sp, err) == -1)
 		goto fail;
 	sp->sync_full = true;
 	for (int i = 0; i < SPOOL_STMT__COUNT; i++) {

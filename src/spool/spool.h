@@ -437,6 +437,22 @@ int	spool_reader_tlsrpt_days(struct spool_reader *rd, const char *before,
    day, asked), oldest first */
 int	spool_reader_tlsrpt_requests(struct spool_reader *rd,
 	    int (*fn)(void *, const char *, int64_t), void *arg,
+/* --- MTA-STS policies (spool_sts.c) ----------------------------------- */
+
+/* one policy of table sts_policies (strings borrowed) */
+struct spool_sts {
+	const char	*domain;	/* the policy domain, lower case */
+	const char	*id;		/* the TXT id it was fetched for */
+	const char	*policy;	/* its lines, LF-separated */
+	int64_t		 fetched;	/* unix time */
+	int64_t		 expires;	/* fetched + max_age */
+};
+/* spool_sts_put - keep p (replacing the domain's row), and drop the rows
+   expired at now (in the open transaction) */
+int	spool_sts_put(struct spool *sp, const struct spool_sts *p, int64_t now,
+	    struct err *err);
+/* spool_sts_delete - forget domain's policy (in the open transaction) */
+int	spool_sts_delete(struct spool *sp, const char *domain,
 	    struct err *err);
 
 /* --- reading from other threads (spool_reader.c) ---------------------- */
@@ -490,6 +506,12 @@ int	spool_reader_suppressions(struct spool_reader *rd, const char *after,
    -1 stops */
 int	spool_reader_sites(struct spool_reader *rd,
 	    int (*fn)(void *, const struct spool_site *), void *arg,
+	    struct err *err);
+
+/* spool_reader_sts - the policies not expired at now, newest first, at
+   most limit: fn(arg, row) each */
+int	spool_reader_sts(struct spool_reader *rd, int64_t now, size_t limit,
+	    void (*fn)(void *, const struct spool_sts *), void *arg,
 	    struct err *err);
 
 /* a message and its recipients, as the queue shows them */

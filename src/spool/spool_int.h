@@ -76,6 +76,8 @@ int	spool_store_api(struct spool *sp, const struct spool_msg *msg,
 
 /* spool_tlsrpt_schema - the TLS-RPT tables (spool_tlsrpt.c), at open */
 int	spool_tlsrpt_schema(struct spool *sp, struct err *err);
+/* spool_sts_init - table sts_policies (spool_sts.c), at open */
+int	spool_sts_init(struct spool *sp, struct err *err);
 
 /* spool_exec - run SQL without results; -1 with err (err may be NULL) */
 int	spool_exec(struct spool *sp, const char *sql, struct err *err);

@@ -589,6 +589,107 @@ test_spool_requiretls(void **state)
 	spool_free(sp);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	assert_int_equal(system(path), 0);
+/* the MTA-STS policies table: put, replace, load what has not expired,
+   delete; a put drops the expired rows */
+struct sts_rows {
+	int		 n;
+	char		 domains[4][64];
+	char		 ids[4][64];
+};
+
+static void
+test_sts_row(void *arg, const struct spool_sts *row)
+{
+	struct sts_rows *r = arg;
+
+	if (r->n < 4) {
+		snprintf(r->domains[r->n], 64, "%s", row->domain);
+		snprintf(r->ids[r->n], 64, "%s", row->id);
+	}
+	r->n++;
+}
+
+static int
+test_sts_count(void)
+{
+	char path[512];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int n = -1;
+
+	snprintf(path, sizeof(path), "%s/spool/queue.db", test_dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM"
+	    " sts_policies", -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+static void
+test_spool_sts(void **state)
+{
+	struct spool *sp;
+	struct spool_reader *rd;
+	struct sts_rows rows;
+	struct err err;
+	struct spool_sts a = { "a.example", "id1", "version: STSv1\nmode:"
+	    " enforce\nmx: mx.a.example\nmax_age: 100\n", 1000, 1100 };
+	struct spool_sts b = { "b.example", "id2", "version: STSv1\nmode:"
+	    " none\nmax_age: 10\n", 1050, 1060 };
+
+	(void)state;
+	sp = spool_open(test_dir, &err);
+	assert_non_null(sp);
+	assert_int_equal(spool_begin(sp, false, &err), 0);
+	assert_int_equal(spool_sts_put(sp, &a, 1000, &err), 0);
+	assert_int_equal(spool_sts_put(sp, &b, 1050, &err), 0);
+	/* a new fetch replaces the domain's row */
+	a.id = "id3";
+	a.fetched = 1010;
+	a.expires = 1110;
+	assert_int_equal(spool_sts_put(sp, &a, 1010, &err), 0);
+	assert_int_equal(spool_commit(sp, &err), 0);
+	assert_int_equal(test_sts_count(), 2);
+
+	rd = spool_reader_open(test_dir, &err);
+	assert_non_null(rd);
+	/* newest first; b has expired at 1060 */
+	memset(&rows, 0, sizeof(rows));
+	assert_int_equal(spool_reader_sts(rd, 1055, 10, test_sts_row, &rows,
+	    &err), 0);
+	assert_int_equal(rows.n, 2);
+	assert_string_equal(rows.domains[0], "b.example");
+	assert_string_equal(rows.domains[1], "a.example");
+	assert_string_equal(rows.ids[1], "id3");
+	memset(&rows, 0, sizeof(rows));
+	assert_int_equal(spool_reader_sts(rd, 1060, 10, test_sts_row, &rows,
+	    &err), 0);
+	assert_int_equal(rows.n, 1);
+	assert_string_equal(rows.domains[0], "a.example");
+	memset(&rows, 0, sizeof(rows));
+	assert_int_equal(spool_reader_sts(rd, 0, 1, test_sts_row, &rows,
+	    &err), 0);
+	assert_int_equal(rows.n, 1);
+
+	/* a put at 1070 drops b's expired row; a delete forgets a */
+	assert_int_equal(spool_begin(sp, false, &err), 0);
+	b.domain = "c.example";
+	b.expires = 2000;
+	assert_int_equal(spool_sts_put(sp, &b, 1070, &err), 0);
+	assert_int_equal(spool_sts_delete(sp, "a.example", &err), 0);
+	assert_int_equal(spool_sts_delete(sp, "nothing.example", &err), 0);
+	assert_int_equal(spool_commit(sp, &err), 0);
+	memset(&rows, 0, sizeof(rows));
+	assert_int_equal(spool_reader_sts(rd, 0, 10, test_sts_row, &rows,
+	    &err), 0);
+	assert_int_equal(rows.n, 1);
+	assert_string_equal(rows.domains[0], "c.example");
+	assert_int_equal(test_sts_count(), 1);
+	spool_reader_close(rd);
+	spool_free(sp);
 }
 
 static void
@@ -626,6 +727,7 @@ main(void)
 		cmocka_unit_test(test_spool_store),
 		cmocka_unit_test(test_spool_priority_usage),
 		cmocka_unit_test(test_spool_requiretls),
+		cmocka_unit_test(test_spool_sts),
 		cmocka_unit_test(test_spool_recover),
 	};
 

@@ -437,6 +437,8 @@ int	spool_reader_tlsrpt_days(struct spool_reader *rd, const char *before,
    day, asked), oldest first */
 int	spool_reader_tlsrpt_requests(struct spool_reader *rd,
 	    int (*fn)(void *, const char *, int64_t), void *arg,
+	    struct err *err);
+
 /* --- MTA-STS policies (spool_sts.c) ----------------------------------- */
 
 /* one policy of table sts_policies (strings borrowed) */

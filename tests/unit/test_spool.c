@@ -589,6 +589,8 @@ test_spool_requiretls(void **state)
 	spool_free(sp);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	assert_int_equal(system(path), 0);
+}
+
 /* the MTA-STS policies table: put, replace, load what has not expired,
    delete; a put drops the expired rows */
 struct sts_rows {

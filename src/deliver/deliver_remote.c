@@ -2005,8 +2005,8 @@ remote_rpt_once(struct remote_conn *c, const char *domain)
 	unsigned h;
 
 	if (c->dest->r->shared->tlsrpt == NULL || domain == NULL ||
-	    c->rpt_failed)
-		return;
+	    c->rpt_failed || c->dest->smarthost)
+		return;		/* a smarthost is no domain's MX */
 	h = remote_hash(domain);
 	for (size_t i = 0; i < c->nrpt_done; i++)
 		if (c->rpt_done[i] == h)

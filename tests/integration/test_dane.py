@@ -29,7 +29,7 @@ import re
 import pytest
 
 from capture_smtp import CaptureSMTP, shared_port
-from conftest import wait_until
+from conftest import tls_listeners, wait_until
 from dnssec import DNSSECServer
 from outbound_util import msg_text, queue_list, rcpt_rows, submit
 from tlscerts import CertMaker, tlsa_201, tlsa_311
@@ -100,11 +100,12 @@ def case(env, relais_factory):
     through the signed zones."""
     made = []
 
-    def make(domain, cert, policy=None):
+    def make(domain, cert, policy=None, requiretls=False, listen_tls=None):
         host = env.hosts[domain]
         port = shared_port([host])
         tls = (cert.fullchain, cert.key) if cert is not None else None
-        peer = CaptureSMTP(host, port, name=f"mx.{domain}", tls=tls).start()
+        peer = CaptureSMTP(host, port, name=f"mx.{domain}", tls=tls,
+                           requiretls=requiretls).start()
         made.append(peer)
         over = {
             "dns": {"resolver": env.dns.address, "timeout": "2s",
@@ -115,8 +116,13 @@ def case(env, relais_factory):
         }
         if policy is not None:
             over["tls_policy"] = policy
-        r = relais_factory(overrides=over).start()
-        return r, peer
+        r = relais_factory(overrides=over)
+        if listen_tls is not None:
+            # the mx listener offers STARTTLS (REQUIRETLS needs it)
+            over.update(tls_listeners(r, listen_tls))
+            over["listener mx"] = {"tls": "optional"}
+            r.write_config(overrides=over)
+        return r.start(), peer
 
     yield make
     for p in made:
@@ -248,3 +254,25 @@ def test_policy_dane_on_insecure_zone_deferred(env, case, unique):
     rcpt = send(r, "required.test", tok)
     waits_with(r, rcpt, r"DANE")
     no_mail(peer)
+
+
+def test_requiretls_over_dane(env, case, tls_files, unique):
+    """RFC 8689: a REQUIRETLS message goes over DANE-authenticated TLS to a
+    peer that offers REQUIRETLS, with the parameter; a DANE peer without
+    REQUIRETLS gets nothing and the message bounces with 5.7.30."""
+    from test_requiretls import send_tls
+
+    r, peer = case("ee.test", env.ee, requiretls=True, listen_tls=tls_files)
+    tok = unique("rtls")
+    send_tls(r, "alice@example.test", ["bob@ee.test"],
+             msg_text(tok, to="bob@ee.test"))
+    t = delivered(r, peer, tok)
+    assert t.tls and "REQUIRETLS" in t.mail_params, t
+    r2, peer2 = case("ta.test", env.ta, listen_tls=tls_files)
+    tok2 = unique("rtls-refused")
+    send_tls(r2, "alice@example.test", ["bob@ta.test"],
+             msg_text(tok2, to="bob@ta.test"))
+    wait_until(lambda: [e for e in r2.log_events("bounced")
+                        if e.get("status") == "5.7.30"], 20,
+               what="a 5.7.30 bounce")
+    no_mail(peer2)

@@ -11,6 +11,14 @@
  * may not log in here). Unknown commands and parameters are ignored, as
  * the protocol asks. Lines over DOVECOT_LINE_MAX and NUL octets are
  * errors.
+ *
+ * The request says `nologin` (nothing will ask Dovecot for this login
+ * again: it need not keep it for a master process) and `no-penalty`:
+ * relais keeps its own per-address failure counts and bans
+ * ([limits] auth_failures_per_ip), and Dovecot's penalty would hold a
+ * check thread for up to 15 s on every attempt from that address,
+ * right passwords included. Dovecot's fixed delay of failures
+ * (auth_failure_delay) stays.
  */
 #include <stdio.h>
 #include <string.h>
@@ -345,8 +353,8 @@ dovecot_proto_auth(struct buf *out, unsigned id,
 	memcpy(plain + 1, req->user, ul);
 	plain[1 + ul] = '\0';
 	memcpy(plain + 2 + ul, req->pass, pl);
-	if (buf_appendf(out, "AUTH\t%u\tPLAIN\tservice=smtp\tnologin", id) ==
-	    -1)
+	if (buf_appendf(out, "AUTH\t%u\tPLAIN\tservice=smtp\tnologin\t"
+	    "no-penalty", id) == -1)
 		goto out;
 	if (req->session != 0 && buf_appendf(out, "\tsession=relais-%llu",
 	    (unsigned long long)req->session) == -1)

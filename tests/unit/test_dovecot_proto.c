@@ -94,7 +94,7 @@ test_auth_line(void **state)
 	assert_int_equal(dovecot_proto_auth(&b, 7, &req), 0);
 	/* base64 of "\0alice@example.test\0secret" */
 	assert_string_equal(buf_cstr(&b), "AUTH\t7\tPLAIN\tservice=smtp\t"
-	    "nologin\tsession=relais-99\tlip=127.0.0.1\trip=192.0.2.1\t"
+	    "nologin\tno-penalty\tsession=relais-99\tlip=127.0.0.1\trip=192.0.2.1\t"
 	    "secured\tresp=AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQ=\n");
 	buf_reset(&b);
 
@@ -102,7 +102,7 @@ test_auth_line(void **state)
 	req = (struct dovecot_auth_req){ .user = "u", .pass = "p" };
 	assert_int_equal(dovecot_proto_auth(&b, 1, &req), 0);
 	assert_string_equal(buf_cstr(&b), "AUTH\t1\tPLAIN\tservice=smtp\t"
-	    "nologin\tresp=AHUAcA==\n");
+	    "nologin\tno-penalty\tresp=AHUAcA==\n");
 	buf_reset(&b);
 
 	/* an address with a TAB (never from relais) is escaped */

@@ -343,3 +343,24 @@ def test_bad_or_silent_socket(relais_factory, tls_files, fake_dir, reply, error)
         c.expect("NOOP", 250)
     finally:
         fake.stop()
+
+
+def test_stop_during_a_check(relais_factory, tls_files, fake_dir):
+    # SIGTERM while a check waits on a silent socket: relais answers or
+    # closes, exits 0 within the check's deadline, and frees everything
+    # (the teardown looks for sanitizer reports)
+    fake = FakeAuthServer(fake_dir / "auth")
+    try:
+        r = relais_with(relais_factory, tls_files, fake.path,
+                        auth={"dovecot_timeout": "3s"})
+        c = sub(r)
+        c.send(f"AUTH PLAIN {plain('alice@example.test', 'dv-alice')}\r\n")
+        wait = time.monotonic() + 5
+        while not fake.conns and time.monotonic() < wait:
+            time.sleep(0.05)
+        assert fake.conns, "relais did not connect"
+        t0 = time.monotonic()
+        assert r.stop() == 0
+        assert time.monotonic() - t0 < 10
+    finally:
+        fake.stop()

@@ -1941,7 +1941,7 @@ static void
 smtp_server_auth_done(struct smtp_session *s, int status, void *data)
 {
 	char user[SASL_FIELD_MAX * 2 + 8], login[SASL_FIELD_MAX * 2 + 8];
-	char why[sizeof(((struct err *)0)->msg) * 2 + 8];
+	char why[sizeof(((struct err *)0)->msg) * 2 + 8], sock[256];
 	unsigned ban;
 
 	if (s == NULL || s->state != SMTP_STATE_AUTHWAIT) {
@@ -1972,13 +1972,15 @@ smtp_server_auth_done(struct smtp_session *s, int status, void *data)
 	} else if (status == PASSWD_CHECK_BUSY ||
 	    status == PASSWD_CHECK_TEMPFAIL) {
 		if (status == PASSWD_CHECK_TEMPFAIL) {
-			const char *e = data ? data : "unknown";
+			const char *e = data ? data : "unknown",
+			    *path = s->conf->auth.dovecot_socket;
 
 			log_quote(why, sizeof(why), e, strlen(e));
+			log_quote(sock, sizeof(sock), path, strlen(path));
 			log_warnx("event=auth.dovecot session=%llu client=%s"
 			    " user=%s socket=%s error=%s",
-			    (unsigned long long)s->id, s->ip, login,
-			    s->conf->auth.dovecot_socket, why);
+			    (unsigned long long)s->id, s->ip, login, sock,
+			    why);
 		} else {
 			log_info("event=auth.busy session=%llu client=%s"
 			    " user=%s", (unsigned long long)s->id, s->ip,

@@ -2,14 +2,16 @@
 /*
  * passwd_check.c - the password check pool; see passwd_check.h.
  *
- * One mutex, one condition variable, a FIFO of jobs. Passwords are wiped
- * from job memory before it is freed.
+ * One mutex, one condition variable, a FIFO of jobs of both kinds.
+ * Passwords are wiped from job memory before it is freed.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/dovecot_auth.h"
 #include "auth/passwd_check.h"
 #include "auth/passwd_hash.h"
 #include "core/log.h"
@@ -20,8 +22,16 @@ struct passwd_check_job {
 	struct worker		*w;
 	uint64_t		 session_id;
 	worker_fn		*fn;
+	bool			 dovecot;	/* else a hash check */
 	char			*stored;	/* NULL: unknown user */
 	char			*password;
+	/* Dovecot: the socket, the deadline, the rest of the request */
+	char			*socket;
+	int64_t			 deadline_ms;
+	char			*user;
+	char			*rip;
+	char			*lip;
+	bool			 secured;
 };
 
 static pthread_mutex_t passwd_check_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -29,9 +39,11 @@ static pthread_cond_t passwd_check_cond = PTHREAD_COND_INITIALIZER;
 static struct passwd_check_job *passwd_check_head, **passwd_check_tail =
     &passwd_check_head;
 static size_t passwd_check_queued;
-static pthread_t passwd_check_threads[PASSWD_CHECK_THREADS];
+static pthread_t passwd_check_threads[PASSWD_CHECK_THREADS_DOVECOT];
 static unsigned passwd_check_nthreads;
 static bool passwd_check_stopping;
+static atomic_bool passwd_check_cancel;	/* = stopping, read unlocked by
+					   Dovecot exchanges */
 static char passwd_check_dummy[256];	/* what unknown users are checked
 					   against */
 
@@ -43,14 +55,47 @@ passwd_check_job_free(struct passwd_check_job *j)
 		free(j->password);
 	}
 	free(j->stored);
+	free(j->socket);
+	free(j->user);
+	free(j->rip);
+	free(j->lip);
 	free(j);
+}
+
+/* passwd_check_dovecot - one Dovecot job: the result and the data for
+   the session's callback */
+static int
+passwd_check_dovecot(struct passwd_check_job *j, char **data)
+{
+	struct dovecot_auth_req req = { .user = j->user, .pass = j->password,
+	    .rip = j->rip, .lip = j->lip, .secured = j->secured,
+	    .session = j->session_id };
+	char user[DOVECOT_USER_MAX + 1];
+	struct err err;
+
+	if (dovecot_auth_now_ms() >= j->deadline_ms) {
+		*data = xstrdup("timed out waiting for a free thread");
+		return PASSWD_CHECK_TEMPFAIL;
+	}
+	switch (dovecot_auth_check(j->socket, &req, j->deadline_ms,
+	    &passwd_check_cancel, user, &err)) {
+	case DOVECOT_OK:
+		*data = xstrdup(user);
+		return PASSWD_CHECK_OK;
+	case DOVECOT_FAIL:
+		return PASSWD_CHECK_FAIL;
+	default:
+		*data = xstrdup(err.msg);
+		return PASSWD_CHECK_TEMPFAIL;
+	}
 }
 
 static void *
 passwd_check_thread(void *arg)
 {
 	struct passwd_check_job *j;
-	bool ok;
+	char *data;
+	int result;
 
 	for (;;) {
 		pthread_mutex_lock(&passwd_check_lock);
@@ -67,29 +112,34 @@ passwd_check_thread(void *arg)
 		passwd_check_queued--;
 		pthread_mutex_unlock(&passwd_check_lock);
 
-		if (j->stored != NULL) {
-			ok = passwd_hash_verify(j->stored, j->password);
+		data = NULL;
+		if (j->dovecot) {
+			result = passwd_check_dovecot(j, &data);
+		} else if (j->stored != NULL) {
+			result = passwd_hash_verify(j->stored, j->password) ?
+			    PASSWD_CHECK_OK : PASSWD_CHECK_FAIL;
 		} else {
 			(void)passwd_hash_verify(passwd_check_dummy,
 			    j->password);
-			ok = false;
+			result = PASSWD_CHECK_FAIL;
 		}
-		worker_post(j->w, j->session_id, j->fn, ok ? PASSWD_CHECK_OK :
-		    PASSWD_CHECK_FAIL, NULL);
+		worker_post(j->w, j->session_id, j->fn, result, data);
 		passwd_check_job_free(j);
 	}
 }
 
-/* passwd_check_start_locked - first use: the dummy hash and the threads */
+/* passwd_check_start_locked - first use: the dummy hash; then threads
+   up to want */
 static void
-passwd_check_start_locked(void)
+passwd_check_start_locked(unsigned want)
 {
 	struct err err;
 
-	if (passwd_hash_make("relais-dummy-password", passwd_check_dummy,
+	if (passwd_check_nthreads == 0 && passwd_hash_make(
+	    "relais-dummy-password", passwd_check_dummy,
 	    sizeof(passwd_check_dummy), &err) == -1)
 		passwd_check_dummy[0] = '\0';
-	for (unsigned i = 0; i < PASSWD_CHECK_THREADS; i++) {
+	for (unsigned i = passwd_check_nthreads; i < want; i++) {
 		if (pthread_create(&passwd_check_threads[i], NULL,
 		    passwd_check_thread, NULL) != 0) {
 			log_warn("event=auth.pool.start");
@@ -100,32 +150,61 @@ passwd_check_start_locked(void)
 	}
 }
 
-void
-passwd_check_submit(struct worker *w, uint64_t session_id, worker_fn *fn,
-    const char *stored, const char *password)
+/* passwd_check_queue - j to the FIFO, or busy; frees j then */
+static void
+passwd_check_queue(struct passwd_check_job *j, unsigned threads)
 {
-	struct passwd_check_job *j;
-
 	pthread_mutex_lock(&passwd_check_lock);
-	if (passwd_check_nthreads == 0 && !passwd_check_stopping)
-		passwd_check_start_locked();
+	if (passwd_check_nthreads < threads && !passwd_check_stopping)
+		passwd_check_start_locked(threads);
 	if (passwd_check_nthreads == 0 || passwd_check_stopping ||
 	    passwd_check_queued >= PASSWD_CHECK_QUEUE_MAX) {
 		pthread_mutex_unlock(&passwd_check_lock);
-		worker_post(w, session_id, fn, PASSWD_CHECK_BUSY, NULL);
+		worker_post(j->w, j->session_id, j->fn, PASSWD_CHECK_BUSY,
+		    NULL);
+		passwd_check_job_free(j);
 		return;
 	}
-	j = xcalloc(1, sizeof(*j));
-	j->w = w;
-	j->session_id = session_id;
-	j->fn = fn;
-	j->stored = stored ? xstrdup(stored) : NULL;
-	j->password = xstrdup(password);
 	*passwd_check_tail = j;
 	passwd_check_tail = &j->next;
 	passwd_check_queued++;
 	pthread_cond_signal(&passwd_check_cond);
 	pthread_mutex_unlock(&passwd_check_lock);
+}
+
+void
+passwd_check_submit(struct worker *w, uint64_t session_id, worker_fn *fn,
+    const char *stored, const char *password)
+{
+	struct passwd_check_job *j = xcalloc(1, sizeof(*j));
+
+	j->w = w;
+	j->session_id = session_id;
+	j->fn = fn;
+	j->stored = stored ? xstrdup(stored) : NULL;
+	j->password = xstrdup(password);
+	passwd_check_queue(j, PASSWD_CHECK_THREADS);
+}
+
+void
+passwd_check_submit_dovecot(struct worker *w, uint64_t session_id,
+    worker_fn *fn, const char *socket, unsigned timeout,
+    const struct dovecot_auth_req *req)
+{
+	struct passwd_check_job *j = xcalloc(1, sizeof(*j));
+
+	j->w = w;
+	j->session_id = session_id;
+	j->fn = fn;
+	j->dovecot = true;
+	j->socket = xstrdup(socket);
+	j->deadline_ms = dovecot_auth_now_ms() + (int64_t)timeout * 1000;
+	j->user = xstrdup(req->user);
+	j->password = xstrdup(req->pass);
+	j->rip = req->rip ? xstrdup(req->rip) : NULL;
+	j->lip = req->lip ? xstrdup(req->lip) : NULL;
+	j->secured = req->secured;
+	passwd_check_queue(j, PASSWD_CHECK_THREADS_DOVECOT);
 }
 
 void
@@ -136,6 +215,7 @@ passwd_check_stop(void)
 
 	pthread_mutex_lock(&passwd_check_lock);
 	passwd_check_stopping = true;
+	atomic_store(&passwd_check_cancel, true);
 	n = passwd_check_nthreads;
 	pthread_cond_broadcast(&passwd_check_cond);
 	pthread_mutex_unlock(&passwd_check_lock);

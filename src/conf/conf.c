@@ -43,6 +43,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <ini.h>
@@ -100,6 +101,7 @@ enum conf_type_id {
 	CONF_T_DATE,		/* char *, YYYY-MM-DD */
 	CONF_T_WORDS,		/* char ** + size_t, printable words */
 	CONF_T_POOL,		/* char *, the NAME of a [pool NAME] */
+	CONF_T_SOCKET,		/* char *, absolute path of a unix socket */
 };
 
 #define CONF_KF_REQUIRED	0x1	/* the section must set it */
@@ -194,7 +196,8 @@ static conf_set_fn conf_set_string, conf_set_hostname, conf_set_template,
 		    conf_set_bool, conf_set_enum, conf_set_log_level,
 		    conf_set_domains, conf_set_cidrs, conf_set_addrs,
 		    conf_set_rate, conf_set_patterns, conf_set_regex,
-		    conf_set_ips, conf_set_date, conf_set_words, conf_set_pool;
+		    conf_set_ips, conf_set_date, conf_set_words, conf_set_pool,
+		    conf_set_socket;
 static conf_fini_fn conf_fini_string, conf_fini_domains, conf_fini_array;
 
 static const struct conf_type conf_types[] = {
@@ -217,6 +220,7 @@ static const struct conf_type conf_types[] = {
 	[CONF_T_DATE] = { conf_set_date, conf_fini_string, false },
 	[CONF_T_WORDS] = { conf_set_words, conf_fini_domains, true },
 	[CONF_T_POOL] = { conf_set_pool, conf_fini_string, false },
+	[CONF_T_SOCKET] = { conf_set_socket, conf_fini_string, false },
 };
 
 static const struct conf_section conf_sections[] = {
@@ -298,6 +302,12 @@ static const char *const conf_dkim_alg_names[] = {
 static const char *const conf_backoff_action_names[] = {
 	[CONF_BACKOFF_SUSPEND] = "suspend",
 	[CONF_BACKOFF_THROTTLE] = "throttle",
+	NULL,
+};
+
+static const char *const conf_auth_backend_names[] = {
+	[CONF_AUTH_PASSWD_FILE] = "passwd-file",
+	[CONF_AUTH_DOVECOT] = "dovecot",
 	NULL,
 };
 
@@ -505,6 +515,15 @@ static const struct conf_key conf_keys[] = {
 	{ .section = CONF_SEC_AUTH, .name = "sender_login_check",
 	  .type = CONF_T_BOOL, .def = "yes",
 	  .off = CONF_F(auth.sender_login_check) },
+	{ .section = CONF_SEC_AUTH, .name = "backend",
+	  .type = CONF_T_ENUM, .def = "passwd-file",
+	  .names = conf_auth_backend_names, .off = CONF_F(auth.backend) },
+	{ .section = CONF_SEC_AUTH, .name = "dovecot_socket",
+	  .type = CONF_T_SOCKET, .def = "/run/dovecot/auth-client",
+	  .off = CONF_F(auth.dovecot_socket) },
+	{ .section = CONF_SEC_AUTH, .name = "dovecot_timeout",
+	  .type = CONF_T_DURATION, .def = "10s", .min = 1, .max = 300,
+	  .off = CONF_F(auth.dovecot_timeout) },
 
 	/* [dkim DOMAIN] */
 	{ .section = CONF_SEC_DKIM, .name = "selector",
@@ -1758,6 +1777,23 @@ conf_set_hostname(struct conf_load *ctx, const struct conf_key *k,
 {
 	if (value[0] != '\0' && !conf_domain_valid(str_cstr(value)))
 		return err_set(err, EINVAL, "bad host name '%s'", value);
+	return conf_set_string(ctx, k, base, value, append, err);
+}
+
+/* conf_set_socket - an absolute path that fits sockaddr_un's sun_path */
+static int
+conf_set_socket(struct conf_load *ctx, const struct conf_key *k, void *base,
+    const char *value, bool append, struct err *err)
+{
+	struct sockaddr_un sun;
+
+	if (value[0] != '/')
+		return err_set(err, EINVAL, "'%s' is not an absolute path",
+		    value);
+	if (strlen(value) >= sizeof(sun.sun_path))
+		return err_set(err, EINVAL, "'%s' is too long for a unix "
+		    "socket (limit %zu bytes)", value,
+		    sizeof(sun.sun_path) - 1);
 	return conf_set_string(ctx, k, base, value, append, err);
 }
 

@@ -50,6 +50,12 @@ struct conf_tls_policy {
 	int		 level;		/* enum conf_tls_level */
 };
 
+/* [auth] backend: where SMTP AUTH checks passwords */
+enum conf_auth_backend {
+	CONF_AUTH_PASSWD_FILE,	/* the hashes of local.users */
+	CONF_AUTH_DOVECOT,	/* Dovecot's auth service (auth.dovecot_socket) */
+};
+
 enum conf_tls {
 	CONF_TLS_NONE,
 	CONF_TLS_OPTIONAL,
@@ -271,6 +277,11 @@ struct conf {
 	struct {
 		bool	allow_plaintext_loopback;	/* default no */
 		bool	sender_login_check;		/* default yes */
+		int	backend;	/* enum conf_auth_backend, default
+					   passwd-file */
+		char	*dovecot_socket;	/* default
+						   /run/dovecot/auth-client */
+		unsigned dovecot_timeout;	/* seconds, default 10 */
 	} auth;
 
 	struct conf_dkim	*dkim;		/* [dkim DOMAIN] sections */

@@ -700,12 +700,21 @@ smtp_server_starttls_offered(const struct smtp_session *s)
 	    s->tls_mode == CONF_TLS_REQUIRED);
 }
 
+/* smtp_server_auth_backend - something to check passwords against:
+   Dovecot, or the users of [local] users */
+static bool
+smtp_server_auth_backend(const struct smtp_session *s)
+{
+	return s->conf->auth.backend == CONF_AUTH_DOVECOT ||
+	    s->snap->users != NULL;
+}
+
 /* smtp_server_auth_offered - AUTH in EHLO and accepted: users to check
    against, and TLS (or plaintext on loopback when configured) */
 static bool
 smtp_server_auth_offered(const struct smtp_session *s)
 {
-	if (s->snap->users == NULL)
+	if (!smtp_server_auth_backend(s))
 		return false;
 	if (s->tls)
 		return true;
@@ -1810,6 +1819,35 @@ smtp_server_auth_end(struct smtp_session *s)
 		s->state = SMTP_STATE_READY;
 }
 
+/*
+ * smtp_server_auth_dovecot - hand the credentials to Dovecot through the
+ * check pool: PLAIN whatever the client used (LOGIN is decoded here),
+ * with the client's and our address, and `secured` on TLS or loopback
+ * (Dovecot's disable_plaintext_auth looks at it)
+ */
+static void
+smtp_server_auth_dovecot(struct smtp_session *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	char lip[INET6_ADDRSTRLEN] = "";
+	struct dovecot_auth_req req = { .user = s->sasl->user,
+	    .pass = s->sasl->pass, .rip = s->ip, .lip = lip,
+	    .secured = s->tls || s->loopback, .session = s->id };
+
+	if (getsockname(s->fd, (struct sockaddr *)&ss, &sslen) == 0) {
+		if (ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
+			    lip, sizeof(lip));
+		else if (ss.ss_family == AF_INET6)
+			inet_ntop(AF_INET6,
+			    &((struct sockaddr_in6 *)&ss)->sin6_addr, lip,
+			    sizeof(lip));
+	}
+	passwd_check_submit_dovecot(s->w, s->id, smtp_server_auth_done,
+	    s->conf->auth.dovecot_socket, s->conf->auth.dovecot_timeout, &req);
+}
+
 /* smtp_server_auth_step - act on what the SASL machine says */
 static void
 smtp_server_auth_step(struct smtp_session *s, enum sasl_step step,
@@ -1823,14 +1861,18 @@ smtp_server_auth_step(struct smtp_session *s, enum sasl_step step,
 		smtp_server_reply(s, "334 %s", challenge);
 		return;
 	case SASL_STEP_DONE:
-		stored = passwd_file_hash(s->snap->users,
-		    str_cstr(s->sasl->user));
-		if (stored != NULL && stored[0] == '\0')
-			stored = NULL;	/* no password: cannot log in */
 		free(s->auth_try);
 		s->auth_try = xstrdup(s->sasl->user);
-		passwd_check_submit(s->w, s->id, smtp_server_auth_done, stored,
-		    s->sasl->pass);
+		if (s->conf->auth.backend == CONF_AUTH_DOVECOT) {
+			smtp_server_auth_dovecot(s);
+		} else {
+			stored = passwd_file_hash(s->snap->users,
+			    str_cstr(s->sasl->user));
+			if (stored != NULL && stored[0] == '\0')
+				stored = NULL;	/* no password: cannot log in */
+			passwd_check_submit(s->w, s->id, smtp_server_auth_done,
+			    stored, s->sasl->pass);
+		}
 		smtp_server_auth_end(s);
 		s->state = SMTP_STATE_AUTHWAIT;
 		smtp_server_timeouts(s);
@@ -1857,7 +1899,7 @@ smtp_server_cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
 	enum sasl_step step;
 
 	if (!smtp_server_auth_offered(s)) {
-		if (s->snap->users == NULL)
+		if (!smtp_server_auth_backend(s))
 			smtp_server_reply(s, "503 5.5.1 Error: authentication"
 			    " not enabled");
 		else if (s->tls_mode == CONF_TLS_REQUIRED)
@@ -1889,32 +1931,66 @@ smtp_server_auth_line(struct smtp_session *s, struct str line)
 	smtp_server_auth_step(s, step, challenge);
 }
 
-/* smtp_server_auth_done - the password check's answer (a worker_fn) */
+/*
+ * smtp_server_auth_done - the password check's answer (a worker_fn);
+ * data, ours to free: with OK from Dovecot the name it authenticated
+ * (the identity from then on, for sender_login_check and the limits),
+ * with TEMPFAIL what went wrong
+ */
 static void
 smtp_server_auth_done(struct smtp_session *s, int status, void *data)
 {
-	char user[SASL_FIELD_MAX * 2 + 8];
+	char user[SASL_FIELD_MAX * 2 + 8], login[SASL_FIELD_MAX * 2 + 8];
+	char why[sizeof(((struct err *)0)->msg) * 2 + 8], sock[256];
 	unsigned ban;
 
-	if (s == NULL || s->state != SMTP_STATE_AUTHWAIT)
+	if (s == NULL || s->state != SMTP_STATE_AUTHWAIT) {
+		free(data);
 		return;
+	}
 	smtp_server_cork(s);
 	s->state = SMTP_STATE_READY;
-	log_quote(user, sizeof(user), s->auth_try, strlen(s->auth_try));
+	log_quote(login, sizeof(login), s->auth_try, strlen(s->auth_try));
 	if (status == PASSWD_CHECK_OK) {
-		log_info("event=auth.success session=%llu client=%s user=%s",
-		    (unsigned long long)s->id, s->ip, user);
+		if (data != NULL) {
+			free(s->auth_try);
+			s->auth_try = data;
+			data = NULL;
+		}
+		log_quote(user, sizeof(user), s->auth_try,
+		    strlen(s->auth_try));
+		if (strcmp(user, login) != 0)
+			log_info("event=auth.success session=%llu client=%s"
+			    " user=%s login=%s", (unsigned long long)s->id,
+			    s->ip, user, login);
+		else
+			log_info("event=auth.success session=%llu client=%s"
+			    " user=%s", (unsigned long long)s->id, s->ip, user);
 		s->auth_user = s->auth_try;
 		s->auth_try = NULL;
 		smtp_server_reply(s, "235 2.7.0 Authentication successful");
-	} else if (status == PASSWD_CHECK_BUSY) {
-		log_info("event=auth.busy session=%llu client=%s user=%s",
-		    (unsigned long long)s->id, s->ip, user);
+	} else if (status == PASSWD_CHECK_BUSY ||
+	    status == PASSWD_CHECK_TEMPFAIL) {
+		if (status == PASSWD_CHECK_TEMPFAIL) {
+			const char *e = data ? data : "unknown",
+			    *path = s->conf->auth.dovecot_socket;
+
+			log_quote(why, sizeof(why), e, strlen(e));
+			log_quote(sock, sizeof(sock), path, strlen(path));
+			log_warnx("event=auth.dovecot session=%llu client=%s"
+			    " user=%s socket=%s error=%s",
+			    (unsigned long long)s->id, s->ip, login, sock,
+			    why);
+		} else {
+			log_info("event=auth.busy session=%llu client=%s"
+			    " user=%s", (unsigned long long)s->id, s->ip,
+			    login);
+		}
 		smtp_server_reply(s, "454 4.7.0 Temporary authentication"
 		    " failure");
 	} else {
 		log_info("event=auth.failed session=%llu client=%s user=%s",
-		    (unsigned long long)s->id, s->ip, user);
+		    (unsigned long long)s->id, s->ip, login);
 		smtp_server_reply(s, "535 5.7.8 Authentication credentials"
 		    " invalid");
 		if ((ban = limits_auth_failed(s->ip, s->conf)) > 0) {
@@ -1940,6 +2016,7 @@ smtp_server_auth_done(struct smtp_session *s, int status, void *data)
 		smtp_server_process(s);
 	}
 done:
+	free(data);
 	smtp_server_uncork(s);
 }
 

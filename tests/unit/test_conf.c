@@ -214,6 +214,20 @@ static const struct {
 	{ "tls", LISTENER "tls = yes\n",
 	  "FILE:3: tls: bad value 'yes' (none, optional, required, "
 	  "implicit)" },
+	{ "auth backend", "[auth]\nbackend = ldap\n" LISTENER,
+	  "FILE:2: backend: bad value 'ldap' (passwd-file, dovecot)" },
+	{ "dovecot socket relative", "[auth]\ndovecot_socket = run/auth\n"
+	  LISTENER, "FILE:2: dovecot_socket: 'run/auth' is not an absolute "
+	  "path" },
+	{ "dovecot socket long", "[auth]\ndovecot_socket = /"
+	  "123456789x123456789x123456789x123456789x123456789x"
+	  "123456789x123456789x123456789x123456789x123456789x12345678\n"
+	  LISTENER, "FILE:2: dovecot_socket: '/"
+	  "123456789x123456789x123456789x123456789x123456789x"
+	  "123456789x123456789x123456789x123456789x123456789x12345678' is "
+	  "too long for a unix socket (limit 107 bytes)" },
+	{ "dovecot timeout", "[auth]\ndovecot_timeout = 0\n" LISTENER,
+	  "FILE:2: dovecot_timeout: '0' is out of range 1s..5m" },
 	{ "address no port", "[listener a]\naddress = 127.0.0.1\n",
 	  "FILE:2: address: bad address '127.0.0.1' (host:port or "
 	  "[v6]:port)" },
@@ -388,6 +402,10 @@ check_defaults(const struct conf *conf, const char *data_dir)
 	assert_string_equal(conf->local.mailboxes, mbox);
 	assert_null(conf->local.users);
 	assert_null(conf->local.aliases);
+	assert_int_equal(conf->auth.backend, CONF_AUTH_PASSWD_FILE);
+	assert_string_equal(conf->auth.dovecot_socket,
+	    "/run/dovecot/auth-client");
+	assert_int_equal(conf->auth.dovecot_timeout, 10);
 	assert_int_equal(conf->relay.ntrusted_networks, 2);
 	assert_int_equal(conf->relay.trusted_networks[0].family, AF_INET);
 	assert_int_equal(conf->relay.trusted_networks[0].prefix, 8);
@@ -501,7 +519,15 @@ test_all_keys(void **state)
 	    "max_connections = 2000\n"
 	    "max_connections_per_ip = 5\n"
 	    "command_timeout = 2m\n"
-	    "data_timeout = 1h\n");
+	    "data_timeout = 1h\n"
+	    "[auth]\n"
+	    "backend = dovecot\n"
+	    "dovecot_socket = /var/spool/postfix/private/auth\n"
+	    "dovecot_timeout = 5s\n");
+	assert_int_equal(conf->auth.backend, CONF_AUTH_DOVECOT);
+	assert_string_equal(conf->auth.dovecot_socket,
+	    "/var/spool/postfix/private/auth");
+	assert_int_equal(conf->auth.dovecot_timeout, 5);
 	assert_string_equal(conf->server.hostname, "MX.Example.COM");
 	assert_string_equal(conf->server.data_dir, "/srv/relais");
 	assert_string_equal(conf->server.user, "relais");

@@ -22,9 +22,6 @@ static const struct main_cmd main_cmds[] = {
 	  "              | resume SITE [-c FILE]" },
 	{ "stats", cli_stats,
 	  "stats [-c FILE]        each tenant's messages and recipients this hour and day" },
-	{ "tls", cli_tls,
-	  "tls report [--day YYYY-MM-DD|today] [--send] [-c FILE]\n"
-	  "              the day's TLS-RPT reports: printed, or sent now" },
 	{ "suppress", cli_suppress,
 	  "suppress list|add ADDRESS|remove ADDRESS [-c FILE]" },
 	{ "passwd", cli_passwd,

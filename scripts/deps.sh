@@ -4,16 +4,14 @@
 set -eu
 build="gcc make pkg-config libevent-dev libssl-dev libsqlite3-dev libunbound-dev libinih-dev libpsl-dev libcrypt-dev libseccomp-dev libjansson-dev libcurl4-openssl-dev"
 test="$build libcmocka-dev python3-pytest python3-dnslib python3-aiosmtpd python3-dkim dovecot-imapd swaks clang libclang-rt-14-dev openssl sqlite3 procps postfix python3-prometheus-client apache2-utils chromium chromium-driver python3-selenium"
-# make man (and make test) check the man pages with mandoc; make deb
-# builds the Debian package and runs lintian on it
-man="mandoc"
-deb="$build mandoc debhelper dpkg-dev fakeroot lintian"
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test ;;
 valgrind) want="valgrind" ;;
-man) want=$man ;;
-deb) want=$deb ;;
+# make man (and make test) check the man pages with mandoc; make deb
+# builds the Debian package and runs lintian on it
+man) want="mandoc" ;;
+deb) want="$build mandoc debhelper dpkg-dev fakeroot lintian" ;;
 *) echo "usage: $0 build|test|valgrind|man|deb" >&2; exit 2 ;;
 esac
 missing=""

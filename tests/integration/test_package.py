@@ -128,10 +128,13 @@ def test_make_install_tree(tmp_path):
         f"usr/share/doc/relais/{d}" for d in docs}
     assert extra == set()
 
-    # the installed binary runs
-    r = run([root / "usr/sbin/relais", "--version"],
-            env={**os.environ, **ASAN_ENV})
+    # the installed binary runs, and takes the installed configuration
+    env = {**os.environ, **ASAN_ENV}
+    r = run([root / "usr/sbin/relais", "--version"], env=env)
     assert r.returncode == 0 and r.stdout == f"relais {version()}\n", r
+    r = run([root / "usr/sbin/relais", "check-config", "-c",
+             root / "etc/relais/relais.conf"], env=env)
+    assert r.returncode == 0, r.stderr
 
     # sendmail: a script that runs the installed relais on the installed
     # configuration (a later -c wins)
@@ -202,8 +205,14 @@ def test_installed_sendmail_uses_installed_config(tmp_path):
          f"INSTALL_BIN={relais_bin()}")
     sendmail = prefix / "sbin/sendmail"
     assert f"-c {etc}/relais/relais.conf" in sendmail.read_text()
-    unit = (prefix / "lib/systemd/system/relais.service").read_text()
-    assert f"ExecStart={prefix}/sbin/relais serve -c {etc}/relais/relais.conf" in unit
+    unit = prefix / "lib/systemd/system/relais.service"
+    assert (f"ExecStart={prefix}/sbin/relais serve -c {etc}/relais/relais.conf"
+            in unit.read_text())
+    # systemd takes the unit (its binary exists, its man pages are found)
+    if shutil.which("systemd-analyze"):
+        r = run(["systemd-analyze", "verify", unit],
+                env={**os.environ, "MANPATH": str(prefix / "share/man")})
+        assert r.returncode == 0, r.stdout + r.stderr
     login = pwd.getpwuid(os.getuid()).pw_name
     with CaptureSMTP(HOST, port, name="daemon.pkg.test") as peer:
         r = run([sendmail, "-t"], input="To: Alice <alice@remote.test>\n"
@@ -352,6 +361,9 @@ def test_deb_package(tmp_path):
     assert not (root / "var").exists()
     r = run([root / "usr/sbin/relais", "--version"])
     assert r.returncode == 0 and r.stdout == f"relais {version()}\n", r
+    r = run([root / "usr/sbin/relais", "check-config", "-c",
+             root / "etc/relais/relais.conf"])
+    assert r.returncode == 0, r.stderr
 
     # Depends names the package of every library the binary links
     needed = re.findall(r"NEEDED\s+(\S+)",

@@ -244,3 +244,111 @@ soak: all $(filter build/san/relais,$(SOAK_BIN))
 bench-webhook: all
 	$(PYTHON) bench/webhook_drain.py build/relais $(WH_ARGS)
 	$(PYTHON) bench/webhook_drain.py build/relais --no-hook $(WH_ARGS)
+
+# --- man pages, install, Debian package --------------------------------------
+# make man        man/*.[158] (mdoc) checked with mandoc -T lint and groff -ww
+#                 (no warning allowed; make test runs the check, in well
+#                 under a second) and rendered into build/man/ as text
+#                 and HTML
+# make install    PREFIX (/usr/local), DESTDIR, SYSCONFDIR (/etc): the
+#                 optimised build/relais as PREFIX/sbin/relais, the sendmail
+#                 script beside it (not over another MTA's), man pages, docs,
+#                 the systemd unit with these paths, and the example
+#                 configuration in SYSCONFDIR/relais (never over a file
+#                 that is there). INSTALL_BIN=FILE installs another binary.
+# make uninstall  the same files; the configuration only where unchanged
+# make deb        build/relais_VERSION_ARCH.deb with dpkg-buildpackage in a
+#                 copy of the tree under build/deb, then lintian on it
+.PHONY: man man-lint install uninstall deb test-deb
+VERSION     := $(shell sed -n 's/^\#define RELAIS_VERSION[[:space:]]*"\(.*\)"/\1/p' src/core/version.h)
+PREFIX      ?= /usr/local
+SYSCONFDIR  ?= /etc
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/relais
+# systemd's own directory for PREFIX=/usr, else PREFIX/lib/systemd/system
+# (systemd reads /usr/local/lib/systemd/system too)
+UNITDIR     ?= $(if $(filter /usr,$(PREFIX)),$(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system),$(PREFIX)/lib/systemd/system)
+INSTALL_BIN ?= build/relais
+MAN_SRCS    := man/relais-sendmail.1 man/relais.conf.5 man/relais.8
+DOC_FILES   := README.md $(wildcard docs/*.md)
+CONF_FILES  := etc/relais.conf etc/shaping.conf
+# the paths an installed file names: the unit's and the sendmail script's
+INSTALL_SED := -e 's|/usr/sbin/relais|$(SBINDIR)/relais|g' \
+	-e 's|/etc/relais/|$(SYSCONFDIR)/relais/|g' \
+	-e 's|/usr/share/doc/relais/|$(DOCDIR)/|g' \
+	-e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+
+man-lint:
+	@scripts/deps.sh man
+	mandoc -T lint -W warning $(MAN_SRCS)
+	@! command -v groff >/dev/null || for f in $(MAN_SRCS); do \
+		w=$$(groff -mandoc -ww -z -Tutf8 $$f 2>&1); \
+		[ -z "$$w" ] || { echo "$$w"; echo "man-lint: groff warns on $$f"; exit 1; }; done
+
+man: man-lint $(patsubst man/%,build/man/%.txt,$(MAN_SRCS)) $(patsubst man/%,build/man/%.html,$(MAN_SRCS))
+
+build/man/%.txt: man/%
+	@mkdir -p $(dir $@)
+	mandoc -T ascii $< | sed 's/.\x08//g' >$@.tmp && mv $@.tmp $@
+
+build/man/%.html: man/%
+	@mkdir -p $(dir $@)
+	mandoc -T html $< >$@.tmp && mv $@.tmp $@
+
+test: man-lint
+
+install: $(INSTALL_BIN)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/relais
+	install -m 0755 $(INSTALL_BIN) $(DESTDIR)$(SBINDIR)/relais
+	@t=$(DESTDIR)$(SBINDIR)/sendmail; \
+	if [ -e $$t ] && ! grep -q 'relais-sendmail(1)' $$t; then \
+		echo "install: $$t belongs to another MTA: left alone"; \
+	else \
+		echo "sed ... etc/sendmail.in >$$t"; \
+		sed $(INSTALL_SED) etc/sendmail.in >$$t.tmp && chmod 0755 $$t.tmp && \
+		mv $$t.tmp $$t && ln -sf relais-sendmail.1 $(DESTDIR)$(MANDIR)/man1/sendmail.1; \
+	fi
+	install -m 0644 man/relais-sendmail.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 man/relais.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/relais.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
+	sed $(INSTALL_SED) etc/relais.service >$(DESTDIR)$(UNITDIR)/relais.service.tmp
+	chmod 0644 $(DESTDIR)$(UNITDIR)/relais.service.tmp
+	mv $(DESTDIR)$(UNITDIR)/relais.service.tmp $(DESTDIR)$(UNITDIR)/relais.service
+	@for f in $(CONF_FILES); do t=$(DESTDIR)$(SYSCONFDIR)/relais/$$(basename $$f); \
+		if [ -e $$t ]; then echo "install: $$t exists: kept"; \
+		else echo "install -m 0644 $$f $$t"; install -m 0644 $$f $$t; fi; done
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/relais $(DESTDIR)$(MANDIR)/man1/relais-sendmail.1 \
+		$(DESTDIR)$(MANDIR)/man5/relais.conf.5 $(DESTDIR)$(MANDIR)/man8/relais.8 \
+		$(DESTDIR)$(UNITDIR)/relais.service
+	@if grep -qs 'relais-sendmail(1)' $(DESTDIR)$(SBINDIR)/sendmail; then \
+		rm -f $(DESTDIR)$(SBINDIR)/sendmail; fi
+	@if [ "$$(readlink $(DESTDIR)$(MANDIR)/man1/sendmail.1)" = relais-sendmail.1 ]; then \
+		rm -f $(DESTDIR)$(MANDIR)/man1/sendmail.1; fi
+	rm -rf $(DESTDIR)$(DOCDIR)
+	@for f in $(CONF_FILES); do t=$(DESTDIR)$(SYSCONFDIR)/relais/$$(basename $$f); \
+		if cmp -s $$f $$t; then rm -f $$t; \
+		elif [ -e $$t ]; then echo "uninstall: $$t was changed: kept"; fi; done
+	@rmdir $(DESTDIR)$(SYSCONFDIR)/relais 2>/dev/null || true
+
+DEB_TREE := build/deb/relais-$(VERSION)
+deb:
+	@scripts/deps.sh deb
+	rm -rf build/deb && mkdir -p $(DEB_TREE)
+	tar -c --exclude=./build --exclude=./.git --exclude=./relais-data \
+		--exclude=./relais.conf --exclude=__pycache__ . | tar -x -C $(DEB_TREE)
+	cd $(DEB_TREE) && dpkg-buildpackage -us -uc -b -j2
+	cp build/deb/relais_$(VERSION)_*.deb build/
+	lintian --fail-on error build/deb/relais_$(VERSION)_*.changes
+
+# make test-deb: make deb, then tests/integration/test_package.py with the
+# .deb checks made mandatory (make test runs them only on a current .deb)
+test-deb: deb
+	RELAIS_DEB=$(CURDIR)/$$(ls build/relais_$(VERSION)_*.deb) \
+	RELAIS_BIN=$(CURDIR)/$(DEB_TREE)/build/relais \
+	$(PYTHON) -m pytest -q tests/integration/test_package.py $(PYTEST_ARGS)

@@ -1,14 +1,18 @@
 #!/bin/sh
 # deps.sh - install the Debian packages relais needs to build and test.
-# Usage: scripts/deps.sh build|test
+# Usage: scripts/deps.sh build|test|valgrind|man|deb
 set -eu
 build="gcc make pkg-config libevent-dev libssl-dev libsqlite3-dev libunbound-dev libinih-dev libpsl-dev libcrypt-dev libseccomp-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev"
 test="$build libcmocka-dev python3-pytest python3-dnslib python3-aiosmtpd python3-dkim dovecot-imapd swaks clang libclang-rt-14-dev openssl sqlite3 procps postfix python3-prometheus-client apache2-utils chromium chromium-driver python3-selenium unbound ldnsutils dns-root-data python3-jsonschema nginx dovecot-core"
 case "${1:-build}" in
 build) want=$build ;;
-test) want=$test ;;
+test) want="$test mandoc" ;;
 valgrind) want="valgrind" ;;
-*) echo "usage: $0 build|test|valgrind" >&2; exit 2 ;;
+# make test (with the test packages) and make man check the man pages
+# with mandoc; make deb builds the Debian package and runs lintian on it
+man) want="mandoc" ;;
+deb) want="$build mandoc debhelper dpkg-dev fakeroot lintian" ;;
+*) echo "usage: $0 build|test|valgrind|man|deb" >&2; exit 2 ;;
 esac
 missing=""
 for p in $want; do

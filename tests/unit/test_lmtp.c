@@ -6,8 +6,8 @@
  * against a scripted LMTP server on a unix socket in a temporary
  * directory: per-recipient replies, a connection lost half-way, reuse
  * with RSET, a server that closed an idle connection, no PIPELINING,
- * SIZE and SMTPUTF8 limits, a server that cannot be reached, and a stop
- * while the server says nothing.
+ * SIZE and SMTPUTF8 limits, a server that cannot be reached, another
+ * server after a reload, and a stop while the server says nothing.
  *
  * The scripted server decides by the recipient's local part: ok* gets 250
  * at RCPT and after the data, unknown* 550 5.1.1 at RCPT, busy* 451 at
@@ -889,6 +889,38 @@ test_deliver_unreachable(void **state)
 	conf_unref(tcp);
 }
 
+/* another server after a reload: the old connection gets QUIT */
+static void
+test_deliver_target_change(void **state)
+{
+	static const char *const rc[] = { "ok@example.test", NULL };
+	struct fake *f1 = fake_start(LHLO_ALL, false);
+	struct fake *f2 = fake_start(LHLO_ALL, false);
+	struct conf *c1 = conf_unix(f1), *c2 = conf_unix(f2);
+	struct lmtp_client *c = lmtp_client_new(NULL);
+	struct deliver_job *job = job_new("s@example.org", rc, "x\r\n");
+	struct spool_result *r1, *r2;
+	char relay[128];
+
+	(void)state;
+	r1 = run(c, c1, job);
+	r2 = run(c, c2, job);
+	expect(&r1[0], SPOOL_OUTCOME_DELIVERED, "2.0.0", "250 ");
+	expect(&r2[0], SPOOL_OUTCOME_DELIVERED, "2.0.0", "250 ");
+	snprintf(relay, sizeof(relay), "lmtp:%s", f2->path);
+	assert_string_equal(r2[0].relay, relay);
+	fake_wait(f1, "DATA\nQUIT\n");
+	assert_int_equal(f2->conns, 1);
+	free(r1);
+	free(r2);
+	deliver_job_free(job);
+	lmtp_client_free(c);
+	conf_unref(c1);
+	conf_unref(c2);
+	fake_stop(f1);
+	fake_stop(f2);
+}
+
 /* relais stops while the server says nothing: the wait ends, the
    recipient is deferred */
 static void
@@ -930,6 +962,7 @@ main(void)
 		cmocka_unit_test(test_deliver_lockstep),
 		cmocka_unit_test(test_deliver_limits),
 		cmocka_unit_test(test_deliver_unreachable),
+		cmocka_unit_test(test_deliver_target_change),
 		cmocka_unit_test(test_deliver_stop),
 	};
 

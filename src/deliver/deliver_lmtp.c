@@ -480,6 +480,10 @@ lmtp_open(struct lmtp_client *c, const struct conf *conf)
 
 	snprintf(c->target, sizeof(c->target), "%s", a->text);
 	snprintf(c->relay, sizeof(c->relay), "lmtp:%s", a->text);
+	/* one logfmt value: a socket path may hold blanks or quotes */
+	for (char *p = c->relay; *p != '\0'; p++)
+		if (*p == ' ' || *p == '"' || *p == '\\' || *p == '=')
+			*p = '_';
 	if (lmtp_connect(c, a) == -1)
 		return -1;
 	if (lmtp_read_reply(c, LMTP_T_COMMAND, &rp) == -1)
@@ -511,14 +515,17 @@ static void
 lmtp_reset(struct lmtp_client *c)
 {
 	struct smtp_reply rp;
+	char why[300];
 
 	smtp_reply_init(&rp);
 	lmtp_cmd(c, "RSET");
 	if (lmtp_flush(c, LMTP_T_COMMAND) == 0 &&
 	    lmtp_read_reply(c, LMTP_T_COMMAND, &rp) == 0 && rp.code == 250)
 		return;
-	log_debug("event=lmtp.reconnect relay=%s reason=\"%s\"", c->relay,
-	    rp.code != 0 ? "RSET refused" : c->why);
+	if (rp.code != 0)
+		snprintf(c->why, sizeof(c->why), "RSET refused");
+	log_debug("event=lmtp.reconnect relay=%s reason=%s", c->relay,
+	    log_quote(why, sizeof(why), c->why, strlen(c->why)));
 	lmtp_drop(c);
 }
 

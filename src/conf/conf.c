@@ -150,6 +150,7 @@ struct conf_section {
 static int	conf_parse(const char *, const char *, size_t, struct conf **,
 		    struct err *);
 static int	conf_tlsrpt_end(struct conf_load *, void *);
+static int	conf_local_end(struct conf_load *, void *);
 static void	conf_finish(struct conf *);
 static void	conf_free(struct conf *);
 static void	conf_error(struct conf_load *, int, const char *, ...)
@@ -227,7 +228,7 @@ static const struct conf_section conf_sections[] = {
 	{ .name = "server", .id = CONF_SEC_SERVER },
 	{ .name = "listener", .id = CONF_SEC_LISTENER,
 	    .add = conf_listener_add, .exists = conf_listener_exists },
-	{ .name = "local", .id = CONF_SEC_LOCAL },
+	{ .name = "local", .id = CONF_SEC_LOCAL, .end = conf_local_end },
 	{ .name = "relay", .id = CONF_SEC_RELAY },
 	{ .name = "limits", .id = CONF_SEC_LIMITS },
 	/* [tls] and [tls NAME]: the same word, told apart by the NAME */
@@ -256,6 +257,12 @@ static const struct conf_section conf_sections[] = {
 	/* DOMAIN = LEVEL lines: no key table (conf_tls_policy_line) */
 	{ .name = "tls_policy", .id = CONF_SEC_TLS_POLICY },
 	{ .name = "tlsrpt", .id = CONF_SEC_TLSRPT, .end = conf_tlsrpt_end },
+};
+
+static const char *const conf_local_transport_names[] = {
+	[CONF_LOCAL_MAILDIR] = "maildir",
+	[CONF_LOCAL_LMTP] = "lmtp",
+	NULL,
 };
 
 static const char *const conf_http_tls_names[] = {
@@ -386,6 +393,12 @@ static const struct conf_key conf_keys[] = {
 	  .type = CONF_T_STRING, .off = CONF_F(local.users) },
 	{ .section = CONF_SEC_LOCAL, .name = "aliases",
 	  .type = CONF_T_STRING, .off = CONF_F(local.aliases) },
+	{ .section = CONF_SEC_LOCAL, .name = "transport",
+	  .type = CONF_T_ENUM, .def = "maildir",
+	  .names = conf_local_transport_names,
+	  .off = CONF_F(local.transport) },
+	{ .section = CONF_SEC_LOCAL, .name = "lmtp",
+	  .type = CONF_T_STRING, .off = CONF_F(local.lmtp) },
 
 	/* [relay] */
 	{ .section = CONF_SEC_RELAY, .name = "trusted_networks",
@@ -1712,6 +1725,29 @@ conf_tlsrpt_addr(const char *a)
 	return true;
 }
 
+/* conf_local_end - lmtp is an LMTP address, and transport = lmtp names
+   one */
+static int
+conf_local_end(struct conf_load *ctx, void *base)
+{
+	struct conf *conf = base;
+	struct err err;
+
+	if (conf->local.lmtp != NULL && conf_parse_lmtp(conf->local.lmtp,
+	    &conf->local.lmtp_addr, &err) == -1) {
+		conf_error(ctx, conf_seen(ctx, "lmtp"), "lmtp: %s", err.msg);
+		return -1;
+	}
+	if (conf->local.transport == CONF_LOCAL_LMTP &&
+	    conf->local.lmtp == NULL) {
+		conf_error(ctx, conf_seen(ctx, "transport"), "%s: transport ="
+		    " lmtp needs 'lmtp' (unix:/path or host:port)",
+		    ctx->label);
+		return -1;
+	}
+	return 0;
+}
+
 /* conf_tlsrpt_end - [tlsrpt] from and contact are addresses */
 static int
 conf_tlsrpt_end(struct conf_load *ctx, void *base)
@@ -2348,6 +2384,65 @@ conf_parse_bool(const char *s, bool *out, struct err *err)
 		}
 	}
 	return err_set(err, EINVAL, "bad boolean '%s' (yes or no)", s);
+}
+
+int
+conf_parse_lmtp(const char *s, struct conf_lmtp *out, struct err *err)
+{
+	struct in6_addr a6;
+	const char *hs, *he, *port, *end;
+	uint64_t p;
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	if (strncmp(s, "unix:", 5) == 0) {
+		s += 5;
+		if (s[0] != '/')
+			return err_set(err, EINVAL, "'unix:%s' is not an"
+			    " absolute path", s);
+		if (strlen(s) >= sizeof(out->path))
+			return err_set(err, EINVAL, "socket path '%s' is"
+			    " longer than %zu bytes", s,
+			    sizeof(out->path) - 1);
+		for (const char *c = s; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				return err_set(err, EINVAL, "control character"
+				    " in socket path");
+		out->unix_socket = true;
+		snprintf(out->path, sizeof(out->path), "%s", s);
+		snprintf(out->text, sizeof(out->text), "%s", s);
+		return 0;
+	}
+	if (s[0] == '[') {
+		hs = s + 1;
+		if ((he = strchr(hs, ']')) == NULL || he[1] != ':')
+			goto bad;
+		port = he + 2;
+	} else {
+		hs = s;
+		if ((he = strrchr(s, ':')) == NULL)
+			goto bad;
+		port = he + 1;
+	}
+	n = (size_t)(he - hs);
+	if (n == 0 || n >= sizeof(out->host))
+		goto bad;
+	memcpy(out->host, hs, n);
+	out->host[n] = '\0';
+	if (s[0] == '[' ? inet_pton(AF_INET6, out->host, &a6) != 1 :
+	    !conf_domain_valid(str_cstr(out->host)))
+		return err_set(err, EINVAL, "bad host in '%s' (a host name, an"
+		    " IPv4 address or [IPv6]:port)", s);
+	if ((end = conf_digits(port, &p)) == NULL || *end != '\0' ||
+	    p < 1 || p > 65535)
+		return err_set(err, EINVAL, "bad port in '%s' (1-65535)", s);
+	out->port = (unsigned)p;
+	snprintf(out->text, sizeof(out->text), s[0] == '[' ? "[%s]:%u" :
+	    "%s:%u", out->host, out->port);
+	return 0;
+bad:
+	return err_set(err, EINVAL, "bad LMTP address '%s' (unix:/path or"
+	    " host:port)", s);
 }
 
 /* conf_parse_addr - "a.b.c.d:port" or "[v6]:port", numeric, port 1-65535 */

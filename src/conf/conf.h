@@ -63,6 +63,22 @@ enum conf_tls {
 	CONF_TLS_IMPLICIT,
 };
 
+/* [local] transport: how local mail reaches the mailboxes */
+enum conf_local_transport {
+	CONF_LOCAL_MAILDIR,	/* written by relais (deliver_maildir.c) */
+	CONF_LOCAL_LMTP,	/* handed to an LMTP server (RFC 2033) */
+};
+
+/* [local] lmtp: where the LMTP server listens */
+#define CONF_LMTP_PATH_MAX	108	/* sizeof(sun_path) */
+struct conf_lmtp {
+	bool		unix_socket;	/* "unix:/path" */
+	char		path[CONF_LMTP_PATH_MAX]; /* unix: the socket */
+	char		host[256];	/* else: name or IP literal */
+	unsigned	port;		/* 1-65535 */
+	char		text[300];	/* "/path" or "host:port", for logs */
+};
+
 /* one parsed "host:port" / "[v6]:port" */
 enum conf_http_tls {
 	CONF_HTTP_TLS_NONE,
@@ -230,6 +246,10 @@ struct conf {
 		char	*mailboxes;	/* template, default DATA_DIR/mail/%d/%u */
 		char	*users;		/* passwd-file path or NULL */
 		char	*aliases;	/* aliases file path or NULL */
+		int	 transport;	/* enum conf_local_transport, default
+					   maildir */
+		char	*lmtp;		/* LMTP server, as written, or NULL */
+		struct conf_lmtp lmtp_addr;	/* lmtp parsed (when set) */
 	} local;
 
 	struct {
@@ -422,6 +442,9 @@ int	conf_parse_addr(const char *s, struct conf_addr *out, struct err *err);
 int	conf_parse_cidr(const char *s, struct conf_cidr *out, struct err *err);
 /* conf_parse_rate - "0" (none) or "N/UNIT", UNIT s|sec|m|min|h|hour|d|day */
 int	conf_parse_rate(const char *s, struct conf_rate *out, struct err *err);
+/* conf_parse_lmtp - "unix:/absolute/path", "host:port" or "[v6]:port"
+   (host a DNS name or an IP literal, port 1-65535) */
+int	conf_parse_lmtp(const char *s, struct conf_lmtp *out, struct err *err);
 /* conf_parse_date - "YYYY-MM-DD" (a real date, 1970..9999): its 00:00
    UTC as unix time */
 int	conf_parse_date(const char *s, int64_t *out, struct err *err);

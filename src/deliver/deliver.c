@@ -3,17 +3,22 @@
  * deliver.c - the delivery thread pool and agent dispatch; see deliver.h.
  *
  * Each pool thread has its own spool reader (a read-only connection: WAL
- * lets it read while the queue manager writes) to fetch bodies. The
- * outcome of every job goes back through the pool's report function (the
- * queue manager's qmgr_report), which logs it once it is committed.
+ * lets it read while the queue manager writes) to fetch bodies, and its
+ * own LMTP client for [local] transport = lmtp, whose connection stays
+ * open between jobs: a thread holding one waits for work only until the
+ * connection has been idle long enough, then closes it. The outcome of
+ * every job goes back through the pool's report function (the queue
+ * manager's qmgr_report), which logs it once it is committed.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "live/conf_live.h"
@@ -21,6 +26,7 @@
 #include "core/sys.h"
 #include "core/xalloc.h"
 #include "deliver/deliver.h"
+#include "deliver/deliver_lmtp.h"
 
 struct deliver_pool {
 	char			*data_dir;
@@ -37,6 +43,8 @@ struct deliver_pool {
 	pthread_cond_t		 cond;
 	struct deliver_job	*head, **tail;
 	bool			 stopping;
+	atomic_bool		 stop_io;	/* stopping, for the agents'
+						   waits (no lock) */
 };
 
 void
@@ -91,6 +99,18 @@ deliver_result_init(struct spool_result *res, const struct deliver_job *job,
 		snprintf(res->site, sizeof(res->site), "%s", job->site);
 }
 
+/* deliver_cond_init - a condition whose timed waits use CLOCK_MONOTONIC */
+static void
+deliver_cond_init(pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(cond, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
 struct deliver_pool *
 deliver_pool_new(const char *data_dir, unsigned nthreads,
     struct conf_live *live)
@@ -103,7 +123,7 @@ deliver_pool_new(const char *data_dir, unsigned nthreads,
 	pool->live = live;
 	pool->tail = &pool->head;
 	pthread_mutex_init(&pool->lock, NULL);
-	pthread_cond_init(&pool->cond, NULL);
+	deliver_cond_init(&pool->cond);
 	return pool;
 }
 
@@ -128,7 +148,7 @@ deliver_fail_all(struct deliver_pool *pool, const struct deliver_job *job,
 /* deliver_run - one job: read the body, run the agent or hand it over */
 static void
 deliver_run(struct deliver_pool *pool, struct spool_reader *rd,
-    struct deliver_job *job)
+    struct lmtp_client *lmtp, struct deliver_job *job)
 {
 	struct spool_result *res;
 	struct conf_snap *snap;
@@ -159,12 +179,49 @@ deliver_run(struct deliver_pool *pool, struct spool_reader *rd,
 	for (size_t i = 0; i < job->nrcpts; i++) {
 		deliver_result_init(&res[i], job, i);
 		snprintf(res[i].relay, sizeof(res[i].relay), "local");
-		deliver_maildir(snap->conf, job, i, &res[i]);
+	}
+	if (snap->conf->local.transport == CONF_LOCAL_LMTP) {
+		lmtp_deliver(lmtp, snap->conf, job, res);
+	} else {
+		lmtp_client_close(lmtp);	/* transport changed by reload */
+		for (size_t i = 0; i < job->nrcpts; i++)
+			deliver_maildir(snap->conf, job, i, &res[i]);
 	}
 	conf_snap_unref(snap);
 	pool->report(pool->report_arg, res, job->nrcpts);
 	free(res);
 	deliver_job_free(job);
+}
+
+/* deliver_wait - wait for a job (pool->lock held); an open LMTP
+   connection is closed once it has been idle for LMTP_IDLE_MS */
+static void
+deliver_wait(struct deliver_pool *pool, struct lmtp_client *lmtp)
+{
+	struct timespec until;
+	int64_t ms;
+
+	while (pool->head == NULL && !pool->stopping) {
+		if ((ms = lmtp_client_idle_ms(lmtp)) == -1) {
+			pthread_cond_wait(&pool->cond, &pool->lock);
+			continue;
+		}
+		if (ms == 0) {
+			/* the QUIT exchange is I/O: not under the lock */
+			pthread_mutex_unlock(&pool->lock);
+			lmtp_client_close(lmtp);
+			pthread_mutex_lock(&pool->lock);
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += ms / 1000;
+		until.tv_nsec += (ms % 1000) * 1000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		(void)pthread_cond_timedwait(&pool->cond, &pool->lock, &until);
+	}
 }
 
 static void *
@@ -173,6 +230,7 @@ deliver_thread(void *arg)
 	struct deliver_pool *pool = arg;
 	struct deliver_job *job;
 	struct spool_reader *rd;
+	struct lmtp_client *lmtp = lmtp_client_new(&pool->stop_io);
 	struct err err;
 
 	if ((rd = spool_reader_open(pool->data_dir, &err)) == NULL)
@@ -180,8 +238,7 @@ deliver_thread(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&pool->lock);
-		while (pool->head == NULL && !pool->stopping)
-			pthread_cond_wait(&pool->cond, &pool->lock);
+		deliver_wait(pool, lmtp);
 		if (pool->stopping) {
 			pthread_mutex_unlock(&pool->lock);
 			break;
@@ -192,8 +249,9 @@ deliver_thread(void *arg)
 			pool->tail = &pool->head;
 		pthread_mutex_unlock(&pool->lock);
 
-		deliver_run(pool, rd, job);
+		deliver_run(pool, rd, lmtp, job);
 	}
+	lmtp_client_free(lmtp);
 	spool_reader_close(rd);
 	return NULL;
 }
@@ -258,6 +316,7 @@ deliver_pool_stop(struct deliver_pool *pool)
 
 	pthread_mutex_lock(&pool->lock);
 	pool->stopping = true;
+	atomic_store(&pool->stop_io, true);
 	pthread_cond_broadcast(&pool->cond);
 	pthread_mutex_unlock(&pool->lock);
 	for (unsigned i = 0; i < pool->started; i++)

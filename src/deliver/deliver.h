@@ -4,7 +4,8 @@
  *
  * The scheduler leases due recipients and pushes one job per message and
  * destination; a pool thread runs the agent for the job's transport
- * (maildir for local mail) and reports the outcomes through the report
+ * (for local mail maildir, or LMTP with [local] transport = lmtp:
+ * deliver_lmtp.h) and reports the outcomes through the report
  * function it was started with, never to the spool directly. Agents may
  * block (fsync, rename): they never run on an event-loop thread.
  */

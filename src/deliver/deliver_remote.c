@@ -3058,8 +3058,10 @@ remote_route_sts(struct remote_route *rt, enum tlsreq_sts *ts)
 	size_t n = 0;
 
 	*ts = TS_NONE;
+	/* the worker, not r: the answer may come after r is gone (workers
+	   outlive the MTA-STS thread) */
 	switch (sts_get(r->shared->sts, rt->domain, pol, &fail,
-	    remote_sts_done, r)) {
+	    remote_sts_done, r->w)) {
 	case STS_PENDING:
 		free(pol);
 		return 0;
@@ -3189,9 +3191,9 @@ remote_sts_ready(struct worker *w, void *data)
 static void
 remote_sts_done(void *arg, const char *domain)
 {
-	struct remote *r = arg;
+	struct worker *w = arg;
 
-	worker_call(r->w, remote_sts_ready, xstrdup(domain));
+	worker_call(w, remote_sts_ready, xstrdup(domain));
 }
 
 /* remote_route_known - the route is known: waiting jobs to their site */

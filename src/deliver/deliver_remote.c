@@ -230,6 +230,7 @@ struct remote_dest {
 	char			*pool;		/* [pool NAME] or NULL */
 	bool			 smarthost;
 	unsigned		 tlsf;		/* enum tlsreq_flag */
+	uint64_t		 mxkey;		/* remote_mx_key of its hosts */
 	struct remote_site	*site;
 	char			 (*mx)[256];	/* the site's MX hosts, by
 						   preference (latest route) */
@@ -565,12 +566,13 @@ static void	remote_dest_timer_cb(evutil_socket_t, short, void *);
 
 static struct remote_dest *
 remote_dest_get(struct remote *r, const char *name, const char *pool,
-    bool smarthost, unsigned tlsf, const struct conf *conf)
+    bool smarthost, unsigned tlsf, uint64_t mxkey, const struct conf *conf)
 {
 	struct remote_dest *d;
 
 	for (d = r->dests; d; d = d->next)
 		if (d->smarthost == smarthost && d->tlsf == tlsf &&
+		    d->mxkey == mxkey &&
 		    strcasecmp(d->name, name) == 0 &&
 		    (d->pool == NULL ? pool == NULL : pool != NULL &&
 		    strcasecmp(d->pool, pool) == 0))
@@ -581,6 +583,7 @@ remote_dest_get(struct remote *r, const char *name, const char *pool,
 	d->pool = pool ? xstrdup(pool) : NULL;
 	d->smarthost = smarthost;
 	d->tlsf = tlsf;
+	d->mxkey = mxkey;
 	d->jobs_tail = &d->jobs;
 	d->site = remote_site_get(r, name);
 	d->site->ndests++;
@@ -889,12 +892,14 @@ remote_tls_prefix(const struct remote_conn *c)
 	return "";
 }
 
-/* remote_tls_required - may this connection not go on in clear text */
+/* remote_tls_required - may this connection not go on in clear text
+   (an MTA-STS testing check under outbound_tls = encrypt may not) */
 static bool
 remote_tls_required(const struct remote_conn *c)
 {
 	return c->mode == TM_ENCRYPT || c->mode == TM_DANE ||
-	    c->mode == TM_WEBPKI;
+	    c->mode == TM_WEBPKI || (c->mode == TM_WEBPKI_TESTING &&
+	    remote_conf(c)->relay.outbound_tls == CONF_RELAY_TLS_REQUIRED);
 }
 
 static void remote_read_cb(struct bufferevent *bev, void *arg);
@@ -2005,8 +2010,9 @@ remote_rpt_once(struct remote_conn *c, const char *domain)
 	unsigned h;
 
 	if (c->dest->r->shared->tlsrpt == NULL || domain == NULL ||
-	    c->rpt_failed || c->dest->smarthost)
-		return;		/* a smarthost is no domain's MX */
+	    c->rpt_failed || c->dest->smarthost || !c->tls)
+		return;		/* a smarthost is no domain's MX; a session
+				   in clear text is no TLS success */
 	h = remote_hash(domain);
 	for (size_t i = 0; i < c->nrpt_done; i++)
 		if (c->rpt_done[i] == h)
@@ -2252,7 +2258,7 @@ remote_tlsa_cb(void *arg, const struct dns_answer *ans)
 	struct remote_aq *aq = arg;
 	struct remote_conn *c = aq->c;
 	struct remote_hosttls *ht = &c->htls[aq->host];
-	size_t usable = 0;
+	size_t usable = 0, oversize = 0, cap;
 
 	free(aq);
 	switch (ans->status) {
@@ -2261,18 +2267,35 @@ remote_tlsa_cb(void *arg, const struct dns_answer *ans)
 			ht->tlsa = TT_NONE;	/* RFC 7672 2.2: not used */
 			break;
 		}
-		ht->recs = xcalloc(REMOTE_TLSA_MAX, sizeof(*ht->recs));
-		for (size_t i = 0; i < ans->n && ht->nrecs < REMOTE_TLSA_MAX;
-		    i++) {
-			if (ans->rr[i].type != DNS_T_TLSA ||
-			    dane_tlsa_parse(ans->rr[i].raw, ans->rr[i].raw_len,
-			    &ht->recs[ht->nrecs]) == -1)
+		/* the usable records are kept (up to REMOTE_TLSA_MAX); one
+		   that is usable but cannot be kept (longer than
+		   DANE_DATA_MAX) takes the host out of use rather than
+		   leave it unauthenticated */
+		cap = ans->n < REMOTE_TLSA_MAX ? ans->n : REMOTE_TLSA_MAX;
+		ht->recs = xcalloc(cap ? cap : 1, sizeof(*ht->recs));
+		for (size_t i = 0; i < ans->n; i++) {
+			const struct dns_rr *rr = &ans->rr[i];
+			struct dane_tlsa *t = &ht->recs[ht->nrecs < cap ?
+			    ht->nrecs : cap - 1];
+
+			if (rr->type != DNS_T_TLSA)
 				continue;
-			if (dane_tlsa_usable(&ht->recs[ht->nrecs]))
-				usable++;
-			ht->nrecs++;
+			if (dane_tlsa_parse(rr->raw, rr->raw_len, t) == -1) {
+				/* usage 2/3 and selector 0/1: it counted */
+				if (rr->raw_len > DANE_DATA_MAX + 3 &&
+				    (rr->raw[0] == 2 || rr->raw[0] == 3) &&
+				    rr->raw[1] <= 1)
+					oversize++;
+				continue;
+			}
+			if (!dane_tlsa_usable(t))
+				continue;
+			usable++;
+			if (ht->nrecs < cap)
+				ht->nrecs++;
 		}
-		ht->tlsa = usable > 0 ? TT_USABLE : TT_UNUSABLE;
+		ht->tlsa = ht->nrecs > 0 ? TT_USABLE : oversize > 0 ?
+		    TT_FAILED : TT_UNUSABLE;
 		break;
 	case DNS_NODATA:
 	case DNS_NXDOMAIN:
@@ -2383,6 +2406,8 @@ remote_resolve_hosts(struct remote_conn *c)
 			if (id == 0) {
 				free(aq);
 				c->dns_pending--;
+				if (t == 2)	/* no TLSA answer: not "none" */
+					c->htls[i].tlsa = TT_FAILED;
 				continue;
 			}
 			c->dns_q = xreallocarray(c->dns_q, c->ndns_q + 1,
@@ -2857,6 +2882,7 @@ struct remote_hand {
 	char			 site[SHAPING_SITE_MAX];
 	bool			 smarthost;
 	unsigned		 tlsf;		/* the job's (tlsreq_job) */
+	uint64_t		 mxkey;		/* remote_mx_key of mx */
 	char			 (*mx)[256];
 	unsigned		*mxpref;
 	size_t			 nmx;
@@ -2883,7 +2909,7 @@ remote_site_enqueue(struct remote *r, struct remote_hand *h)
 
 	shaping_limits(snap->conf, h->site, &lim);
 	d = remote_dest_get(r, h->site, job->pool ? job->pool : lim.pool,
-	    h->smarthost, h->tlsf, snap->conf);
+	    h->smarthost, h->tlsf, h->mxkey, snap->conf);
 	d->lim = lim;
 	/* names in the snapshot, which goes now: not kept */
 	d->lim.pool = NULL;
@@ -2936,6 +2962,36 @@ remote_hash(const char *s)
 	return h;
 }
 
+/*
+ * remote_mx_key - the identity of an MX host set with its preferences,
+ * in any order. Domains share a destination (its queue and connections)
+ * only when their MX sets are the same: a [site] that matches one host
+ * names a site, not a route, so that another domain's MX list (an
+ * attacker's host first, a Google one second) never becomes the list
+ * gmail.com's mail is sent to. The site's state (suspension, rate) is
+ * still shared by name.
+ */
+static uint64_t
+remote_mx_key(char (*mx)[256], const unsigned *pref, size_t n)
+{
+	uint64_t key = n;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t h = 1469598103934665603ull ^ pref[i];
+
+		for (const char *p = mx[i]; *p; p++)
+			h = (h ^ (unsigned char)(*p | 0x20)) * 1099511628211ull;
+		/* splitmix64 finaliser: a sum of these is order-free */
+		h ^= h >> 30;
+		h *= 0xbf58476d1ce4e5b9ull;
+		h ^= h >> 27;
+		h *= 0x94d049bb133111ebull;
+		h ^= h >> 31;
+		key += h;
+	}
+	return key;
+}
+
 /* remote_forward - job goes to its site, on the site's worker */
 static void
 remote_forward(struct remote *r, struct deliver_job *job, const char *site,
@@ -2973,6 +3029,7 @@ remote_forward(struct remote *r, struct deliver_job *job, const char *site,
 		memcpy(h->mx, rt->mx, rt->nmx * sizeof(*h->mx));
 		memcpy(h->mxpref, rt->mxpref, rt->nmx * sizeof(*h->mxpref));
 		h->nmx = rt->nmx;
+		h->mxkey = remote_mx_key(rt->mx, rt->mxpref, rt->nmx);
 	}
 	w = &r->shared->workers[remote_hash(site) % r->shared->nworkers];
 	if (w == r->w)

@@ -109,7 +109,10 @@ tlsreq_host(unsigned flags, enum tlsreq_tlsa tlsa, int outbound, char *why,
 	if (flags & TF_WEBPKI)
 		return TM_WEBPKI;
 	if (flags & TF_STS_TESTING)
-		return TM_WEBPKI_TESTING;
+		/* checked and reported; [relay] outbound_tls still says
+		   whether STARTTLS is used and whether it is required */
+		return outbound == CONF_RELAY_TLS_NONE ? TM_NOTLS :
+		    TM_WEBPKI_TESTING;
 	if (flags & TF_ENCRYPT)
 		return TM_ENCRYPT;
 	if (outbound == CONF_RELAY_TLS_NONE)

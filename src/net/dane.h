@@ -30,7 +30,8 @@
 struct ssl_st;
 struct ssl_ctx_st;
 
-#define DANE_DATA_MAX	1024	/* longest association data kept */
+#define DANE_DATA_MAX	4096	/* longest association data kept (a
+				   full RSA-4096 certificate fits) */
 
 /* one TLSA record (RFC 6698 2.1) */
 struct dane_tlsa {

@@ -147,8 +147,11 @@ test_host(void **state)
 	    TM_WEBPKI);
 	assert_int_equal(host(sts | TF_DANE, TT_UNUSABLE, CONF_RELAY_TLS_MAY),
 	    TM_WEBPKI);
-	assert_int_equal(host(TF_STS_TESTING, TT_NONE, CONF_RELAY_TLS_NONE),
+	assert_int_equal(host(TF_STS_TESTING, TT_NONE, CONF_RELAY_TLS_MAY),
 	    TM_WEBPKI_TESTING);
+	/* testing does not turn STARTTLS on against outbound_tls = none */
+	assert_int_equal(host(TF_STS_TESTING, TT_NONE, CONF_RELAY_TLS_NONE),
+	    TM_NOTLS);
 	/* overrides */
 	assert_int_equal(host(TF_NOTLS, TT_USABLE, CONF_RELAY_TLS_MAY),
 	    TM_NOTLS);

@@ -615,14 +615,16 @@ sts_new(struct conf_live *live, const char *data_dir, struct err *err)
 	pthread_mutex_init(&s->lock, NULL);
 	s->nbuckets = STS_BUCKETS;
 	s->buckets = xcalloc(s->nbuckets, sizeof(*s->buckets));
-	if ((rd = spool_reader_open(data_dir, err)) == NULL)
-		goto fail;
-	if (spool_reader_sts(rd, (int64_t)time(NULL), STS_CACHE_MAX,
-	    sts_load_row, s, err) == -1) {
+	/* the policies kept in the spool; without them (a spool this
+	   account cannot open here) relais starts with an empty cache and
+	   fetches policies again, which is what a first start does */
+	if ((rd = spool_reader_open(data_dir, err)) == NULL ||
+	    spool_reader_sts(rd, (int64_t)time(NULL), STS_CACHE_MAX,
+	    sts_load_row, s, err) == -1)
+		log_warnx("event=sts.load error=\"%s\"", err->msg);
+	if (rd != NULL)
 		spool_reader_close(rd);
-		goto fail;
-	}
-	spool_reader_close(rd);
+	err->msg[0] = '\0';
 	if ((s->base = event_base_new()) == NULL) {
 		err_set(err, ENOMEM, "MTA-STS: event base");
 		goto fail;

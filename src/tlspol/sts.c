@@ -235,13 +235,23 @@ sts_grow(struct sts *s)
 }
 
 /* sts_entry_add - a new entry for domain, the least recently used ones
-   dropped past STS_CACHE_MAX (not those whose lookup runs) */
+   dropped past STS_CACHE_MAX (not those whose lookup runs): first those
+   without a policy (dropping an enforced policy would let an attacker
+   who blocks its fetch downgrade the domain, RFC 8461 5.1), then, if
+   none of the oldest 64 qualifies, any */
 static struct sts_entry *
 sts_entry_add(struct sts *s, const char *domain, uint32_t h)
 {
 	struct sts_entry *e, *old, *next;
 	size_t looked = 0;
 
+	for (old = s->oldest; s->n >= STS_CACHE_MAX && old != NULL &&
+	    looked < 64; old = next, looked++) {
+		next = old->newer;
+		if (!old->running && old->pol == NULL)
+			sts_entry_remove(s, old);
+	}
+	looked = 0;
 	for (old = s->oldest; s->n >= STS_CACHE_MAX && old != NULL &&
 	    looked < 64; old = next, looked++) {
 		next = old->newer;

@@ -60,6 +60,7 @@
 #define STS_RECHECK	3600	/* the TXT id of a policy in use checked */
 #define STS_RETRY	300	/* a failed refresh tried again after */
 #define STS_BUCKETS	256	/* first size of the hash table */
+#define STS_RUNS_MAX	32	/* lookups at once; the rest wait */
 
 struct sts_waiter {
 	struct sts_waiter	*next;
@@ -109,6 +110,9 @@ struct sts {
 	pthread_t		 thread;
 	bool			 running;
 	struct sts_run		*runs;
+	size_t			 nruns;
+	struct sts_req		*wait_head, *wait_tail;	/* past
+						   STS_RUNS_MAX, in order */
 
 	/* shared, under lock */
 	pthread_mutex_t		 lock;
@@ -484,6 +488,8 @@ sts_run_unlink(struct sts *s, struct sts_run *r)
 		r->next->prev = r->prev;
 }
 
+static void	sts_run_more(struct sts *s);
+
 static void
 sts_run_done(void *arg, const char *domain, const struct sts_result *res)
 {
@@ -491,8 +497,10 @@ sts_run_done(void *arg, const char *domain, const struct sts_result *res)
 	struct sts *s = r->s;
 
 	sts_run_unlink(s, r);
+	s->nruns--;
 	free(r);
 	sts_settle(s, domain, res);
+	sts_run_more(s);
 }
 
 /* sts_run_start - the lookup of domain, on the thread */
@@ -540,6 +548,23 @@ sts_run_start(struct sts *s, const char *domain)
 	if (s->runs != NULL)
 		s->runs->prev = r;
 	s->runs = r;
+	s->nruns++;
+}
+
+/* sts_run_more - start waiting lookups while fewer than STS_RUNS_MAX
+   run: domains whose policy hosts never answer hold a socket each for
+   up to a minute, and must not take the process's descriptors */
+static void
+sts_run_more(struct sts *s)
+{
+	struct sts_req *q;
+
+	while (s->nruns < STS_RUNS_MAX && (q = s->wait_head) != NULL) {
+		if ((s->wait_head = q->next) == NULL)
+			s->wait_tail = NULL;
+		sts_run_start(s, q->domain);
+		free(q);
+	}
 }
 
 /* sts_wake_cb - lookups queued by sts_get, or sts_stop */
@@ -557,12 +582,26 @@ sts_wake_cb(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&s->lock);
 	for (; reqs != NULL; reqs = next) {
 		next = reqs->next;
-		if (!stop)
-			sts_run_start(s, reqs->domain);
+		if (stop) {
+			free(reqs);
+			continue;
+		}
+		reqs->next = NULL;
+		if (s->wait_tail != NULL)
+			s->wait_tail->next = reqs;
+		else
+			s->wait_head = reqs;
+		s->wait_tail = reqs;
+	}
+	if (!stop) {
+		sts_run_more(s);
+		return;
+	}
+	while ((reqs = s->wait_head) != NULL) {
+		s->wait_head = reqs->next;
 		free(reqs);
 	}
-	if (!stop)
-		return;
+	s->wait_tail = NULL;
 	while (s->runs != NULL) {
 		struct sts_run *r = s->runs;
 

@@ -43,13 +43,14 @@ def _strings(data):
 
 class MilterPeer:
     def __init__(self, script=None, actions=ALL_ACTIONS, protocol=0,
-                 version=6, symlist=None, host="127.0.0.1"):
+                 version=6, symlist=None, host="127.0.0.1", unix=None):
         self.script = script or {}
         self.actions = actions
         self.protocol = protocol
         self.version = version
         self.symlist = symlist or {}
         self.host = host
+        self.unix = unix        # a socket path instead of TCP
         self.events = []        # (connection number, stage, args)
         self.macros = []        # (connection number, command, {name: value})
         self.connections = 0
@@ -65,12 +66,18 @@ class MilterPeer:
 
     @property
     def address(self):
+        if self.unix:
+            return f"unix:{self.unix}"
         return f"inet:{self.host}:{self.port}"
 
     def start(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((self.host, 0))
+        if self.unix:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.bind(str(self.unix))
+        else:
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind((self.host, 0))
         self.sock.listen(16)
         self.sock.settimeout(0.2)
         t = threading.Thread(target=self._accept, daemon=True)

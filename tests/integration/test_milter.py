@@ -464,3 +464,66 @@ def test_check_config(relais_factory, tmp_path):
     out = r.cli("check-config", "-c", str(r.conf_path))
     assert out.returncode == 2
     assert "bad milter" in out.stderr
+
+
+def test_unix_socket_milter(relais_factory, peer_factory, unique, tmp_path):
+    peer = peer_factory(unix=tmp_path / "m.sock",
+                        script={"eom": [("h", "X-Unix", "yes"), "c"]})
+    r = milter_relais(relais_factory, peer.address)
+    tok = unique("unix")
+    r.send("sender@remote.test", ["alice@example.test"], message(tok))
+    assert b"X-Unix: yes" in r.maildir_messages("example.test", "alice")[0]
+
+
+def test_big_body_without_body_replies(relais_factory, peer_factory, unique):
+    """A milter that does not answer body chunks (SMFIP_NR_BODY) gets the
+    whole body, written as the socket takes it."""
+    peer = peer_factory(protocol=0x80000)
+    r = milter_relais(relais_factory, peer.address)
+    tok = unique("nrbody")
+    body = "".join(f"line {i:07d} {tok}\r\n" for i in range(12000))
+    r.send("sender@remote.test", ["alice@example.test"],
+           message(tok, body=body))
+    raw = r.maildir_messages("example.test", "alice")[0]
+    assert raw.endswith(f"line 0011999 {tok}\n".encode())
+    got = b"".join(a[0] for a in peer.args("body"))
+    assert got == body.encode()
+
+
+def test_pipelined_commands_wait_for_milters(relais_factory, peer_factory,
+                                            unique):
+    peer = peer_factory(script={
+        "mail": [("sleep", 0.3), "c"],
+        "rcpt": lambda a: "r" if "bob" in a[0] else [("sleep", 0.2), "c"]})
+    r = milter_relais(relais_factory, peer.address)
+    tok = unique("pipe")
+    c = session(r)
+    c.send(b"MAIL FROM:<sender@remote.test>\r\nRCPT TO:<bob@example.test>\r\n"
+           b"RCPT TO:<alice@example.test>\r\nDATA\r\n")
+    c.check(c.reply(), 250)
+    c.check(c.reply(), 550)
+    c.check(c.reply(), 250)
+    c.check(c.reply(), 354)
+    c.send(message(tok).encode() + b".\r\nQUIT\r\n")
+    c.check(c.reply(), 250)
+    c.check(c.reply(), 221)
+    assert tok.encode() in r.maildir_messages("example.test", "alice")[0]
+    assert peer.stages(1).count("rcpt") == 2
+
+
+def test_auth_macros(relais_factory, peer_factory, unique):
+    import base64
+    peer = peer_factory()
+    r = milter_relais(relais_factory, peer.address,
+                      start=False)
+    r.overrides["auth"] = {"allow_plaintext_loopback": "yes"}
+    r.write_config()
+    r.start()
+    c = session(r)
+    cred = base64.b64encode(b"\0alice@example.test\0alice-secret").decode()
+    c.expect(f"AUTH PLAIN {cred}", 235)
+    c.expect("MAIL FROM:<alice@example.test>", 250)
+    c.expect("QUIT", 221)
+    wait_until(lambda: peer.macro("{auth_authen}"), 10, what="auth macros")
+    assert peer.macro("{auth_authen}") == ["alice@example.test"]
+    assert peer.macro("{auth_type}") == ["PLAIN"]

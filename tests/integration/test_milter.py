@@ -527,3 +527,21 @@ def test_auth_macros(relais_factory, peer_factory, unique):
     wait_until(lambda: peer.macro("{auth_authen}"), 10, what="auth macros")
     assert peer.macro("{auth_authen}") == ["alice@example.test"]
     assert peer.macro("{auth_type}") == ["PLAIN"]
+
+
+def test_starttls_helo_macros(relais_factory, peer_factory, tls_files):
+    """After STARTTLS the milters get HELO again, with the TLS macros."""
+    from conftest import tls_conn, tls_listeners
+    peer = peer_factory()
+    r = relais_factory()
+    over = tls_listeners(r, tls_files, starttls="optional", implicit=False,
+                         role="mx")
+    over["milter"] = {"servers": peer.address}
+    r.write_config(overrides=over)
+    r.start()
+    c = tls_conn(r.sub_port)
+    c.expect("QUIT", 221)
+    wait_until(lambda: len(peer.args("helo")) >= 2, 10, what="two HELO")
+    assert peer.macro("{tls_version}")[-1].startswith("TLSv1.")
+    assert peer.macro("{cipher}")
+    assert int(peer.macro("{cipher_bits}")[-1]) >= 128

@@ -13,7 +13,10 @@
  * smtp_server_cmds[]: the states it is allowed in and its handler. At the
  * end of the message the session hands it to the queue manager and stops
  * reading commands until it answers (by session id, through the worker's
- * inbox); only then is the 250 sent.
+ * inbox); only then is the 250 sent. With milters (server/milter.c) the
+ * greeting, HELO, MAIL, RCPT, DATA and the end of the message first wait
+ * in state MILTER for their answer; their changes to the message are made
+ * before it goes to the queue manager.
  *
  * Everything a client sends becomes a reply and a state change, never a
  * log severity above info: memory per session is bounded by the input

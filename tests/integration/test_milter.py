@@ -545,3 +545,31 @@ def test_starttls_helo_macros(relais_factory, peer_factory, tls_files):
     assert peer.macro("{tls_version}")[-1].startswith("TLSv1.")
     assert peer.macro("{cipher}")
     assert int(peer.macro("{cipher_bits}")[-1]) >= 128
+
+
+def test_change_sender_and_eom_tempfail_code(relais_factory, peer_factory,
+                                             unique):
+    peer = peer_factory(script={"eom": lambda a: None})
+    state = {"n": 0}
+
+    def eom(args):
+        state["n"] += 1
+        if state["n"] == 1:
+            return [("e", "<bounces@example.test>"), "c"]
+        return ("y", "452-4.3.1 Come back\r\n452 4.3.1 later")
+    peer.script["eom"] = eom
+    r = milter_relais(relais_factory, peer.address)
+    tok = unique("from")
+    r.send("sender@remote.test", ["alice@example.test"], message(tok))
+    raw = r.maildir_messages("example.test", "alice")[0]
+    assert raw.startswith(b"Return-Path: <bounces@example.test>")
+    assert r.wait_log(r"event=milter.from .*from=<bounces@example.test>")
+    c = session(r)
+    c.expect("MAIL FROM:<sender@remote.test>", 250)
+    c.expect("RCPT TO:<alice@example.test>", 250)
+    c.expect("DATA", 354)
+    c.send(message(unique("later")).encode() + b".\r\n")
+    rep = c.reply()
+    c.check(rep, 452)
+    assert rep.texts == ["4.3.1 Come back", "4.3.1 later"]
+    c.expect("QUIT", 221)

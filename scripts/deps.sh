@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh build|test|valgrind|man|deb
 set -eu
 build="gcc make pkg-config libevent-dev libssl-dev libsqlite3-dev libunbound-dev libinih-dev libpsl-dev libcrypt-dev libseccomp-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev"
-test="$build libcmocka-dev python3-pytest python3-dnslib python3-aiosmtpd python3-dkim dovecot-imapd dovecot-lmtpd swaks clang libclang-rt-14-dev openssl sqlite3 procps postfix python3-prometheus-client apache2-utils chromium chromium-driver python3-selenium unbound ldnsutils dns-root-data python3-jsonschema nginx dovecot-core"
+test="$build libcmocka-dev python3-pytest python3-dnslib python3-aiosmtpd python3-dkim dovecot-imapd dovecot-lmtpd swaks clang libclang-rt-14-dev openssl sqlite3 procps postfix python3-prometheus-client apache2-utils chromium chromium-driver python3-selenium unbound ldnsutils dns-root-data python3-jsonschema nginx dovecot-core rspamd opendkim"
 case "${1:-build}" in
 build) want=$build ;;
 test) want="$test mandoc" ;;
@@ -34,6 +34,9 @@ export DEBIAN_FRONTEND=noninteractive
 # unbound (with ldnsutils' ldns-signzone) serves the DNSSEC tests' signed
 # zones, each test starting its own on a free loopback port; a system
 # unbound the package may start listens on port 53, which no test uses.
+# rspamd and opendkim are milters the tests start on free loopback ports
+# with configurations of their own; a service the packages may start
+# uses their default ports, which no test uses.
 # nginx likewise: the MTA-STS tests start their own, with their own
 # config, on 127.0.0.X:443; Debian's default site, where the install
 # starts it, listens on port 80 only and is left alone.

@@ -78,6 +78,7 @@ enum conf_section_id {
 	CONF_SEC_TENANT,
 	CONF_SEC_TLS_POLICY,
 	CONF_SEC_TLSRPT,
+	CONF_SEC_MILTER,
 	CONF_SEC_COUNT,
 };
 
@@ -102,6 +103,8 @@ enum conf_type_id {
 	CONF_T_WORDS,		/* char ** + size_t, printable words */
 	CONF_T_POOL,		/* char *, the NAME of a [pool NAME] */
 	CONF_T_SOCKET,		/* char *, absolute path of a unix socket */
+	CONF_T_MILTERS,		/* char ** + size_t, "inet:IP:PORT" or
+				   "unix:/path" */
 };
 
 #define CONF_KF_REQUIRED	0x1	/* the section must set it */
@@ -151,6 +154,7 @@ static int	conf_parse(const char *, const char *, size_t, struct conf **,
 		    struct err *);
 static int	conf_tlsrpt_end(struct conf_load *, void *);
 static int	conf_local_end(struct conf_load *, void *);
+static int	conf_listener_end(struct conf_load *, void *);
 static void	conf_finish(struct conf *);
 static void	conf_free(struct conf *);
 static void	conf_error(struct conf_load *, int, const char *, ...)
@@ -198,7 +202,8 @@ static conf_set_fn conf_set_string, conf_set_hostname, conf_set_template,
 		    conf_set_domains, conf_set_cidrs, conf_set_addrs,
 		    conf_set_rate, conf_set_patterns, conf_set_regex,
 		    conf_set_ips, conf_set_date, conf_set_words, conf_set_pool,
-		    conf_set_socket;
+		    conf_set_socket,
+		    conf_set_milters;
 static conf_fini_fn conf_fini_string, conf_fini_domains, conf_fini_array;
 
 static const struct conf_type conf_types[] = {
@@ -222,12 +227,14 @@ static const struct conf_type conf_types[] = {
 	[CONF_T_WORDS] = { conf_set_words, conf_fini_domains, true },
 	[CONF_T_POOL] = { conf_set_pool, conf_fini_string, false },
 	[CONF_T_SOCKET] = { conf_set_socket, conf_fini_string, false },
+	[CONF_T_MILTERS] = { conf_set_milters, conf_fini_domains, true },
 };
 
 static const struct conf_section conf_sections[] = {
 	{ .name = "server", .id = CONF_SEC_SERVER },
 	{ .name = "listener", .id = CONF_SEC_LISTENER,
-	    .add = conf_listener_add, .exists = conf_listener_exists },
+	    .add = conf_listener_add, .exists = conf_listener_exists,
+	    .end = conf_listener_end },
 	{ .name = "local", .id = CONF_SEC_LOCAL, .end = conf_local_end },
 	{ .name = "relay", .id = CONF_SEC_RELAY },
 	{ .name = "limits", .id = CONF_SEC_LIMITS },
@@ -257,6 +264,7 @@ static const struct conf_section conf_sections[] = {
 	/* DOMAIN = LEVEL lines: no key table (conf_tls_policy_line) */
 	{ .name = "tls_policy", .id = CONF_SEC_TLS_POLICY },
 	{ .name = "tlsrpt", .id = CONF_SEC_TLSRPT, .end = conf_tlsrpt_end },
+	{ .name = "milter", .id = CONF_SEC_MILTER },
 };
 
 static const char *const conf_local_transport_names[] = {
@@ -315,6 +323,13 @@ static const char *const conf_backoff_action_names[] = {
 static const char *const conf_auth_backend_names[] = {
 	[CONF_AUTH_PASSWD_FILE] = "passwd-file",
 	[CONF_AUTH_DOVECOT] = "dovecot",
+	NULL,
+};
+
+static const char *const conf_milter_action_names[] = {
+	[CONF_MILTER_TEMPFAIL] = "tempfail",
+	[CONF_MILTER_ACCEPT] = "accept",
+	[CONF_MILTER_REJECT] = "reject",
 	NULL,
 };
 
@@ -382,6 +397,11 @@ static const struct conf_key conf_keys[] = {
 	{ .section = CONF_SEC_LISTENER, .name = "tls",
 	  .type = CONF_T_ENUM, .def = "none", .names = conf_tls_names,
 	  .off = CONF_L(tls) },
+	{ .section = CONF_SEC_LISTENER, .name = "milter",
+	  .type = CONF_T_BOOL, .def = "yes", .off = CONF_L(milter) },
+	{ .section = CONF_SEC_LISTENER, .name = "milters",
+	  .type = CONF_T_MILTERS, .off = CONF_L(milters),
+	  .off_n = CONF_L(nmilters) },
 
 	/* [local] */
 	{ .section = CONF_SEC_LOCAL, .name = "domains",
@@ -604,6 +624,45 @@ static const struct conf_key conf_keys[] = {
 	  .type = CONF_T_STRING, .off = CONF_F(tlsrpt.organization) },
 	{ .section = CONF_SEC_TLSRPT, .name = "contact",
 	  .type = CONF_T_STRING, .off = CONF_F(tlsrpt.contact) },
+
+	/* [milter]: the macro lists are Postfix's milter_*_macros with the
+	   client's address, name and port added at connect */
+	{ .section = CONF_SEC_MILTER, .name = "servers",
+	  .type = CONF_T_MILTERS, .off = CONF_F(milter.servers),
+	  .off_n = CONF_F(milter.nservers) },
+	{ .section = CONF_SEC_MILTER, .name = "default_action",
+	  .type = CONF_T_ENUM, .def = "tempfail",
+	  .names = conf_milter_action_names,
+	  .off = CONF_F(milter.default_action) },
+	{ .section = CONF_SEC_MILTER, .name = "connect_timeout",
+	  .type = CONF_T_DURATION, .def = "30s", .min = 1, .max = 3600,
+	  .off = CONF_F(milter.connect_timeout) },
+	{ .section = CONF_SEC_MILTER, .name = "command_timeout",
+	  .type = CONF_T_DURATION, .def = "30s", .min = 1, .max = 3600,
+	  .off = CONF_F(milter.command_timeout) },
+	{ .section = CONF_SEC_MILTER, .name = "content_timeout",
+	  .type = CONF_T_DURATION, .def = "300s", .min = 1, .max = 3600,
+	  .off = CONF_F(milter.content_timeout) },
+	{ .section = CONF_SEC_MILTER, .name = "connect_macros",
+	  .type = CONF_T_STRING, .def = "j {daemon_name} {daemon_addr} v _"
+	  " {client_addr} {client_name} {client_port}",
+	  .off = CONF_F(milter.macros[0]) },
+	{ .section = CONF_SEC_MILTER, .name = "helo_macros",
+	  .type = CONF_T_STRING, .def = "{tls_version} {cipher} {cipher_bits}"
+	  " {cert_subject} {cert_issuer}", .off = CONF_F(milter.macros[1]) },
+	{ .section = CONF_SEC_MILTER, .name = "mail_macros",
+	  .type = CONF_T_STRING, .def = "i {auth_type} {auth_authen}"
+	  " {auth_author} {mail_addr} {mail_host} {mail_mailer}",
+	  .off = CONF_F(milter.macros[2]) },
+	{ .section = CONF_SEC_MILTER, .name = "rcpt_macros",
+	  .type = CONF_T_STRING, .def = "i {rcpt_addr} {rcpt_host}"
+	  " {rcpt_mailer}", .off = CONF_F(milter.macros[3]) },
+	{ .section = CONF_SEC_MILTER, .name = "data_macros",
+	  .type = CONF_T_STRING, .def = "i", .off = CONF_F(milter.macros[4]) },
+	{ .section = CONF_SEC_MILTER, .name = "eom_macros",
+	  .type = CONF_T_STRING, .def = "i", .off = CONF_F(milter.macros[5]) },
+	{ .section = CONF_SEC_MILTER, .name = "eoh_macros",
+	  .type = CONF_T_STRING, .def = "i", .off = CONF_F(milter.macros[6]) },
 
 	/* [site NAME]: match is required but in [site default] (the end
 	   hook) */
@@ -2208,6 +2267,80 @@ conf_set_words(struct conf_load *ctx, const struct conf_key *k,
 		    CONF_COUNT(base, k), xstrndup(tok.p, tok.len));
 	}
 	return 0;
+}
+
+/* conf_set_milters - milter addresses: "inet:IP:PORT" ("inet:[v6]:PORT")
+   or "unix:/absolute/path"; kept as written */
+static int
+conf_set_milters(struct conf_load *ctx, const struct conf_key *k,
+    void *base, const char *value, bool append, struct err *err)
+{
+	struct conf_addr a;
+	struct str tok;
+	char one[128];
+
+	if (!append)
+		conf_fini_domains(k, base);
+	while ((tok = conf_token(&value)).len) {
+		if (tok.len >= sizeof(one))
+			return err_set(err, EINVAL, "milter address too long");
+		memcpy(one, tok.p, tok.len);
+		one[tok.len] = '\0';
+		if (strncmp(one, "inet:", 5) == 0) {
+			if (conf_parse_addr(one + 5, &a, err) == -1)
+				return -1;
+		} else if (strncmp(one, "unix:", 5) == 0) {
+			if (one[5] != '/' || tok.len - 5 >= 108)
+				return err_set(err, EINVAL, "bad milter '%s' "
+				    "(unix:/absolute/path, up to 107 octets)",
+				    one);
+			for (size_t i = 5; i < tok.len; i++)
+				if ((unsigned char)one[i] < 0x21 ||
+				    one[i] == 0x7f)
+					return err_set(err, EINVAL, "bad milter"
+					    " path (control character)");
+		} else {
+			return err_set(err, EINVAL, "bad milter '%s' "
+			    "(inet:IP:PORT or unix:/path)", one);
+		}
+		if (*CONF_COUNT(base, k) >= 16)
+			return err_set(err, EINVAL, "at most 16 milters");
+		conf_list_add(CONF_FIELD(base, k, char **),
+		    CONF_COUNT(base, k), xstrndup(tok.p, tok.len));
+	}
+	return 0;
+}
+
+/* conf_listener_end - note whether the listener named its own milters */
+static int
+conf_listener_end(struct conf_load *ctx, void *base)
+{
+	struct conf_listener *l = base;
+
+	l->milters_set = conf_seen(ctx, "milters") != 0;
+	return 0;
+}
+
+const char *const *
+conf_listener_milters(const struct conf *conf, const char *name, size_t *n)
+{
+	for (size_t i = 0; i < conf->nlisteners; i++) {
+		const struct conf_listener *l = &conf->listeners[i];
+
+		if (strcmp(l->name, name) != 0)
+			continue;
+		if (!l->milter) {
+			*n = 0;
+			return NULL;
+		}
+		if (l->milters_set) {
+			*n = l->nmilters;
+			return (const char *const *)l->milters;
+		}
+		break;
+	}
+	*n = conf->milter.nservers;
+	return (const char *const *)conf->milter.servers;
 }
 
 /* conf_set_pool - the NAME of a [pool NAME], in this file or the other:

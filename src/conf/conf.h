@@ -97,6 +97,19 @@ struct conf_listener {
 	size_t			 naddrs;
 	enum conf_role		 role;		/* default mx */
 	enum conf_tls		 tls;		/* default none */
+	bool			 milter;	/* milters on (default yes) */
+	char			**milters;	/* its own milters, replacing
+						   [milter] servers */
+	size_t			 nmilters;
+	bool			 milters_set;	/* milters = was given */
+};
+
+/* [milter] default_action: what a milter that cannot be reached (or
+   times out, or breaks the protocol) amounts to */
+enum conf_milter_action {
+	CONF_MILTER_TEMPFAIL,
+	CONF_MILTER_ACCEPT,
+	CONF_MILTER_REJECT,
 };
 
 /* [tls] min_version */
@@ -348,6 +361,18 @@ struct conf {
 		unsigned	 retry_max;	/* seconds, back-off cap, 10m */
 	} webhooks;
 
+	/* [milter]: mail filters (docs/integrations.md) */
+	struct {
+		char		**servers;	/* "inet:IP:PORT", "unix:/path" */
+		size_t		  nservers;
+		int		 default_action; /* enum conf_milter_action */
+		unsigned	 connect_timeout;	/* seconds, default 30 */
+		unsigned	 command_timeout;	/* seconds, default 30 */
+		unsigned	 content_timeout;	/* seconds, default 300 */
+		/* macro names sent per stage (SMFIM_* order) */
+		char		*macros[7];
+	} milter;
+
 	/* [tlsrpt]: TLS-RPT reports (RFC 8460, docs/tls.md) */
 	struct {
 		bool		 enabled;	/* send the daily reports */
@@ -422,6 +447,11 @@ const struct conf_tenant *conf_tenant_of_key(const struct conf *conf,
    up; NULL when none applies */
 const struct conf_tls_policy *conf_tls_policy_find(const struct conf *conf,
 	    const char *domain);
+
+/* conf_listener_milters - the milters of listener name (its own list,
+   else [milter] servers; none when it says milter = no) */
+const char *const *conf_listener_milters(const struct conf *conf,
+	    const char *name, size_t *n);
 
 /* conf_is_local_domain - domain (any case) is one of [local] domains */
 bool	conf_is_local_domain(const struct conf *conf, struct str domain);

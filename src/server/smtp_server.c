@@ -13,7 +13,10 @@
  * smtp_server_cmds[]: the states it is allowed in and its handler. At the
  * end of the message the session hands it to the queue manager and stops
  * reading commands until it answers (by session id, through the worker's
- * inbox); only then is the 250 sent.
+ * inbox); only then is the 250 sent. With milters (server/milter.c) the
+ * greeting, HELO, MAIL, RCPT, DATA and the end of the message first wait
+ * in state MILTER for their answer; their changes to the message are made
+ * before it goes to the queue manager.
  *
  * Everything a client sends becomes a reply and a state change, never a
  * log severity above info: memory per session is bounded by the input
@@ -50,6 +53,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/sys.h"
+#include "core/version.h"
 #include "core/xalloc.h"
 #include "deliver/deliver_remote.h"
 #include "deliver/local.h"
@@ -65,7 +69,9 @@
 #include "policy/quota.h"
 #include "policy/suppress.h"
 #include "queue/qmgr.h"
+#include "server/milter.h"
 #include "server/smtp_server.h"
+#include "smtp/milter_hdr.h"
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_header.h"
 #include "smtp/smtp_param.h"
@@ -77,6 +83,8 @@
 #define SMTP_OUTPUT_HIGH	(64 * 1024)	/* stop reading commands */
 #define SMTP_HEADER_MAX		(64 * 1024)	/* header section looked at
 						   for Date:/Message-ID: */
+#define SMTP_MILTER_HDR_MAX	(1024 * 1024)	/* header section milters
+						   see and edit */
 
 enum smtp_state {
 	SMTP_STATE_CONNECTED = 1 << 0,	/* before HELO/EHLO */
@@ -91,12 +99,24 @@ enum smtp_state {
 	SMTP_STATE_AUTHWAIT = 1 << 9,	/* waiting for the password check */
 	SMTP_STATE_STARTTLS = 1 << 10,	/* flushing 220, then the handshake */
 	SMTP_STATE_CHECK = 1 << 11,	/* SPF/DKIM/DMARC of the message */
+	SMTP_STATE_MILTER = 1 << 12,	/* the milters look at an event */
+};
+
+/* what the session does with the milters' answer */
+enum smtp_milter_next {
+	SMTP_MILTER_GREET,
+	SMTP_MILTER_HELO,
+	SMTP_MILTER_MAIL,
+	SMTP_MILTER_RCPT,
+	SMTP_MILTER_DATA,
+	SMTP_MILTER_BDAT,
+	SMTP_MILTER_EOM,
 };
 
 /* states in which input waits: an answer or a switch is pending */
 #define SMTP_STATE_WAITING	(SMTP_STATE_COMMIT | SMTP_STATE_CLOSING | \
 				 SMTP_STATE_AUTHWAIT | SMTP_STATE_STARTTLS | \
-				 SMTP_STATE_CHECK)
+				 SMTP_STATE_CHECK | SMTP_STATE_MILTER)
 
 #define SMTP_STATE_SESSION	(SMTP_STATE_READY | SMTP_STATE_MAIL | \
 				 SMTP_STATE_RCPT)
@@ -110,6 +130,9 @@ struct smtp_session {
 	const struct conf	*conf;
 	struct bufferevent	*bev;
 	char			 ip[INET6_ADDRSTRLEN];
+	char			 port[8];	/* the client's */
+	char			 local_ip[INET6_ADDRSTRLEN];	/* ours */
+	char			 client_desc[INET6_ADDRSTRLEN + 16];
 	char			 listener[64];
 	enum conf_role		 role;
 	enum conf_tls		 tls_mode;	/* the listener's tls */
@@ -127,6 +150,7 @@ struct smtp_session {
 	struct sasl		*sasl;		/* during AUTH */
 	char			*auth_try;	/* login being checked */
 	char			*auth_user;	/* authenticated login */
+	const char		*auth_mech;	/* its mechanism */
 	bool			 hdr_fix;	/* add Date:/Message-ID: */
 	bool			 hdr_ours;	/* take X-Relais-Priority: and
 						   X-Relais-Pool: (trusted or
@@ -168,6 +192,26 @@ struct smtp_session {
 	const char		*commit_tls;	/* RFC 8689 flags for the log:
 						   requiretls=yes or
 						   tls_required=no, or "" */
+
+	/* milters (server/milter.c) */
+	struct milter_chain	*milter;	/* NULL: none for the listener */
+	int			 milter_next;	/* enum smtp_milter_next */
+	enum smtp_state		 milter_prev;	/* state to go back to */
+	char			*milter_deny;	/* the connection was refused:
+						   MAIL gets this reply */
+	bool			 milter_discard; /* accept the message, drop it */
+	struct milter_msg	*milter_msg;	/* the end of the message */
+	bool			 milter_sep;	/* its header section ended with
+						   an empty line */
+	/* a command the milters are looking at */
+	struct local_targets	 p_targets;	/* RCPT */
+	char			*p_orig;
+	char			*p_orcpt;
+	unsigned		 p_notify;
+	uint64_t		 p_bdat_size;	/* BDAT */
+	bool			 p_bdat_last;
+	char			 bdat_reply[1024]; /* a milter's refusal of it */
+	char			 cipher_bits[16];
 };
 
 struct smtp_server_cmd {
@@ -191,6 +235,24 @@ static void	smtp_server_auth_end(struct smtp_session *s);
 static void	smtp_server_tls_switch(struct smtp_session *s);
 static void	smtp_server_spool_done(struct smtp_session *s, int status,
 		    void *data);
+static void	smtp_server_milter_wait(struct smtp_session *s, int next,
+		    enum smtp_state prev);
+static void	smtp_server_milter_done(void *arg,
+		    const struct milter_verdict *v);
+static const char *smtp_server_macro(void *arg, const char *name);
+static size_t	smtp_server_milter_argv(const char *first, struct str params,
+		    char *store, size_t storelen, const char **argv,
+		    size_t max);
+static void	smtp_server_filter(struct smtp_session *s);
+static void	smtp_server_sign_commit(struct smtp_session *s);
+static void	smtp_server_helo_reply(struct smtp_session *s);
+static void	smtp_server_rcpt_add(struct smtp_session *s,
+		    struct local_targets *targets, const char *orig,
+		    const char *orcpt, unsigned notify);
+static void	smtp_server_data_go(struct smtp_session *s);
+static void	smtp_server_bdat_go(struct smtp_session *s, uint64_t size,
+		    bool last, bool first);
+static void	smtp_server_greet(struct smtp_session *s);
 
 static bool	smtp_server_header_has(const struct smtp_session *s,
 		    size_t end, const char *name);
@@ -353,8 +415,21 @@ smtp_server_reset(struct smtp_session *s)
 	buf_fini(&s->hdr);
 	s->hdr_pending = false;
 	s->hdr_scan = 0;
+	/* the milters forget the transaction (those that saw its MAIL) */
+	milter_abort(s->milter);
+	s->milter_discard = false;
+	if (s->milter_msg != NULL) {
+		milter_msg_fini(s->milter_msg);
+		free(s->milter_msg);
+		s->milter_msg = NULL;
+	}
+	local_targets_fini(&s->p_targets);
+	free(s->p_orig);
+	free(s->p_orcpt);
+	s->p_orig = s->p_orcpt = NULL;
 	if (s->state & (SMTP_STATE_MAIL | SMTP_STATE_RCPT | SMTP_STATE_DATA |
-	    SMTP_STATE_BDAT | SMTP_STATE_COMMIT | SMTP_STATE_CHECK))
+	    SMTP_STATE_BDAT | SMTP_STATE_COMMIT | SMTP_STATE_CHECK |
+	    SMTP_STATE_MILTER))
 		s->state = SMTP_STATE_READY;
 }
 
@@ -366,6 +441,9 @@ smtp_server_free(struct smtp_session *s)
 	idmap_del(&w->sessions, s->id);
 	if (s->state == SMTP_STATE_COMMIT)
 		s->msg = NULL;		/* the queue manager owns it now */
+	/* first: nothing it runs may answer a session that goes */
+	milter_chain_free(s->milter);
+	s->milter = NULL;
 	smtp_server_reset(s);
 	smtp_server_auth_end(s);
 	if (s->bev != NULL && s->tls && s->state != SMTP_STATE_STARTTLS) {
@@ -390,6 +468,7 @@ smtp_server_free(struct smtp_session *s)
 	log_debug("event=smtp.close session=%llu client=%s",
 	    (unsigned long long)s->id, s->ip);
 	conf_snap_unref(s->snap);
+	free(s->milter_deny);
 	free(s->commit_from);
 	free(s->auth_try);
 	free(s->auth_user);
@@ -424,7 +503,7 @@ smtp_server_timeouts(struct smtp_session *s)
 	if (s->state == SMTP_STATE_DATA || s->bdat_left > 0)
 		rt.tv_sec = s->conf->limits.data_timeout;
 	if (s->state & (SMTP_STATE_COMMIT | SMTP_STATE_AUTHWAIT |
-	    SMTP_STATE_CHECK))
+	    SMTP_STATE_CHECK | SMTP_STATE_MILTER))
 		rt.tv_sec = 0;
 	bufferevent_set_timeouts(s->bev, rt.tv_sec ? &rt : NULL, &wt);
 }
@@ -536,7 +615,7 @@ smtp_server_life_cb(evutil_socket_t fd, short what, void *arg)
 	if (s->state == SMTP_STATE_CLOSING)
 		return;
 	if (s->state & (SMTP_STATE_COMMIT | SMTP_STATE_AUTHWAIT |
-	    SMTP_STATE_CHECK)) {
+	    SMTP_STATE_CHECK | SMTP_STATE_MILTER)) {
 		evtimer_add(s->life, &again);	/* answer first */
 		return;
 	}
@@ -605,14 +684,20 @@ smtp_server_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	if (s->snap->tls == NULL)
 		s->tls_mode = CONF_TLS_NONE;	/* a listener added by reload */
-	if (sa->sa_family == AF_INET)
+	if (sa->sa_family == AF_INET) {
 		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr,
 		    s->ip, sizeof(s->ip));
-	else if (sa->sa_family == AF_INET6)
+		snprintf(s->port, sizeof(s->port), "%u",
+		    ntohs(((struct sockaddr_in *)sa)->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr,
 		    s->ip, sizeof(s->ip));
-	else
+		snprintf(s->port, sizeof(s->port), "%u",
+		    ntohs(((struct sockaddr_in6 *)sa)->sin6_port));
+	} else
 		snprintf(s->ip, sizeof(s->ip), "unknown");
+	snprintf(s->client_desc, sizeof(s->client_desc), "unknown [%s]",
+	    s->ip);
 	s->trusted = conf_is_trusted(s->conf, sa);
 	s->loopback = smtp_server_is_loopback(sa);
 
@@ -669,9 +754,46 @@ smtp_server_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
 	log_info("event=smtp.connect session=%llu client=%s listener=%s%s",
 	    (unsigned long long)s->id, s->ip, s->listener,
 	    s->tls ? " tls=implicit" : "");
-	smtp_server_reply(s, "220 %s ESMTP relais", s->conf->server.hostname);
+	{
+		const char *const *servers;
+		size_t n;
+
+		servers = conf_listener_milters(s->conf, s->listener, &n);
+		s->milter = milter_chain_new(w->base, s->conf, servers, n,
+		    smtp_server_macro, s, s->id);
+	}
+	if (s->milter != NULL) {
+		/* the greeting waits for the milters' word on the client */
+		struct sockaddr_storage local;
+		socklen_t ll = sizeof(local);
+		char host[INET6_ADDRSTRLEN + 2];
+
+		if (getsockname(fd, (struct sockaddr *)&local, &ll) == 0) {
+			if (local.ss_family == AF_INET)
+				inet_ntop(AF_INET, &((struct sockaddr_in *)
+				    &local)->sin_addr, s->local_ip,
+				    sizeof(s->local_ip));
+			else if (local.ss_family == AF_INET6)
+				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)
+				    &local)->sin6_addr, s->local_ip,
+				    sizeof(s->local_ip));
+		}
+		snprintf(host, sizeof(host), "[%s]", s->ip);
+		smtp_server_milter_wait(s, SMTP_MILTER_GREET,
+		    SMTP_STATE_CONNECTED);
+		milter_connect(s->milter, host, sa->sa_family,
+		    (uint16_t)atoi(s->port), s->ip, smtp_server_milter_done, s);
+	} else {
+		smtp_server_greet(s);
+	}
 	smtp_server_timeouts(s);
 	bufferevent_enable(s->bev, s->direct ? EV_READ : EV_READ | EV_WRITE);
+}
+
+static void
+smtp_server_greet(struct smtp_session *s)
+{
+	smtp_server_reply(s, "220 %s ESMTP relais", s->conf->server.hostname);
 }
 
 void
@@ -679,7 +801,8 @@ smtp_server_shutdown(struct smtp_session *s)
 {
 	s->stopping = true;
 	if (s->state & (SMTP_STATE_DATA | SMTP_STATE_COMMIT | SMTP_STATE_CLOSING
-	    | SMTP_STATE_AUTHWAIT | SMTP_STATE_CHECK) || s->bdat_left > 0)
+	    | SMTP_STATE_AUTHWAIT | SMTP_STATE_CHECK | SMTP_STATE_MILTER) ||
+	    s->bdat_left > 0)
 		return;		/* finishes its transaction first */
 	if (s->state == SMTP_STATE_STARTTLS) {
 		smtp_server_close(s);
@@ -739,6 +862,19 @@ smtp_server_cmd_helo(struct smtp_session *s, const struct smtp_cmd *cmd)
 	s->state = SMTP_STATE_READY;
 	snprintf(s->helo, sizeof(s->helo), "%.*s", STR_FMT(cmd->arg));
 	s->esmtp = cmd->verb == SMTP_CMD_EHLO;
+	if (s->milter != NULL && s->milter_deny == NULL) {
+		smtp_server_milter_wait(s, SMTP_MILTER_HELO,
+		    SMTP_STATE_READY);
+		milter_helo(s->milter, s->helo, smtp_server_milter_done, s);
+		return;
+	}
+	smtp_server_helo_reply(s);
+}
+
+/* smtp_server_helo_reply - the answer to HELO or EHLO */
+static void
+smtp_server_helo_reply(struct smtp_session *s)
+{
 	if (!s->esmtp) {
 		smtp_server_reply(s, "250 %s", s->conf->server.hostname);
 		return;
@@ -798,6 +934,11 @@ smtp_server_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	enum smtp_param_result pr;
 	const struct conf_tenant *tenant;
 
+	if (s->milter_deny != NULL) {
+		/* a milter refused the connection: every MAIL is refused */
+		smtp_server_reply(s, "%s", s->milter_deny);
+		return;
+	}
 	if (s->tls_mode == CONF_TLS_REQUIRED && !s->tls) {
 		smtp_server_reply(s, "530 5.7.0 Must issue a STARTTLS command"
 		    " first");
@@ -891,6 +1032,19 @@ smtp_server_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	/* the slices in s->mp point into this line: keep values only */
 	s->mp.envid = STR_NULL;
 	s->mp.auth = STR_NULL;
+	if (s->milter != NULL) {
+		char store[1024], first[SMTP_PATH_MAX + 3];
+		const char *argv[17];
+		size_t n;
+
+		snprintf(first, sizeof(first), "<%s>", s->msg->sender);
+		n = smtp_server_milter_argv(first, cmd->params, store,
+		    sizeof(store), argv, 17);
+		smtp_server_milter_wait(s, SMTP_MILTER_MAIL,
+		    SMTP_STATE_READY);
+		milter_mail(s->milter, argv, n, smtp_server_milter_done, s);
+		return;
+	}
 	s->state = SMTP_STATE_MAIL;
 	log_debug("event=smtp.mail session=%llu id=%s from=%s%s",
 	    (unsigned long long)s->id, s->msg->qid,
@@ -984,7 +1138,6 @@ smtp_server_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	enum local_verdict v = LOCAL_OK;
 	char *local = NULL, *domain = NULL, *orcpt = NULL;
 	struct buf orig;
-	size_t i;
 
 	s->rcpt_tried = true;
 	if (s->nrcpts >= s->conf->limits.max_recipients) {
@@ -1080,26 +1233,56 @@ smtp_server_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		    buf_cstr(&orig));
 		goto out;
 	}
-	if (smtp_server_quota(s, targets.n) == -1)
-		goto out;
 	if (rp.orcpt.len)
 		orcpt = smtp_server_strdup_str(rp.orcpt);
-	for (i = 0; i < targets.n; i++)
-		spool_msg_add_rcpt(s->msg, targets.v[i].addr, buf_cstr(&orig),
-		    orcpt, rp.notify, targets.v[i].transport);
-	s->nrcpts++;
-	snprintf(s->last_rcpt, sizeof(s->last_rcpt), "%s", buf_cstr(&orig));
-	s->state = SMTP_STATE_RCPT;
-	log_debug("event=smtp.rcpt session=%llu id=%s to=%s targets=%zu",
-	    (unsigned long long)s->id, s->msg->qid, log_addr(la, sizeof(la),
-	    buf_cstr(&orig)), targets.n);
-	smtp_server_reply(s, "250 2.1.5 Ok");
+	if (s->milter != NULL) {
+		/* the milters see it before it is added */
+		char store[1024], first[SMTP_PATH_MAX + 3];
+		const char *argv[17];
+		size_t n;
+
+		s->p_targets = targets;
+		targets = (struct local_targets){ NULL, 0 };
+		s->p_orig = xstrdup(buf_cstr(&orig));
+		s->p_orcpt = orcpt;
+		orcpt = NULL;
+		s->p_notify = rp.notify;
+		snprintf(first, sizeof(first), "<%s>", s->p_orig);
+		n = smtp_server_milter_argv(first, cmd->params, store,
+		    sizeof(store), argv, 17);
+		smtp_server_milter_wait(s, SMTP_MILTER_RCPT, s->state);
+		milter_rcpt(s->milter, argv, n, smtp_server_milter_done, s);
+		goto out;
+	}
+	smtp_server_rcpt_add(s, &targets, buf_cstr(&orig), orcpt, rp.notify);
 out:
 	local_targets_fini(&targets);
 	buf_fini(&orig);
 	free(local);
 	free(domain);
 	free(orcpt);
+}
+
+/* smtp_server_rcpt_add - a recipient accepted: its quota reserved, its
+   targets added to the message, 250 */
+static void
+smtp_server_rcpt_add(struct smtp_session *s, struct local_targets *targets,
+    const char *orig, const char *orcpt, unsigned notify)
+{
+	char la[LOG_ADDR_MAX];
+
+	if (smtp_server_quota(s, targets->n) == -1)
+		return;
+	for (size_t i = 0; i < targets->n; i++)
+		spool_msg_add_rcpt(s->msg, targets->v[i].addr, orig, orcpt,
+		    notify, targets->v[i].transport);
+	s->nrcpts++;
+	snprintf(s->last_rcpt, sizeof(s->last_rcpt), "%s", orig);
+	s->state = SMTP_STATE_RCPT;
+	log_debug("event=smtp.rcpt session=%llu id=%s to=%s targets=%zu",
+	    (unsigned long long)s->id, s->msg->qid, log_addr(la, sizeof(la),
+	    orig), targets->n);
+	smtp_server_reply(s, "250 2.1.5 Ok");
 }
 
 /* smtp_server_received - the RFC 5321 4.4 trace header, first in the body */
@@ -1168,6 +1351,18 @@ smtp_server_cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd)
 			    " command");
 		return;
 	}
+	if (s->milter != NULL) {
+		smtp_server_milter_wait(s, SMTP_MILTER_DATA, s->state);
+		milter_data(s->milter, smtp_server_milter_done, s);
+		return;
+	}
+	smtp_server_data_go(s);
+}
+
+/* smtp_server_data_go - DATA accepted: 354, then the text */
+static void
+smtp_server_data_go(struct smtp_session *s)
+{
 	if (smtp_server_received(s) == -1) {
 		smtp_server_reply(s, "451 4.3.0 Error: local error, try again"
 		    " later");
@@ -1500,7 +1695,7 @@ smtp_server_msgauth_done(void *arg, const struct msgauth_result *res)
 	buf_append(&prefix, s->msg->prefix.data, s->msg->prefix.len);
 	buf_fini(&s->msg->prefix);
 	s->msg->prefix = prefix;
-	smtp_server_commit(s);
+	smtp_server_filter(s);
 }
 
 /*
@@ -1515,32 +1710,13 @@ smtp_server_msgauth(struct smtp_session *s)
 	const struct conf *conf = s->conf;
 	struct buf text, out;
 	struct msgauth_input in;
-	struct err err;
-	int r;
 
 	buf_init(&text, 0);
-	if (s->trusted || s->auth_user != NULL) {
-		if (s->snap->signer == NULL)
-			goto commit;
-		if (smtp_server_text_all(s, &text) == -1) {
-			log_warn("event=dkim.sign id=%s", s->msg->qid);
-			goto commit;
-		}
-		buf_init(&out, 0);
-		r = dkim_signer_sign(s->snap->signer, text.data ? text.data :
-		    "", text.len, time(NULL), &out, &err);
-		if (r == -1)
-			log_error("event=dkim.sign id=%s error=\"%s\"",
-			    s->msg->qid, err.msg);
-		else if (r == 1) {
-			buf_append(&s->msg->prefix, out.data, out.len);
-			log_info("event=dkim.signed id=%s", s->msg->qid);
-		}
-		buf_fini(&out);
-		goto commit;
-	}
+	/* trusted or authenticated mail is signed after the milters */
+	if (s->trusted || s->auth_user != NULL)
+		goto filter;
 	if (s->role != CONF_ROLE_MX || s->w->remote == NULL)
-		goto commit;
+		goto filter;
 	if (smtp_server_text_all(s, &text) == -1) {
 		/* never accept unchecked what could not be checked */
 		log_warn("event=msgauth.read id=%s", s->msg->qid);
@@ -1583,8 +1759,52 @@ smtp_server_msgauth(struct smtp_session *s)
 	    smtp_server_msgauth_done, s);
 	buf_fini(&text);
 	return;
-commit:
+filter:
 	buf_fini(&text);
+	smtp_server_filter(s);
+}
+
+/*
+ * smtp_server_sign_commit - the message as it will be stored: a
+ * discarded one is answered 250 and dropped; trusted or authenticated
+ * mail is DKIM-signed when a [dkim DOMAIN] section matches its From:
+ * domain (the signature joins the prefix); then the commit.
+ */
+static void
+smtp_server_sign_commit(struct smtp_session *s)
+{
+	struct buf text, out;
+	struct err err;
+	int r;
+
+	if (s->milter_discard || s->msg->nrcpts == 0) {
+		log_info("event=milter.discarded session=%llu id=%s client=%s",
+		    (unsigned long long)s->id, s->msg->qid, s->ip);
+		smtp_server_reply(s, "250 2.0.0 Ok: queued as %s",
+		    s->msg->qid);
+		smtp_server_reset(s);
+		return;
+	}
+	if ((s->trusted || s->auth_user != NULL) && s->snap->signer != NULL) {
+		buf_init(&text, 0);
+		if (smtp_server_text_all(s, &text) == -1) {
+			log_warn("event=dkim.sign id=%s", s->msg->qid);
+		} else {
+			buf_init(&out, 0);
+			r = dkim_signer_sign(s->snap->signer, text.data ?
+			    text.data : "", text.len, time(NULL), &out, &err);
+			if (r == -1)
+				log_error("event=dkim.sign id=%s error=\"%s\"",
+				    s->msg->qid, err.msg);
+			else if (r == 1) {
+				buf_append(&s->msg->prefix, out.data, out.len);
+				log_info("event=dkim.signed id=%s",
+				    s->msg->qid);
+			}
+			buf_fini(&out);
+		}
+		buf_fini(&text);
+	}
 	smtp_server_commit(s);
 }
 
@@ -1642,14 +1862,33 @@ smtp_server_cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
 		s->bdat_reject = s->rcpt_tried ?
 		    "554 5.5.1 Error: no valid recipients" :
 		    "503 5.5.1 Error: need RCPT command";
-	} else if (s->state == SMTP_STATE_RCPT) {
+	} else if (s->state == SMTP_STATE_RCPT && s->milter != NULL) {
+		/* the first chunk: the milters' DATA first (the chunk
+		   waits in the input) */
+		s->p_bdat_size = cmd->bdat_size;
+		s->p_bdat_last = cmd->bdat_last;
+		smtp_server_milter_wait(s, SMTP_MILTER_BDAT, s->state);
+		milter_data(s->milter, smtp_server_milter_done, s);
+		return;
+	}
+	smtp_server_bdat_go(s, cmd->bdat_size, cmd->bdat_last,
+	    s->state == SMTP_STATE_RCPT);
+}
+
+/* smtp_server_bdat_go - read a chunk of size octets (first: the first of
+   the message, which starts it) */
+static void
+smtp_server_bdat_go(struct smtp_session *s, uint64_t size, bool last,
+    bool first)
+{
+	if (first) {
 		if (smtp_server_received(s) == -1)
 			s->write_failed = true;
 		smtp_data_init(&s->data, SMTP_DATA_CHUNK);
 		s->state = SMTP_STATE_BDAT;
 	}
-	s->bdat_left = cmd->bdat_size;
-	s->bdat_last = cmd->bdat_last;
+	s->bdat_left = size;
+	s->bdat_last = last;
 	smtp_server_timeouts(s);
 	if (s->bdat_left == 0)
 		smtp_server_bdat_done(s);
@@ -1861,6 +2100,8 @@ smtp_server_auth_step(struct smtp_session *s, enum sasl_step step,
 		smtp_server_reply(s, "334 %s", challenge);
 		return;
 	case SASL_STEP_DONE:
+		s->auth_mech = s->sasl->mech == SASL_MECH_LOGIN ? "LOGIN" :
+		    "PLAIN";
 		free(s->auth_try);
 		s->auth_try = xstrdup(s->sasl->user);
 		if (s->conf->auth.backend == CONF_AUTH_DOVECOT) {
@@ -2218,7 +2459,7 @@ smtp_server_input(struct smtp_session *s)
 	if (s->state & (SMTP_STATE_CLOSING | SMTP_STATE_STARTTLS))
 		return;
 	if (!(s->state & (SMTP_STATE_COMMIT | SMTP_STATE_AUTHWAIT |
-	    SMTP_STATE_CHECK)))
+	    SMTP_STATE_CHECK | SMTP_STATE_MILTER)))
 		smtp_server_timeouts(s);
 	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
 }
@@ -2254,5 +2495,527 @@ smtp_server_process(struct smtp_session *s)
 	smtp_server_cork(s);
 	smtp_server_input(s);
 	smtp_server_read_gate(s);
+	smtp_server_uncork(s);
+}
+
+/* --- milters ------------------------------------------------------------- */
+
+/* smtp_server_milter_wait - input waits while the milters look at an
+   event; prev is the state their answer returns to */
+static void
+smtp_server_milter_wait(struct smtp_session *s, int next,
+    enum smtp_state prev)
+{
+	s->milter_next = next;
+	s->milter_prev = prev;
+	s->state = SMTP_STATE_MILTER;
+	smtp_server_timeouts(s);
+}
+
+/* smtp_server_milter_argv - argv of MAIL or RCPT for the milters: first
+   ("<address>"), then the ESMTP parameters, copied into store */
+static size_t
+smtp_server_milter_argv(const char *first, struct str params, char *store,
+    size_t storelen, const char **argv, size_t max)
+{
+	size_t n = 0, used = 0;
+	struct str tok;
+
+	argv[n++] = first;
+	while (n < max && params.len > 0) {
+		params = str_trim(params);
+		tok = str_cut(&params, ' ');
+		if (tok.len == 0 || used + tok.len + 1 > storelen)
+			continue;
+		memcpy(store + used, tok.p, tok.len);
+		store[used + tok.len] = '\0';
+		argv[n++] = store + used;
+		used += tok.len + 1;
+	}
+	return n;
+}
+
+/* smtp_server_macro - a macro's value (milter_macro_fn); every pointer
+   stays valid while the session lives */
+static const char *
+smtp_server_macro(void *arg, const char *name)
+{
+	struct smtp_session *s = arg;
+	const char *at;
+
+	if (strcmp(name, "j") == 0 || strcmp(name, "daemon_name") == 0)
+		return s->conf->server.hostname;
+	if (strcmp(name, "daemon_addr") == 0)
+		return s->local_ip[0] ? s->local_ip : NULL;
+	if (strcmp(name, "v") == 0)
+		return "relais " RELAIS_VERSION;
+	if (strcmp(name, "_") == 0)
+		return s->client_desc;
+	if (strcmp(name, "client_addr") == 0)
+		return s->ip;
+	if (strcmp(name, "client_name") == 0)
+		return "unknown";	/* relais looks no name up */
+	if (strcmp(name, "client_port") == 0)
+		return s->port[0] ? s->port : NULL;
+	if (strcmp(name, "i") == 0)
+		return s->msg != NULL ? s->msg->qid : NULL;
+	if (strcmp(name, "auth_authen") == 0)
+		return s->auth_user;
+	if (strcmp(name, "auth_type") == 0)
+		return s->auth_user != NULL ? s->auth_mech : NULL;
+	if (strcmp(name, "mail_addr") == 0)
+		return s->msg != NULL ? s->msg->sender : NULL;
+	if (strcmp(name, "mail_host") == 0)
+		return s->msg != NULL && (at = strrchr(s->msg->sender, '@')) !=
+		    NULL ? at + 1 : NULL;
+	if (strcmp(name, "mail_mailer") == 0)
+		return s->msg != NULL ? "smtp" : NULL;
+	if (strcmp(name, "rcpt_addr") == 0)
+		return s->p_orig;
+	if (strcmp(name, "rcpt_host") == 0)
+		return s->p_orig != NULL && (at = strrchr(s->p_orig, '@')) !=
+		    NULL ? at + 1 : NULL;
+	if (strcmp(name, "rcpt_mailer") == 0)
+		return s->p_orig == NULL ? NULL : s->p_targets.n > 0 &&
+		    s->p_targets.v[0].transport == SPOOL_TRANSPORT_LOCAL ?
+		    "local" : "smtp";
+	if (s->tls_up && s->bev != NULL) {
+		SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+
+		if (ssl == NULL)
+			return NULL;
+		if (strcmp(name, "tls_version") == 0)
+			return SSL_get_version(ssl);
+		if (strcmp(name, "cipher") == 0)
+			return SSL_get_cipher_name(ssl);
+		if (strcmp(name, "cipher_bits") == 0) {
+			snprintf(s->cipher_bits, sizeof(s->cipher_bits), "%d",
+			    SSL_get_cipher_bits(ssl, NULL));
+			return s->cipher_bits;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * smtp_server_filter - the end of the message for the milters: the
+ * header section (relais's own fields hidden from them) and the body;
+ * their changes are made before the commit, so that what is stored and
+ * acknowledged is the changed message.
+ */
+static void
+smtp_server_filter(struct smtp_session *s)
+{
+	struct milter_msg *mm;
+	struct spool_body *b = &s->msg->body;
+	struct buf hs;
+	size_t resume = 0;
+	ssize_t end, took;
+
+	if (s->milter == NULL || s->milter_discard) {
+		smtp_server_sign_commit(s);
+		return;
+	}
+	mm = xcalloc(1, sizeof(*mm));
+	milter_msg_init(mm);
+	mm->hdrs.max = SMTP_MILTER_HDR_MAX + 64 * 1024;
+	mm->body = b;
+	mm->body_dir = s->w->ctx->body_dir;
+	mm->qid = s->msg->qid;
+	mm->max_size = s->conf->limits.max_message_size;
+	s->milter_msg = mm;
+	(void)milter_hdrs_parse(&mm->hdrs, s->msg->prefix.data ?
+	    s->msg->prefix.data : "", s->msg->prefix.len, MILTER_HDR_PREFIX);
+	/* the header section: its first SMTP_MILTER_HDR_MAX octets */
+	buf_init(&hs, 0);
+	if (b->fd == -1) {
+		buf_append(&hs, b->mem.data ? b->mem.data : "",
+		    b->mem.len < SMTP_MILTER_HDR_MAX ? b->mem.len :
+		    SMTP_MILTER_HDR_MAX);
+	} else if (buf_reserve(&hs, SMTP_MILTER_HDR_MAX) == 0) {
+		ssize_t n = pread(b->fd, hs.data, SMTP_MILTER_HDR_MAX, 0);
+
+		hs.len = n > 0 ? (size_t)n : 0;
+	}
+	end = smtp_header_end(hs.data ? hs.data : "", hs.len, &resume);
+	s->milter_sep = end >= 0;
+	if (end < 0 && hs.len >= SMTP_MILTER_HDR_MAX)
+		end = 0;	/* too long to be looked at: all body */
+	else if (end < 0)
+		end = (ssize_t)hs.len;
+	took = milter_hdrs_parse(&mm->hdrs, hs.data ? hs.data : "",
+	    (size_t)end, MILTER_HDR_CLIENT);
+	if (took < 0)
+		took = 0;
+	if (took < end) {
+		/* a line that is no field: the body starts there */
+		s->milter_sep = false;
+		end = took;
+	}
+	mm->body_off = (uint64_t)end + (s->milter_sep ? 2 : 0);
+	buf_fini(&hs);
+	smtp_server_milter_wait(s, SMTP_MILTER_EOM, s->state);
+	milter_eom(s->milter, mm, smtp_server_milter_done, s);
+}
+
+/* smtp_server_body_copy - the octets of src from off to its end, into dst */
+static int
+smtp_server_body_copy(struct smtp_session *s, struct spool_body *dst,
+    const char *name, const struct spool_body *src, uint64_t off)
+{
+	char chunk[65536];
+	struct err err;
+	ssize_t n;
+
+	if (src->fd == -1) {
+		if (off >= src->mem.len)
+			return 0;
+		return spool_body_write(dst, s->w->ctx->body_dir, name,
+		    src->mem.data + off, (size_t)(src->mem.len - off), &err);
+	}
+	while ((n = pread(src->fd, chunk, sizeof(chunk), (off_t)off)) > 0) {
+		if (spool_body_write(dst, s->w->ctx->body_dir, name, chunk,
+		    (size_t)n, &err) == -1) {
+			log_error("event=milter.body id=%s error=\"%s\"",
+			    s->msg->qid, err.msg);
+			return -1;
+		}
+		off += (uint64_t)n;
+	}
+	return n == 0 ? 0 : -1;
+}
+
+/*
+ * smtp_server_milter_rewrite - the message's text made again from the
+ * edited header fields and the (maybe new) body, into a new body that
+ * takes the old one's place: renamed over its file, or kept in memory.
+ */
+static int
+smtp_server_milter_rewrite(struct smtp_session *s, struct milter_msg *mm)
+{
+	struct buf prefix, head;
+	struct spool_body nb;
+	struct err err;
+	char name[ID_QID_LEN + 8], final[4096];
+	const struct spool_body *src = mm->replaced ? &mm->repl : mm->body;
+	int rc = -1;
+
+	buf_init(&prefix, 0);
+	buf_init(&head, 0);
+	milter_hdrs_render(&mm->hdrs, &prefix, &head);
+	if (s->milter_sep)
+		buf_puts(&head, "\r\n");
+	snprintf(name, sizeof(name), "%s.n", s->msg->qid);
+	spool_body_init(&nb, SPOOL_BLOB_MAX);
+	if ((head.len == 0 || spool_body_write(&nb, s->w->ctx->body_dir,
+	    name, head.data, head.len, &err) == 0) &&
+	    smtp_server_body_copy(s, &nb, name, src, mm->replaced ? 0 :
+	    mm->body_off) == 0) {
+		spool_body_path(final, sizeof(final), s->w->ctx->body_dir,
+		    s->msg->qid);
+		if (nb.fd == -1) {
+			spool_body_discard(&s->msg->body);
+			rc = 0;
+		} else if (sys_rename(nb.path, final) == 0) {
+			/* the old file (if any) had that name: closed only */
+			spool_body_release(&s->msg->body);
+			free(nb.path);
+			nb.path = xstrdup(final);
+			rc = 0;
+		} else {
+			log_warn("event=milter.body id=%s", s->msg->qid);
+		}
+	}
+	if (rc == 0) {
+		s->msg->body = nb;
+		buf_fini(&s->msg->prefix);
+		s->msg->prefix = prefix;
+	} else {
+		spool_body_discard(&nb);
+		buf_fini(&prefix);
+	}
+	buf_fini(&head);
+	return rc;
+}
+
+/* smtp_server_addr_bare - an address as a milter gives it, without its
+   angle brackets */
+static void
+smtp_server_addr_bare(const char *a, char *out, size_t n)
+{
+	size_t len = strlen(a);
+
+	if (len >= 2 && a[0] == '<' && a[len - 1] == '>')
+		snprintf(out, n, "%.*s", (int)(len - 2), a + 1);
+	else
+		snprintf(out, n, "%s", a);
+}
+
+/* smtp_server_addr_path - a milter's address parsed as a path */
+static int
+smtp_server_addr_path(const char *a, unsigned flags, struct smtp_path *path)
+{
+	char bare[SMTP_PATH_MAX + 3], br[SMTP_PATH_MAX + 5];
+	const char *why = NULL;
+
+	smtp_server_addr_bare(a, bare, sizeof(bare));
+	snprintf(br, sizeof(br), "<%s>", bare);
+	return smtp_path_parse(str_cstr(br), flags, path, &why);
+}
+
+/* smtp_server_rcpt_edits - recipients the milters deleted, then those
+   they added (resolved as at RCPT: local ones through the users and
+   aliases; the milters are trusted, so remote ones relay) */
+static void
+smtp_server_rcpt_edits(struct smtp_session *s, struct milter_msg *mm)
+{
+	char bare[SMTP_PATH_MAX + 3], la[LOG_ADDR_MAX];
+	struct spool_msg *msg = s->msg;
+
+	for (size_t d = 0; d < mm->ndel; d++) {
+		size_t k = 0;
+
+		smtp_server_addr_bare(mm->del_rcpts[d], bare, sizeof(bare));
+		for (size_t i = 0; i < msg->nrcpts; i++) {
+			struct spool_rcpt *r = &msg->rcpts[i];
+
+			if (strcasecmp(r->orig, bare) == 0 ||
+			    strcasecmp(r->addr, bare) == 0) {
+				free(r->addr);
+				free(r->orig);
+				free(r->orcpt);
+				continue;
+			}
+			msg->rcpts[k++] = *r;
+		}
+		if (k != msg->nrcpts)
+			log_info("event=milter.rcpt_deleted id=%s to=%s",
+			    msg->qid, log_addr(la, sizeof(la), bare));
+		msg->nrcpts = k;
+	}
+	for (size_t a = 0; a < mm->nadd; a++) {
+		struct smtp_path path;
+		struct local_targets t = { NULL, 0 };
+		char *local, *domain;
+		struct buf addr;
+
+		if (smtp_server_addr_path(mm->add_rcpts[a],
+		    SMTP_PATH_ALLOW_UTF8, &path) == -1 || path.postmaster) {
+			log_info("event=milter.rcpt_refused id=%s reason=\"bad"
+			    " address\"", msg->qid);
+			continue;
+		}
+		buf_init(&addr, SMTP_PATH_MAX + 1);
+		smtp_path_format(&path, &addr);
+		local = smtp_server_strdup_str(path.local);
+		domain = smtp_server_strdup_str(path.domain);
+		for (char *p = domain; *p; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p - 'A' + 'a');
+		if (conf_is_local_domain(s->conf, str_cstr(domain))) {
+			if (local_resolve(s->snap, local, domain, &t) !=
+			    LOCAL_OK)
+				log_info("event=milter.rcpt_refused id=%s to=%s"
+				    " reason=\"unknown local recipient\"",
+				    msg->qid, log_addr(la, sizeof(la),
+				    buf_cstr(&addr)));
+		} else {
+			t.v = xcalloc(1, sizeof(*t.v));
+			t.v[0].addr = xstrdup(buf_cstr(&addr));
+			t.v[0].transport = SPOOL_TRANSPORT_REMOTE;
+			t.n = 1;
+		}
+		for (size_t i = 0; i < t.n; i++)
+			spool_msg_add_rcpt(msg, t.v[i].addr, buf_cstr(&addr),
+			    NULL, 0, t.v[i].transport);
+		if (t.n > 0)
+			log_info("event=milter.rcpt_added id=%s to=%s",
+			    msg->qid, log_addr(la, sizeof(la),
+			    buf_cstr(&addr)));
+		local_targets_fini(&t);
+		buf_fini(&addr);
+		free(local);
+		free(domain);
+	}
+}
+
+/* smtp_server_milter_apply - what the milters changed, into the message;
+   -1 when the text could not be written again */
+static int
+smtp_server_milter_apply(struct smtp_session *s, struct milter_msg *mm)
+{
+	char la[LOG_ADDR_MAX];
+
+	if ((mm->hdrs.changed || mm->replaced) &&
+	    smtp_server_milter_rewrite(s, mm) == -1)
+		return -1;
+	if (mm->new_from != NULL) {
+		struct smtp_path path;
+		struct buf addr;
+
+		if (smtp_server_addr_path(mm->new_from, SMTP_PATH_ALLOW_NULL |
+		    SMTP_PATH_ALLOW_UTF8, &path) == 0) {
+			buf_init(&addr, SMTP_PATH_MAX + 1);
+			smtp_path_format(&path, &addr);
+			free(s->msg->sender);
+			s->msg->sender = buf_steal(&addr, NULL);
+			if (s->msg->sender == NULL)
+				s->msg->sender = xstrdup("");
+			log_info("event=milter.from id=%s from=%s", s->msg->qid,
+			    log_addr(la, sizeof(la), s->msg->sender));
+		}
+	}
+	smtp_server_rcpt_edits(s, mm);
+	if (mm->quarantine) {
+		s->msg->held = true;
+		log_info("event=milter.quarantine id=%s client=%s reason=\"%s\"",
+		    s->msg->qid, s->ip, smtp_server_log_value(mm->reason));
+	}
+	return 0;
+}
+
+static const char *
+smtp_server_milter_kind(enum milter_verdict_kind k)
+{
+	switch (k) {
+	case MILTER_V_REJECT:
+		return "reject";
+	case MILTER_V_TEMPFAIL:
+		return "tempfail";
+	case MILTER_V_DISCARD:
+		return "discard";
+	case MILTER_V_SHUTDOWN:
+		return "shutdown";
+	default:
+		return "continue";
+	}
+}
+
+/* smtp_server_milter_reply - the milters' reply, one SMTP line per line */
+static void
+smtp_server_milter_reply(struct smtp_session *s, const char *reply)
+{
+	smtp_server_reply(s, "%s", reply);
+}
+
+/* smtp_server_milter_done - the milters' answer (milter_done_fn) */
+static void
+smtp_server_milter_done(void *arg, const struct milter_verdict *v)
+{
+	static const char *const stages[] = { "connect", "helo", "mail",
+	    "rcpt", "data", "data", "eom" };
+	struct smtp_session *s = arg;
+	int next = s->milter_next;
+	bool refused = v->kind == MILTER_V_REJECT ||
+	    v->kind == MILTER_V_TEMPFAIL;
+	struct milter_msg *mm;
+
+	smtp_server_cork(s);
+	s->state = s->milter_prev;
+	if (v->kind != MILTER_V_CONTINUE)
+		log_info("event=milter.%s session=%llu client=%s milter=%s"
+		    " stage=%s%s%s reply=\"%s\"", smtp_server_milter_kind(
+		    v->kind), (unsigned long long)s->id, s->ip, v->milter,
+		    stages[next], s->msg ? " id=" : "", s->msg ? s->msg->qid :
+		    "", v->reply);
+	if (v->kind == MILTER_V_SHUTDOWN) {
+		smtp_server_milter_reply(s, v->reply);
+		smtp_server_close(s);
+		goto done;
+	}
+	if (v->kind == MILTER_V_DISCARD)
+		s->milter_discard = true;
+	switch (next) {
+	case SMTP_MILTER_GREET:
+		smtp_server_greet(s);
+		if (refused)
+			s->milter_deny = xstrdup(v->reply);
+		break;
+	case SMTP_MILTER_HELO:
+		if (refused) {
+			smtp_server_milter_reply(s, v->reply);
+			free(s->milter_deny);
+			s->milter_deny = xstrdup(v->reply);
+			s->helo[0] = '\0';
+			s->state = SMTP_STATE_CONNECTED;
+			break;
+		}
+		smtp_server_helo_reply(s);
+		break;
+	case SMTP_MILTER_MAIL:
+		if (refused) {
+			smtp_server_milter_reply(s, v->reply);
+			smtp_server_reset(s);
+			break;
+		}
+		s->state = SMTP_STATE_MAIL;
+		smtp_server_reply(s, "250 2.1.0 Ok");
+		break;
+	case SMTP_MILTER_RCPT:
+		if (refused)
+			smtp_server_milter_reply(s, v->reply);
+		else
+			smtp_server_rcpt_add(s, &s->p_targets, s->p_orig,
+			    s->p_orcpt, s->p_notify);
+		local_targets_fini(&s->p_targets);
+		free(s->p_orig);
+		free(s->p_orcpt);
+		s->p_orig = s->p_orcpt = NULL;
+		break;
+	case SMTP_MILTER_DATA:
+		if (refused) {
+			smtp_server_milter_reply(s, v->reply);
+			smtp_server_reset(s);
+			break;
+		}
+		smtp_server_data_go(s);
+		break;
+	case SMTP_MILTER_BDAT:
+		if (refused) {
+			/* the chunk is read, then refused */
+			smtp_server_reset(s);
+			snprintf(s->bdat_reply, sizeof(s->bdat_reply), "%s",
+			    v->reply);
+			s->bdat_reject = s->bdat_reply;
+			smtp_server_bdat_go(s, s->p_bdat_size, s->p_bdat_last,
+			    false);
+			break;
+		}
+		smtp_server_bdat_go(s, s->p_bdat_size, s->p_bdat_last, true);
+		break;
+	case SMTP_MILTER_EOM:
+		mm = s->milter_msg;
+		if (refused) {
+			log_info("event=smtp.refused session=%llu id=%s"
+			    " client=%s reason=milter", (unsigned long long)
+			    s->id, s->msg->qid, s->ip);
+			smtp_server_milter_reply(s, v->reply);
+			smtp_server_reset(s);
+			break;
+		}
+		if (v->kind == MILTER_V_CONTINUE &&
+		    smtp_server_milter_apply(s, mm) == -1) {
+			smtp_server_reply(s, "451 4.3.0 Error: local error, try"
+			    " again later");
+			smtp_server_reset(s);
+			break;
+		}
+		milter_msg_fini(mm);
+		free(mm);
+		s->milter_msg = NULL;
+		smtp_server_sign_commit(s);
+		break;
+	}
+	if (s->state & (SMTP_STATE_CLOSING | SMTP_STATE_WAITING))
+		goto done;
+	smtp_server_timeouts(s);
+	if (s->stopping && (s->state & SMTP_STATE_ANY)) {
+		smtp_server_reply(s, "421 4.3.2 %s Service shutting down",
+		    s->conf->server.hostname);
+		smtp_server_close(s);
+		goto done;
+	}
+	smtp_server_process(s);
+done:
 	smtp_server_uncork(s);
 }

@@ -167,8 +167,8 @@ static const char *const spool_sql[SPOOL_STMT__COUNT] = {
 	    " ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
 	[SPOOL_STMT_RCPT_INSERT] =
 	    "INSERT INTO recipients(msg_id, addr, orig, orcpt, notify,"
-	    " transport, next_attempt, priority) VALUES(?1, ?2, ?3, ?4, ?5,"
-	    " ?6, ?7, ?8)",
+	    " transport, next_attempt, priority, status) VALUES(?1, ?2, ?3,"
+	    " ?4, ?5, ?6, ?7, ?8, ?9)",
 	[SPOOL_STMT_RCPT_DONE] =
 	    "UPDATE recipients SET status = ?2, leased = 0,"
 	    " attempts = attempts + 1, last_attempt = ?3, last_reply = ?4,"

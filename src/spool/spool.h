@@ -83,6 +83,9 @@ struct spool_msg {
 	bool		 requiretls;	/* MAIL FROM ... REQUIRETLS */
 	bool		 tls_optional;	/* "TLS-Required: No", without
 					   REQUIRETLS */
+	bool		 held;		/* stored on hold (a milter's
+					   quarantine): relais queue release
+					   lets it go */
 };
 
 /* a message's priority: high jumps ahead of normal in every queue */

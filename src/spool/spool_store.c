@@ -191,6 +191,8 @@ spool_insert_msg(struct spool *sp, const struct spool_msg *msg,
 		sqlite3_bind_int(st, 6, (int)r->transport);
 		sqlite3_bind_int64(st, 7, msg->arrival);
 		sqlite3_bind_int(st, 8, msg->priority);
+		sqlite3_bind_int(st, 9, msg->held ? SPOOL_RCPT_HELD :
+		    SPOOL_RCPT_QUEUED);
 		if (spool_step_done(sp, st, err) == -1)
 			return -1;
 	}

@@ -1274,6 +1274,57 @@ test_example_file(void **state)
 	conf_unref(conf);
 }
 
+/* [milter]: servers, defaults, listeners' own lists and milter = no */
+static void
+test_milter(void **state)
+{
+	struct conf *conf;
+	const char *const *v;
+	size_t n;
+	static const char text[] =
+	    "[listener mx]\naddress = 127.0.0.1:2525\n"
+	    "[listener sub]\naddress = 127.0.0.1:2587\n"
+	    "milters = unix:/run/opendkim.sock\n"
+	    "[listener off]\naddress = 127.0.0.1:2588\nmilter = no\n"
+	    "[milter]\nservers = inet:127.0.0.1:11332, inet:[::1]:8891\n"
+	    "default_action = accept\ncommand_timeout = 5s\n";
+
+	(void)state;
+	conf = load_ok(text);
+	v = conf_listener_milters(conf, "mx", &n);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0], "inet:127.0.0.1:11332");
+	assert_string_equal(v[1], "inet:[::1]:8891");
+	v = conf_listener_milters(conf, "sub", &n);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0], "unix:/run/opendkim.sock");
+	(void)conf_listener_milters(conf, "off", &n);
+	assert_int_equal(n, 0);
+	assert_int_equal(conf->milter.default_action, CONF_MILTER_ACCEPT);
+	assert_int_equal(conf->milter.command_timeout, 5);
+	assert_int_equal(conf->milter.connect_timeout, 30);
+	assert_int_equal(conf->milter.content_timeout, 300);
+	assert_string_equal(conf->milter.macros[4], "i");
+	conf_unref(conf);
+	/* none: no milters */
+	conf = load_ok("[listener mx]\naddress = 127.0.0.1:2525\n");
+	(void)conf_listener_milters(conf, "mx", &n);
+	assert_int_equal(n, 0);
+	conf_unref(conf);
+	expect_error("transport", LISTENER "[milter]\nservers = tcp:1.2.3.4:5\n",
+	    sizeof(LISTENER "[milter]\nservers = tcp:1.2.3.4:5\n") - 1,
+	    "FILE:4: servers: bad milter 'tcp:1.2.3.4:5' (inet:IP:PORT or"
+	    " unix:/path)");
+	expect_error("relative", LISTENER "[milter]\nservers = unix:run.sock\n",
+	    sizeof(LISTENER "[milter]\nservers = unix:run.sock\n") - 1,
+	    "FILE:4: servers: bad milter 'unix:run.sock' (unix:/absolute/path,"
+	    " up to 107 octets)");
+	expect_error("name", LISTENER "[milter]\nservers = inet:localhost:25\n",
+	    sizeof(LISTENER "[milter]\nservers = inet:localhost:25\n") - 1,
+	    "FILE:4: servers: bad address 'localhost:25' (numeric IP addresses"
+	    " only)");
+}
+
 int
 main(void)
 {
@@ -1297,6 +1348,7 @@ main(void)
 		cmocka_unit_test(test_refs),
 		cmocka_unit_test(test_find),
 		cmocka_unit_test(test_example_file),
+		cmocka_unit_test(test_milter),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

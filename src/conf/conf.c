@@ -49,7 +49,7 @@
 #include <ini.h>
 
 #include "conf/conf.h"
-#include "conf/conf_keys.h"
+#include "conf/conf_int.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/xalloc.h"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * conf_diff.c - compare two loaded configurations through the key table
- * (conf_keys.h): each key's field is compared by its type, so a key added
+ * (conf_int.h): each key's field is compared by its type, so a key added
  * to the table is compared without a line here. Named sections are
  * matched by NAME; [tls_policy] (lines, no keys) is compared as a list.
  */
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "conf/conf_diff.h"
-#include "conf/conf_keys.h"
+#include "conf/conf_int.h"
 
 #define CONF_DIFF_NAME_MAX	256
 

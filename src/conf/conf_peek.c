@@ -13,7 +13,7 @@
 #include <strings.h>
 
 #include "conf/conf.h"
-#include "conf/conf_keys.h"
+#include "conf/conf_int.h"
 #include "core/buf.h"
 #include "core/xalloc.h"
 

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * conf_keys.h - the key table of conf.c, for the code of the conf layer
- * that walks it (conf_diff.c). Not for other layers: they read struct
- * conf.
+ * conf_int.h - the key table of conf.c, for the code of the conf layer
+ * that walks it (conf_diff.c, conf_peek.c). Not for other layers: they
+ * read struct conf.
  */
-#ifndef RELAIS_CONF_KEYS_H
-#define RELAIS_CONF_KEYS_H
+#ifndef RELAIS_CONF_INT_H
+#define RELAIS_CONF_INT_H
 
 #include <stddef.h>
 #include <stdint.h>

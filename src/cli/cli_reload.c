@@ -128,7 +128,18 @@ cli_reload(int argc, char **argv)
 		/* the daemon will refuse it: find the daemon anyway */
 		data_dir = conf_peek_data_dir(path ? path : "relais.conf");
 	}
-	if ((pid = cli_daemon_pid(data_dir)) == 0) {
+	pid = cli_daemon_pid(data_dir);
+	if (pid == 0 && path == NULL) {
+		/* a daemon started on the embedded default, before
+		   ./relais.conf was written: its data is in ./relais-data */
+		conf = conf_default();
+		if ((pid = cli_daemon_pid(conf->server.data_dir)) != 0) {
+			free(data_dir);
+			data_dir = xstrdup(conf->server.data_dir);
+		}
+		conf_unref(conf);
+	}
+	if (pid == 0) {
 		fprintf(stderr, "relais: relais serve is not running on %s (no"
 		    " %s/%s held by a live daemon)\n", data_dir, data_dir,
 		    CLI_DAEMON_PIDFILE);

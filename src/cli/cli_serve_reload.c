@@ -159,15 +159,26 @@ serve_reload_diff_cb(void *arg, const char *name)
 void
 serve_reload_init(struct serve_reload *r, struct conf_live *live)
 {
-	char *abs;
+	char *abs, *cwd;
+	size_t n;
 
 	r->start = conf_ref(live->cur->conf);
 	r->path = NULL;
 	if (live->path != NULL &&
-	    (abs = realpath(live->path, NULL)) != NULL)
+	    (abs = realpath(live->path, NULL)) != NULL) {
 		r->path = abs;
-	else if (live->path != NULL)
+	} else if (live->path != NULL) {
 		r->path = xstrdup(live->path);
+	} else if ((cwd = getcwd(NULL, 0)) != NULL) {
+		/* no -c: a reload reads ./relais.conf when it is there */
+		n = strlen(cwd) + sizeof("/relais.conf");
+		r->path = xmalloc(n);
+		snprintf(r->path, n, "%s%s", strcmp(cwd, "/") == 0 ? "" : cwd,
+		    "/relais.conf");
+		free(cwd);
+	} else {
+		r->path = xstrdup("relais.conf");
+	}
 	/* a status left by an earlier run answers nobody */
 	cli_status_remove(r->start->server.data_dir);
 }
@@ -199,8 +210,8 @@ serve_reload_run(struct serve_reload *r, struct conf_live *live)
 		    log_quote(q, sizeof(q), err.msg, strlen(err.msg)));
 		conf_snap_unref(old);
 		st->ok = false;
-		snprintf(st->path, sizeof(st->path), "%s", r->path ?
-		    r->path : "(embedded default)");
+		/* only a file fails: the embedded default always loads */
+		snprintf(st->path, sizeof(st->path), "%s", r->path);
 		snprintf(st->error, sizeof(st->error), "%s", err.msg);
 		serve_reload_status(r, st);
 		free(st);
@@ -216,8 +227,7 @@ serve_reload_run(struct serve_reload *r, struct conf_live *live)
 	d.list = &restart;
 	d.restart_only = true;
 	conf_diff(r->start, snap->conf, serve_reload_diff_cb, &d);
-	path = snap->conf->path ? (r->path ? r->path : snap->conf->path) :
-	    "(embedded default)";
+	path = snap->conf->path ? r->path : "(embedded default)";
 	if (restart.len == 0)
 		log_info("event=config.reload path=%s changed=\"%s\"", path,
 		    changed.s);

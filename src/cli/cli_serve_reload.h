@@ -13,8 +13,9 @@
 
 struct serve_reload {
 	struct conf	*start;		/* the configuration at start */
-	char		*path;		/* the file, absolute; NULL: embedded
-					   default or ./relais.conf */
+	char		*path;		/* the file a reload reads, made
+					   absolute at start (without -c:
+					   ./relais.conf) */
 };
 
 /* serve_reload_init - before the sandbox (the file's absolute path) */

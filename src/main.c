@@ -46,6 +46,8 @@ static const struct main_cmd main_cmds[] = {
 	  " TLS-RPT" },
 	{ "check-config", cli_check,
 	  "check-config [-c FILE] check the configuration and exit" },
+	{ "reload", cli_reload,
+	  "reload [-c FILE]       have the running daemon reload its configuration" },
 };
 
 static void

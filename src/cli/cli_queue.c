@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_daemon.h"
 #include "conf/conf.h"
 #include "core/id.h"
 #include "queue/sites.h"
@@ -386,16 +387,9 @@ fail:
 static void
 cli_queue_signal(const char *data_dir)
 {
-	char path[4096];
-	FILE *f;
-	long pid = 0;
+	long pid = cli_daemon_pid(data_dir);
 
-	snprintf(path, sizeof(path), "%s/relais.pid", data_dir);
-	if ((f = fopen(path, "r")) == NULL)
-		return;		/* not running: the next start runs it */
-	if (fscanf(f, "%ld", &pid) != 1)
-		pid = 0;
-	fclose(f);
+	/* not running: the next start runs it */
 	if (pid > 1 && kill((pid_t)pid, SIGUSR1) == 0)
 		printf("daemon %ld notified\n", pid);
 }

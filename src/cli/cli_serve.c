@@ -13,7 +13,9 @@
  * in its own event loop for signals: SIGTERM/SIGINT stop (workers first,
  * so sessions in DATA can still commit; then the delivery pool; then the
  * queue manager, which commits what is left), SIGHUP reloads the
- * configuration and keeps every connection.
+ * configuration and keeps every connection (cli_serve_reload.c). Once
+ * ready it writes DATA_DIR/relais.pid (cli_daemon.c), which relais
+ * reload, queue flush and tls report --send signal.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -32,6 +34,8 @@
 #include <event2/thread.h>
 
 #include "cli/cli.h"
+#include "cli/cli_daemon.h"
+#include "cli/cli_serve_reload.h"
 #include "auth/passwd_check.h"
 #include "core/fault.h"
 #include "core/log.h"
@@ -60,6 +64,8 @@
 
 struct serve {
 	struct conf_live	 live;
+	struct serve_reload	 reload;	/* SIGHUP */
+	struct cli_pidfile	 pidfile;
 	struct listen_set	 socks;
 	struct spool		*spool;
 	struct qmgr		*qmgr;
@@ -188,8 +194,6 @@ static void
 serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct serve *sv = arg;
-	struct err err;
-	struct conf_snap *snap;
 
 	if (sig == SIGUSR1) {
 		/* relais queue flush: backoffs forgotten, the queue run now */
@@ -199,39 +203,12 @@ serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	if (sig == SIGHUP) {
-		if (conf_live_reload(&sv->live, &err) == -1) {
-			log_error("event=config.reload.failed error=\"%s\"",
-			    err.msg);
-			return;
-		}
-		snap = conf_live_get(&sv->live);
-		log_set_level((enum log_level)snap->conf->server.log_level);
-		log_info("event=config.reload path=%s", snap->conf->path ?
-		    snap->conf->path : "(embedded default)");
-		conf_snap_unref(snap);
+		serve_reload_run(&sv->reload, &sv->live);
 		return;
 	}
 	log_info("event=server.stop signal=%s", sig == SIGTERM ? "TERM" :
 	    "INT");
 	event_base_loopbreak(sv->base);
-}
-
-/* serve_pidfile - DATA_DIR/relais.pid, read by relais queue flush */
-static char *
-serve_pidfile(const struct conf *conf)
-{
-	size_t n = strlen(conf->server.data_dir) + sizeof("/relais.pid");
-	char *path = xmalloc(n);
-	FILE *f;
-
-	snprintf(path, n, "%s/relais.pid", conf->server.data_dir);
-	if ((f = fopen(path, "w")) == NULL) {
-		log_warn("event=server.pidfile path=%s", path);
-		return path;
-	}
-	fprintf(f, "%ld\n", (long)getpid());
-	fclose(f);
-	return path;
 }
 
 static unsigned
@@ -253,7 +230,6 @@ cli_serve(int argc, char **argv)
 	const struct conf *conf;
 	struct err err;
 	struct event *sigs[5];
-	char *pidfile = NULL;
 	static const int signums[5] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, 0 };
 	int npos;
 	unsigned started = 0;
@@ -269,10 +245,12 @@ cli_serve(int argc, char **argv)
 		return 2;
 	}
 	conf = sv.live.cur->conf;
+	serve_reload_init(&sv.reload, &sv.live);
 	log_set_level((enum log_level)conf->server.log_level);
 	/* fault tests only: RELAIS_FAULT puts counting wrappers in the seam */
 	if (fault_init_env(&err) == -1) {
 		fprintf(stderr, "RELAIS_FAULT: %s\n", err.msg);
+		serve_reload_fini(&sv.reload);
 		conf_live_fini(&sv.live);
 		return 2;
 	}
@@ -366,7 +344,8 @@ cli_serve(int argc, char **argv)
 		for (size_t i = 0; i < sv.socks.per_worker; i++)
 			log_info("event=server.listen listener=%s address=%s",
 			    sv.socks.socks[i].listener, sv.socks.socks[i].addr);
-		pidfile = serve_pidfile(conf);
+		/* after the signal handlers: relais reload finds it */
+		cli_pidfile_write(&sv.pidfile, conf->server.data_dir);
 		log_info("event=server.ready version=%s threads=%u"
 		    " hostname=%s data_dir=%s", RELAIS_VERSION, sv.nworkers,
 		    conf->server.hostname, conf->server.data_dir);
@@ -412,9 +391,8 @@ cli_serve(int argc, char **argv)
 	for (int i = 0; signums[i]; i++)
 		event_free(sigs[i]);
 	event_base_free(sv.base);
-	if (pidfile != NULL)
-		unlink(pidfile);
-	free(pidfile);
+	cli_pidfile_remove(&sv.pidfile);
+	serve_reload_fini(&sv.reload);
 	log_info("event=server.exit status=%d", sv.exit_status);
 	conf_live_fini(&sv.live);
 	webhook_global_cleanup();

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_daemon.h"
 #include "conf/conf.h"
 #include "core/id.h"
 #include "queue/tlsrpt_send.h"
@@ -105,17 +106,7 @@ cli_tls_print(const struct conf *conf, const char *day)
 static long
 cli_tls_daemon(const char *data_dir)
 {
-	char path[4096];
-	FILE *f;
-	long pid = 0;
-
-	snprintf(path, sizeof(path), "%s/relais.pid", data_dir);
-	if ((f = fopen(path, "r")) == NULL)
-		return 0;
-	if (fscanf(f, "%ld", &pid) != 1)
-		pid = 0;
-	fclose(f);
-	return pid > 1 && kill((pid_t)pid, 0) == 0 ? pid : 0;
+	return cli_daemon_pid(data_dir);
 }
 
 /* cli_tls_send - the request, then the daemon's answer */

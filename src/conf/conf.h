@@ -422,6 +422,14 @@ struct conf *conf_default(void);
  */
 int	conf_find(const char *path, struct conf **conf_out, struct err *err);
 
+/*
+ * conf_peek_data_dir - [server] data_dir of the file at path, found by a
+ * forgiving scan that works on a file conf_load refuses (relais reload
+ * must find the daemon to have it refuse the file), else the default;
+ * a string the caller frees.
+ */
+char	*conf_peek_data_dir(const char *path);
+
 struct conf *conf_ref(struct conf *conf);
 /* conf_unref - drop a reference; frees on the last one; NULL is fine */
 void	conf_unref(struct conf *conf);

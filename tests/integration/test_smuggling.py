@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import SMTPClosed, message, split_headers, vm_rss_kb
+from conftest import SMTPClosed, message, split_headers, vm_rss_kb, wait_until
 
 # Each vector is a would-be end of data other than <CRLF>.<CRLF>.
 END_VECTORS = {
@@ -30,12 +30,18 @@ def open_data(relais, rcpt="alice@example.test"):
 
 
 def barrier(relais, unique):
-    """Send a clean message to carol and wait for it: deliveries queued
-    before it have had their chance."""
+    """Send a clean message to carol and wait for it, then until every
+    message relais accepted (event=received) is finished (event=removed):
+    anything accepted before the barrier has been delivered by then."""
     tok = unique("barrier")
     relais.send("b@remote.test", ["carol@example.test"], message(tok))
     relais.find_token(tok, timeout=10)
-    time.sleep(0.5)
+
+    def settled():
+        got = {e.get("id") for e in relais.log_events("received")}
+        done = {e.get("id") for e in relais.log_events("removed")}
+        return got <= done
+    wait_until(settled, 10, what="every accepted message delivered")
 
 
 @pytest.mark.parametrize("name", list(END_VECTORS))

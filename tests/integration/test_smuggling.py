@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import SMTPClosed, message, split_headers, vm_rss_kb, wait_until
+from conftest import SMTPClosed, message, split_headers, vm_rss_kb
 
 # Each vector is a would-be end of data other than <CRLF>.<CRLF>.
 END_VECTORS = {
@@ -36,12 +36,7 @@ def barrier(relais, unique):
     tok = unique("barrier")
     relais.send("b@remote.test", ["carol@example.test"], message(tok))
     relais.find_token(tok, timeout=10)
-
-    def settled():
-        got = {e.get("id") for e in relais.log_events("received")}
-        done = {e.get("id") for e in relais.log_events("removed")}
-        return got <= done
-    wait_until(settled, 10, what="every accepted message delivered")
+    relais.wait_settled()
 
 
 @pytest.mark.parametrize("name", list(END_VECTORS))

@@ -89,16 +89,16 @@ run: all
 	./build/relais serve
 
 # make test builds everything it runs first, TEST_JOBS jobs at a time (the
-# cores of the machine; the fuzz targets also run that many at a time),
-# unless the calling make already runs jobs (make -jN test); pytest lists
-# the 25 slowest tests
+# cores of the machine), unless the calling make already runs jobs (make
+# -jN test); then the unit tests (one after the other) beside the fuzz
+# targets (as many at a time as there are jobs left), then the
+# integration tests, where pytest lists the 25 slowest
 TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 TEST_J = $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(TEST_JOBS))
 
 test: deps-test
 	@$(MAKE) --no-print-directory $(TEST_J) test-build
-	@$(MAKE) --no-print-directory unit
-	@$(MAKE) --no-print-directory $(TEST_J) fuzz-run
+	@$(MAKE) --no-print-directory $(TEST_J) unit fuzz-run
 	@$(MAKE) --no-print-directory integration PYTEST_ARGS="--durations=25 $(PYTEST_ARGS)"
 
 unit: $(UNIT_BINS)
@@ -151,8 +151,11 @@ test-build: $(UNIT_BINS) build/san/relais $(FUZZ_BINS) tests/fuzz/fuzz_conf.dict
 FUZZ_RUNS ?= 20000
 FUZZ_RUNS_SESSION ?= 4000
 # one rule per target (fuzz-run/NAME, never a file: it runs every time),
-# so make -j runs several targets at once; each prints one line when done
-FUZZ_RUN_TARGETS := $(patsubst tests/fuzz/%.c,fuzz-run/%,$(FUZZ_SRCS))
+# so make -j runs several targets at once; each prints one line when done.
+# The session fuzzer, the longest, starts first.
+FUZZ_RUN_TARGETS := $(sort $(patsubst tests/fuzz/%.c,fuzz-run/%,$(FUZZ_SRCS)))
+FUZZ_RUN_TARGETS := $(filter fuzz-run/fuzz_session,$(FUZZ_RUN_TARGETS)) \
+	$(filter-out fuzz-run/fuzz_session,$(FUZZ_RUN_TARGETS))
 fuzz-run: $(FUZZ_RUN_TARGETS)
 fuzz-run/%: $(FOBJ)/bin/% tests/fuzz/fuzz_conf.dict
 	@set -e; f=$<; n=$*; \

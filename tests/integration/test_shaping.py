@@ -130,18 +130,21 @@ def test_backoff_throttles_without_burning_attempts(shaping, unique):
                               "rate_increase": "20", "recover_interval": "2s"},
     }, relay={"retry_min": "1s", "retry_max": "1s"})
     tok = unique("backoff")
-    items = items_for("busy.test", 40, tok)
+    # 30 messages: 10 at once, the 11th refused, a throttle to 5/s, a lift
+    # to 7/s and a cut again (about 9 s)
+    n = 30
+    items = items_for("busy.test", n, tok)
     submit_many(r.port, items, conns=4)
     r.wait_log(r"event=site\.(throttle|suspend)\b[^\n]*site=busy\b", timeout=20)
     # sample the queue while the site is throttled: the attempts counted
     # never exceed the transactions the sink really refused
     most = 0
     deadline = time.monotonic() + 60
-    while sink.count() < 40 and time.monotonic() < deadline:
+    while sink.count() < n and time.monotonic() < deadline:
         rows, _ = queue_list(r)
         most = max(most, sum(x["attempts"] for x in rows))
         time.sleep(0.3)
-    sink.wait_count(40, timeout=5)
+    sink.wait_count(n, timeout=5)
     wait_empty(r)
     expect_all(sink, [x[1][0] for x in items], "backoff")
     ev = r.log_events("site.throttle") + r.log_events("site.suspend")

@@ -73,13 +73,7 @@ $(SOBJ)/gen/%.o: $(GEN)/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -MMD -MP -c -o $@ $<
 
-# the unit tests link the library objects from an archive: each takes only
-# the objects it needs (a link of every object costs twice the time)
-$(SOBJ)/librelais.a: $(patsubst src/%.c,$(SOBJ)/%.o,$(LIB_SRCS)) $(SOBJ)/$(GEN_OBJ)
-	@rm -f $@
-	$(AR) rcs $@ $^
-
-build/san/unit/%: tests/unit/%.c $(SOBJ)/librelais.a
+build/san/unit/%: tests/unit/%.c $(patsubst src/%.c,$(SOBJ)/%.o,$(LIB_SRCS)) $(SOBJ)/$(GEN_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 

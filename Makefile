@@ -82,10 +82,18 @@ UNIT_BINS := $(patsubst tests/unit/%.c,build/san/unit/%,$(UNIT_SRCS))
 run: all
 	./build/relais serve
 
+# make test builds everything it runs first, TEST_JOBS jobs at a time (the
+# cores of the machine), unless the calling make already runs jobs (make
+# -jN test); then the unit tests (one after the other) beside the fuzz
+# targets (as many at a time as there are jobs left), then the
+# integration tests, where pytest lists the 25 slowest
+TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+TEST_J = $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(TEST_JOBS))
+
 test: deps-test
-	@$(MAKE) --no-print-directory unit
-	@$(MAKE) --no-print-directory fuzz-run
-	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory $(TEST_J) test-build
+	@$(MAKE) --no-print-directory $(TEST_J) unit fuzz-run
+	@$(MAKE) --no-print-directory integration PYTEST_ARGS="--durations=25 $(PYTEST_ARGS)"
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -127,18 +135,30 @@ FUZZ_DICT = $$(test -f tests/fuzz/$$n.dict && echo -dict=tests/fuzz/$$n.dict)
 tests/fuzz/fuzz_conf.dict: src/conf/conf.c scripts/fuzz-conf-dict.sh
 	scripts/fuzz-conf-dict.sh src/conf/conf.c >$@.tmp && mv $@.tmp $@
 
+# everything make test runs, built before any of it runs (after the
+# definitions it names: a rule's prerequisites are expanded when read)
+.PHONY: test-build
+test-build: $(UNIT_BINS) build/san/relais $(FUZZ_BINS) tests/fuzz/fuzz_conf.dict
+
 # runs per target in make test; the session fuzzer (a whole dialogue
 # through the event loop per input) gets fewer
 FUZZ_RUNS ?= 20000
 FUZZ_RUNS_SESSION ?= 4000
-fuzz-run: $(FUZZ_BINS) tests/fuzz/fuzz_conf.dict
-	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); echo "== $$n"; \
+# one rule per target (fuzz-run/NAME, never a file: it runs every time),
+# so make -j runs several targets at once; each prints one line when done.
+# The session fuzzer, the longest, starts first.
+FUZZ_RUN_TARGETS := $(sort $(patsubst tests/fuzz/%.c,fuzz-run/%,$(FUZZ_SRCS)))
+FUZZ_RUN_TARGETS := $(filter fuzz-run/fuzz_session,$(FUZZ_RUN_TARGETS)) \
+	$(filter-out fuzz-run/fuzz_session,$(FUZZ_RUN_TARGETS))
+fuzz-run: $(FUZZ_RUN_TARGETS)
+fuzz-run/%: $(FOBJ)/bin/% tests/fuzz/fuzz_conf.dict
+	@set -e; f=$<; n=$*; \
 		runs=$(FUZZ_RUNS); [ $$n != fuzz_session ] || runs=$(FUZZ_RUNS_SESSION); \
 		mkdir -p build/fuzz/corpus/$$n; log=build/fuzz/$$n.log; \
 		if ! UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $$f -runs=$$runs -max_len=4096 -timeout=60 $(FUZZ_DICT) -artifact_prefix=build/fuzz/$$n- \
 		    build/fuzz/corpus/$$n tests/fuzz/corpus/$$n >$$log 2>&1; then \
 			tail -40 $$log; echo "fuzz-run: $$n failed (log $$log)" >&2; exit 1; fi; \
-		grep -E '^#[0-9]+[[:space:]]+DONE' $$log | tail -1; done
+		echo "== $$n $$(grep -E '^#[0-9]+[[:space:]]+DONE' $$log | tail -1)"
 
 fuzz: $(FUZZ_BINS) tests/fuzz/fuzz_conf.dict
 	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); mkdir -p build/fuzz/corpus/$$n; \

@@ -10,18 +10,21 @@ test_suppress*.py, test_ui*.py).
                an API key "app" for example.test (and more from keys), and
                returns (relais, API).
   spool_rows   rows of a query on the spool database (read-only).
+  wait_keys_read  after a change to the keys file: until the running
+               daemon has read it again.
 """
 
 import base64
 import http.client
 import json
+import re
 import sqlite3
 
 import pytest
 
-from conftest import HOST, free_port
+from conftest import HOST, free_port, wait_until
 
-__all__ = ["API", "api_relais", "spool_rows", "new_key", "b64"]
+__all__ = ["API", "api_relais", "spool_rows", "new_key", "b64", "wait_keys_read"]
 
 
 def b64(data):
@@ -76,6 +79,16 @@ def new_key(relais, name, *domains):
     token = out.stdout.strip()
     assert token and "\n" not in token, out.stdout
     return token
+
+
+def wait_keys_read(relais, api, since):
+    """After the keys file changed (since: a log offset from before): ask
+    with the app's key, which cannot count as a failure, until the daemon
+    has read the file again (it looks at most once a second, on a request)."""
+    def read():
+        api.req("GET", "/v1/queue")
+        return re.search(r"event=apikey\.reload\b", relais.log()[since:])
+    wait_until(read, 10, interval=0.1, what="event=apikey.reload")
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ users file, aliases file and data directory inside the test's tmp_path.
 Pieces:
   Relais      one daemon: config writing, start (waits for event=server.ready),
               stop (SIGTERM, asserts exit 0), kill9, restart, reload (SIGHUP),
-              log access, Maildir polling, CLI runs, SMTP clients.
+              log access, Maildir polling, every accepted message
+              finished (wait_settled), CLI runs, SMTP clients.
   SMTPConn    a raw SMTP client over a socket: exact bytes out, replies parsed
               (multi-line aware) in, and a transcript of both for failure
               messages.
@@ -559,6 +560,18 @@ class Relais:
                 raise AssertionError(f"no log line matching {pattern!r} within {timeout}s; "
                                      f"log tail:\n{self.log()[-3000:]}")
             time.sleep(0.05)
+
+    def wait_settled(self, timeout=10.0):
+        """Wait until every message relais accepted (event=received over
+        SMTP, event=http.accepted over the API) is finished (event=removed):
+        whatever was accepted before the call has been delivered (or
+        bounced) by then."""
+        def settled():
+            got = {e.get("id") for ev in ("received", "http.accepted")
+                   for e in self.log_events(ev)}
+            done = {e.get("id") for e in self.log_events("removed")}
+            return got <= done
+        wait_until(settled, timeout, what="every accepted message finished")
 
     def log_events(self, event, since=0):
         """Parsed logfmt lines with event=EVENT."""

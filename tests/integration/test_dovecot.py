@@ -71,6 +71,10 @@ info_log_path = {self.log}
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain
+# the test logs in with a wrong password, then again with the right one:
+# no delay on the failure, and no penalty for the address on the next
+# login (anvil's penalty socket closed, see below)
+auth_failure_delay = 0
 default_internal_user = {"dovecot" if _has("dovecot") else pwd.getpwuid(uid).pw_name}
 default_login_user = {"dovenull" if _has("dovenull") else pwd.getpwuid(uid).pw_name}
 first_valid_uid = {min(uid, 1000) or 1}
@@ -87,6 +91,12 @@ userdb {{
 }}
 service auth {{
   user = root
+}}
+# no authentication penalty per address (Dovecot's brute-force brake)
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
 }}
 service imap-login {{
   inet_listener imap {{

@@ -46,7 +46,10 @@ def submit_many(r, n, tok, to="bob@remote.example"):
 def test_fifty_messages_far_fewer_connections(dns, peers, outbound, unique):
     one_mx(dns)
     peer = peers("127.0.0.2", name="mx.remote.example")
-    r = outbound(relay={"max_connections_per_domain": "3"})
+    # idle connections closed after 2 s (default 5 s): the end of the test
+    # waits for that
+    r = outbound(relay={"max_connections_per_domain": "3"},
+                 extra={"site default": {"idle_timeout": "2s"}})
     tok = unique("fifty")
     submit_many(r, 50, tok)
     peer.wait_messages(50, timeout=30)
@@ -65,7 +68,7 @@ def test_fifty_messages_far_fewer_connections(dns, peers, outbound, unique):
         mails = [i for i, x in enumerate(v) if x == "MAIL"]
         for a, b in zip(mails, mails[1:]):
             assert "RSET" in v[a:b], f"no RSET between two transactions: {v[a:b + 1]}"
-    # idle connections are closed (QUIT) after a few seconds
+    # idle connections are closed (QUIT) after the idle timeout
     wait_until(lambda: peer.active == 0, 12, interval=0.1,
                what="the idle connections to be closed")
     assert all(s.quit for s in peer.sessions), \

@@ -563,7 +563,7 @@ def test_command_timeout_421(relais_factory):
 
 
 def test_command_timeout_before_any_command(relais_factory):
-    r = relais_factory(overrides={"limits": {"command_timeout": "2s"}}).start()
+    r = relais_factory(overrides={"limits": {"command_timeout": "1s"}}).start()
     c = r.conn()
     rep = c.reply(timeout=10)
     c.check(rep, 421, "4.4.2")
@@ -580,8 +580,8 @@ def test_activity_resets_command_timeout(relais_factory):
 
 
 def test_data_timeout_421_and_nothing_delivered(relais_factory, unique):
-    r = relais_factory(overrides={"limits": {"command_timeout": "2s",
-                                             "data_timeout": "2s"}}).start()
+    r = relais_factory(overrides={"limits": {"command_timeout": "1s",
+                                             "data_timeout": "1s"}}).start()
     c = r.conn()
     start_tx(c)
     c.expect("DATA", 354)
@@ -809,7 +809,7 @@ def test_many_concurrent_sessions(relais_factory):
 
 
 def test_command_timeout_with_partial_line(relais_factory):
-    r = relais_factory(overrides={"limits": {"command_timeout": "2s"}}).start()
+    r = relais_factory(overrides={"limits": {"command_timeout": "1s"}}).start()
     c = r.conn()
     c.ehlo()
     c.send(b"NOOP half a command without CRLF")

@@ -30,12 +30,13 @@ def open_data(relais, rcpt="alice@example.test"):
 
 
 def barrier(relais, unique):
-    """Send a clean message to carol and wait for it: deliveries queued
-    before it have had their chance."""
+    """Send a clean message to carol and wait for it, then until every
+    message relais accepted (event=received) is finished (event=removed):
+    anything accepted before the barrier has been delivered by then."""
     tok = unique("barrier")
     relais.send("b@remote.test", ["carol@example.test"], message(tok))
     relais.find_token(tok, timeout=10)
-    time.sleep(0.5)
+    relais.wait_settled()
 
 
 @pytest.mark.parametrize("name", list(END_VECTORS))

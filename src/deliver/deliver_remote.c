@@ -166,6 +166,8 @@ struct remote_conn {
 	/* route */
 	uint64_t		*dns_q;		/* A/AAAA queries in flight */
 	size_t			 ndns_q, dns_pending;
+	struct remote_aq	**dns_aq;	/* their arguments, NULL once
+						   answered */
 	char			 (*mx)[256];	/* MX hosts by preference */
 	size_t			 nmx;
 	struct remote_addr	*addrs;		/* per MX: AAAA, then A */
@@ -2249,7 +2251,17 @@ remote_route_ready(struct remote_conn *c)
 struct remote_aq {
 	struct remote_conn	*c;
 	size_t			 host;
+	size_t			 slot;		/* in c->dns_q / dns_aq */
 };
+
+/* remote_aq_done - aq's answer came: it is no longer the connection's
+   to free */
+static void
+remote_aq_done(struct remote_aq *aq)
+{
+	aq->c->dns_aq[aq->slot] = NULL;
+	free(aq);
+}
 
 /* remote_tlsa_cb - the TLSA answer of one MX host (DANE routes) */
 static void
@@ -2260,7 +2272,7 @@ remote_tlsa_cb(void *arg, const struct dns_answer *ans)
 	struct remote_hosttls *ht = &c->htls[aq->host];
 	size_t usable = 0, oversize = 0, cap;
 
-	free(aq);
+	remote_aq_done(aq);
 	switch (ans->status) {
 	case DNS_OK:
 		if (!ans->secure) {
@@ -2319,7 +2331,7 @@ remote_addr_cb(void *arg, const struct dns_answer *ans)
 	struct remote_conn *c = aq->c;
 	size_t h = aq->host;
 
-	free(aq);
+	remote_aq_done(aq);
 	if (c->htls != NULL && ans->status == DNS_OK && !ans->secure)
 		c->htls[h].addr_insecure = true;
 	for (size_t i = 0; ans->status == DNS_OK && i < ans->n; i++) {
@@ -2412,6 +2424,10 @@ remote_resolve_hosts(struct remote_conn *c)
 			}
 			c->dns_q = xreallocarray(c->dns_q, c->ndns_q + 1,
 			    sizeof(*c->dns_q));
+			c->dns_aq = xreallocarray(c->dns_aq, c->ndns_q + 1,
+			    sizeof(*c->dns_aq));
+			aq->slot = c->ndns_q;
+			c->dns_aq[c->ndns_q] = aq;
 			c->dns_q[c->ndns_q++] = id;
 		}
 	}
@@ -2526,8 +2542,13 @@ remote_conn_free(struct remote_conn *c)
 	d->nconns--;
 	d->srcs[c->src].nconns--;
 	r->nconns--;
-	for (size_t i = 0; i < c->ndns_q; i++)
+	for (size_t i = 0; i < c->ndns_q; i++) {
+		/* a cancelled query's callback never runs: its argument
+		   is freed here */
 		r->res.cancel(r->res.ctx, c->dns_q[i]);
+		free(c->dns_aq[i]);
+	}
+	free(c->dns_aq);
 	if (c->job != NULL) {
 		/* not reported: leased, it runs again after the next start */
 		deliver_job_free(c->job);

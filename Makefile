@@ -9,7 +9,7 @@
 #   make fuzz-long  every harness FUZZ_MIN minutes, found inputs merged into
 #                   tests/fuzz/corpus (not part of make test)
 
-PKGS      := libevent_core libevent_pthreads libevent_openssl libevent_extra openssl sqlite3 libunbound inih libpsl libxcrypt libseccomp jansson libcurl zlib
+PKGS      := libevent_core libevent_pthreads libevent_openssl libevent_extra openssl sqlite3 libunbound inih libpsl libxcrypt libseccomp jansson libcurl zlib hiredis
 CC        ?= cc
 PYTHON    := /usr/bin/python3
 WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes -Wno-format-truncation

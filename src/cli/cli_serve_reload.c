@@ -40,7 +40,8 @@ static const char *const serve_reload_restart_keys[] = {
 	"server.data_dir", "server.user", "server.threads", "server.sandbox",
 	"http", "http.address", "http.tls", "http.keys",
 	"dns.resolver", "dns.timeout", "dns.trust_anchor",
-	"relay.ca_file",
+	"relay.ca_file", "server.node", "cluster.redis", "cluster.password",
+	"cluster.prefix", "cluster.timeout",
 };
 
 /* a comma-separated list of names, cut with "..." when full */

@@ -91,6 +91,8 @@ struct conf_section {
 static int	conf_parse(const char *, const char *, size_t, struct conf **,
 		    struct err *);
 static int	conf_tlsrpt_end(struct conf_load *, void *);
+static int	conf_cluster_end(struct conf_load *, void *);
+static int	conf_server_end(struct conf_load *, void *);
 static int	conf_local_end(struct conf_load *, void *);
 static int	conf_listener_end(struct conf_load *, void *);
 static void	conf_finish(struct conf *);
@@ -169,7 +171,7 @@ static const struct conf_type conf_types[] = {
 };
 
 static const struct conf_section conf_sections[] = {
-	{ .name = "server", .id = CONF_SEC_SERVER },
+	{ .name = "server", .id = CONF_SEC_SERVER, .end = conf_server_end },
 	{ .name = "listener", .id = CONF_SEC_LISTENER,
 	    .add = conf_listener_add, .exists = conf_listener_exists,
 	    .end = conf_listener_end },
@@ -203,6 +205,8 @@ static const struct conf_section conf_sections[] = {
 	{ .name = "tls_policy", .id = CONF_SEC_TLS_POLICY },
 	{ .name = "tlsrpt", .id = CONF_SEC_TLSRPT, .end = conf_tlsrpt_end },
 	{ .name = "milter", .id = CONF_SEC_MILTER },
+	{ .name = "cluster", .id = CONF_SEC_CLUSTER,
+	    .end = conf_cluster_end },
 };
 
 static const char *const conf_local_transport_names[] = {
@@ -261,6 +265,12 @@ static const char *const conf_backoff_action_names[] = {
 static const char *const conf_auth_backend_names[] = {
 	[CONF_AUTH_PASSWD_FILE] = "passwd-file",
 	[CONF_AUTH_DOVECOT] = "dovecot",
+	NULL,
+};
+
+static const char *const conf_redis_down_names[] = {
+	[CONF_REDIS_DOWN_OPEN] = "open",
+	[CONF_REDIS_DOWN_CLOSED] = "closed",
 	NULL,
 };
 
@@ -324,6 +334,8 @@ const struct conf_key conf_keys[] = {
 	{ .section = CONF_SEC_SERVER, .name = "sandbox",
 	  .type = CONF_T_BOOL, .def = "yes",
 	  .off = CONF_F(server.sandbox) },
+	{ .section = CONF_SEC_SERVER, .name = "node",
+	  .type = CONF_T_STRING, .off = CONF_F(server.node) },
 
 	/* [listener NAME] */
 	{ .section = CONF_SEC_LISTENER, .name = "address",
@@ -562,6 +574,21 @@ const struct conf_key conf_keys[] = {
 	  .type = CONF_T_STRING, .off = CONF_F(tlsrpt.organization) },
 	{ .section = CONF_SEC_TLSRPT, .name = "contact",
 	  .type = CONF_T_STRING, .off = CONF_F(tlsrpt.contact) },
+
+	/* [cluster]: shared state in Redis (docs/cluster.md) */
+	{ .section = CONF_SEC_CLUSTER, .name = "redis",
+	  .type = CONF_T_STRING, .off = CONF_F(cluster.redis) },
+	{ .section = CONF_SEC_CLUSTER, .name = "password",
+	  .type = CONF_T_STRING, .off = CONF_F(cluster.password) },
+	{ .section = CONF_SEC_CLUSTER, .name = "prefix",
+	  .type = CONF_T_STRING, .def = "relais:",
+	  .off = CONF_F(cluster.prefix) },
+	{ .section = CONF_SEC_CLUSTER, .name = "redis_down",
+	  .type = CONF_T_ENUM, .def = "open", .names = conf_redis_down_names,
+	  .off = CONF_F(cluster.redis_down) },
+	{ .section = CONF_SEC_CLUSTER, .name = "timeout",
+	  .type = CONF_T_DURATION, .def = "2s", .min = 1, .max = 60,
+	  .off = CONF_F(cluster.timeout) },
 
 	/* [milter]: the macro lists are Postfix's milter_*_macros with the
 	   client's address, name and port added at connect */
@@ -1022,6 +1049,22 @@ conf_finish(struct conf *conf)
 	}
 	if (conf->msgauth.authserv_id == NULL)
 		conf->msgauth.authserv_id = xstrdup(conf->server.hostname);
+	if (conf->server.node == NULL) {
+		/* the host name's first label, as a node name */
+		size_t n = strcspn(conf->server.hostname, ".");
+
+		if (n > 32)
+			n = 32;
+		conf->server.node = xstrndup(conf->server.hostname, n);
+		for (char *p = conf->server.node; *p; p++)
+			if (!isalnum((unsigned char)*p) && *p != '-' &&
+			    *p != '_')
+				*p = '-';
+		if (conf->server.node[0] == '\0') {
+			free(conf->server.node);
+			conf->server.node = xstrdup("node");
+		}
+	}
 	/* no DNSSEC validation: "none", or the default file not installed
 	   (a file named in the config must exist: dns_new says so) */
 	if (conf->dns.trust_anchor != NULL &&
@@ -1750,6 +1793,66 @@ conf_local_end(struct conf_load *ctx, void *base)
 		conf_error(ctx, conf_seen(ctx, "transport"), "%s: transport ="
 		    " lmtp needs 'lmtp' (unix:/path or host:port)",
 		    ctx->label);
+		return -1;
+	}
+	return 0;
+}
+
+/* conf_node_name - a node name: 1 to 32 of [A-Za-z0-9-_.] */
+static bool
+conf_node_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 32)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' &&
+		    *s != '.')
+			return false;
+	return true;
+}
+
+/* conf_server_end - [server] node is a plain name */
+static int
+conf_server_end(struct conf_load *ctx, void *base)
+{
+	const struct conf *conf = base;
+
+	if (conf->server.node != NULL && !conf_node_name(conf->server.node)) {
+		conf_error(ctx, conf_seen(ctx, "node"), "node: '%s' is not 1 to"
+		    " 32 letters, digits, '-', '_' or '.'", conf->server.node);
+		return -1;
+	}
+	return 0;
+}
+
+/* conf_cluster_end - [cluster] redis is unix:/PATH or HOST:PORT, the
+   prefix a plain word; [server] node is checked in conf_finish */
+static int
+conf_cluster_end(struct conf_load *ctx, void *base)
+{
+	const struct conf *conf = base;
+	const char *r = conf->cluster.redis, *colon;
+
+	if (r != NULL && strncmp(r, "unix:", 5) == 0) {
+		if (r[5] != '/') {
+			conf_error(ctx, conf_seen(ctx, "redis"), "redis: '%s':"
+			    " a unix socket path must be absolute", r);
+			return -1;
+		}
+	} else if (r != NULL && ((colon = strrchr(r, ':')) == NULL ||
+	    colon == r || strspn(colon + 1, "0123456789") !=
+	    strlen(colon + 1) || colon[1] == '\0' ||
+	    atoi(colon + 1) < 1 || atoi(colon + 1) > 65535)) {
+		conf_error(ctx, conf_seen(ctx, "redis"), "redis: '%s' is not"
+		    " HOST:PORT or unix:/PATH", r);
+		return -1;
+	}
+	if (conf->cluster.prefix != NULL &&
+	    strpbrk(conf->cluster.prefix, " \t\r\n") != NULL) {
+		conf_error(ctx, conf_seen(ctx, "prefix"), "prefix: '%s' has"
+		    " white space", conf->cluster.prefix);
 		return -1;
 	}
 	return 0;

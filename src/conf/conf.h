@@ -104,6 +104,12 @@ struct conf_listener {
 	bool			 milters_set;	/* milters = was given */
 };
 
+/* [cluster] redis_down: shared limits while Redis cannot be reached */
+enum conf_redis_down {
+	CONF_REDIS_DOWN_OPEN,		/* the node's own counters decide */
+	CONF_REDIS_DOWN_CLOSED,		/* limited actions get a 4xx */
+};
+
 /* [milter] default_action: what a milter that cannot be reached (or
    times out, or breaks the protocol) amounts to */
 enum conf_milter_action {
@@ -248,6 +254,8 @@ struct conf {
 		unsigned threads;	/* 0 = one per core */
 		int	 log_level;	/* enum log_level, default info */
 		bool	 sandbox;	/* Landlock + seccomp, default yes */
+		char	*node;		/* this node's name in a cluster;
+					   default: hostname */
 	} server;
 
 	struct conf_listener	*listeners;
@@ -372,6 +380,16 @@ struct conf {
 		/* macro names sent per stage (SMFIM_* order) */
 		char		*macros[7];
 	} milter;
+
+	/* [cluster]: state shared by nodes through Redis (docs/cluster.md) */
+	struct {
+		char		*redis;		/* HOST:PORT or unix:/PATH, NULL =
+						   no cluster: all state local */
+		char		*password;	/* AUTH, NULL = none */
+		char		*prefix;	/* key prefix, default "relais:" */
+		int		 redis_down;	/* enum conf_redis_down */
+		unsigned	 timeout;	/* seconds, default 2 */
+	} cluster;
 
 	/* [tlsrpt]: TLS-RPT reports (RFC 8460, docs/tls.md) */
 	struct {

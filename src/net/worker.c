@@ -246,8 +246,13 @@ worker_fini(struct worker *w)
 		event_free(w->stop_timer);
 	if (w->ctx->ops->outbound_free != NULL)
 		w->ctx->ops->outbound_free(w);
-	if (w->base)
+	if (w->base) {
+		/* a bufferevent freed with a deferred callback pending keeps
+		   a reference until that callback runs: one pass lets it go,
+		   and event_base_free runs the finalizers that free it */
+		event_base_loop(w->base, EVLOOP_NONBLOCK);
 		event_base_free(w->base);
+	}
 	idmap_fini(&w->sessions);
 	pthread_mutex_destroy(&w->lock);
 	free(w->scratch);

@@ -89,6 +89,9 @@ run: all
 # integration tests, where pytest lists the 25 slowest
 TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 TEST_J = $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(TEST_JOBS))
+# integration tests run in TEST_JOBS pytest-xdist workers, one test file
+# (one xdist group) per worker at a time; PYTEST_XDIST= runs them in one
+PYTEST_XDIST ?= $(if $(filter 1,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadgroup)
 
 test: deps-test
 	@$(MAKE) --no-print-directory $(TEST_J) test-build
@@ -99,7 +102,7 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 integration: build/san/relais build/san/unit/test_metrics build/san/unit/test_sts_service
-	RELAIS_BIN=$(CURDIR)/build/san/relais $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
+	RELAIS_BIN=$(CURDIR)/build/san/relais $(PYTHON) -m pytest -q $(PYTEST_XDIST) tests/integration $(PYTEST_ARGS)
 
 # --- fuzzing (clang libFuzzer) ---------------------------------------------
 FOBJ := build/fuzz

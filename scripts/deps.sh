@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh build|test|valgrind|man|deb
 set -eu
 build="gcc make pkg-config libevent-dev libssl-dev libsqlite3-dev libunbound-dev libinih-dev libpsl-dev libcrypt-dev libseccomp-dev libjansson-dev libcurl4-openssl-dev zlib1g-dev libhiredis-dev"
-test="$build libcmocka-dev python3-pytest python3-dnslib python3-aiosmtpd python3-dkim dovecot-imapd dovecot-lmtpd swaks clang libclang-rt-14-dev openssl sqlite3 procps postfix python3-prometheus-client apache2-utils chromium chromium-driver python3-selenium unbound ldnsutils dns-root-data python3-jsonschema nginx dovecot-core rspamd opendkim redis-server haproxy"
+test="$build libcmocka-dev python3-pytest python3-dnslib python3-aiosmtpd python3-dkim dovecot-imapd dovecot-lmtpd swaks clang libclang-rt-14-dev openssl sqlite3 procps postfix python3-prometheus-client apache2-utils chromium chromium-driver python3-selenium unbound ldnsutils dns-root-data python3-jsonschema nginx dovecot-core rspamd opendkim redis-server haproxy python3-pytest-xdist"
 case "${1:-build}" in
 build) want=$build ;;
 test) want="$test mandoc" ;;

@@ -90,21 +90,63 @@ def relais_bin():
 
 _ports_given = set()
 
+# Ports for test servers come from a slice of 10000-32767, below the
+# kernel's ephemeral range (so no connect() or bind(0) anywhere can take
+# one between free_port() and its use), one slice per pytest-xdist worker
+# (so two workers never hand out the same port).
+_PORT_LO, _PORT_HI = 10000, 32768
+
+
+def _port_slice():
+    n = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    w = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    i = int(w[2:]) if w.startswith("gw") and w[2:].isdigit() else 0
+    size = (_PORT_HI - _PORT_LO) // max(n, 1)
+    return _PORT_LO + (i % max(n, 1)) * size, size
+
+
+_port_next = [0]
+
 
 def free_port(host=HOST):
-    """A port that was free a moment ago (bind to 0 and read it back),
-    never one this process was given before: the kernel may hand the same
-    port out twice in a row, and two listeners of one config on one port
-    make relais refuse its config."""
+    """A port that is free on host now, from this worker's slice of
+    10000-32767 and never one this process was given before: two
+    listeners of one config on one port make relais refuse its config."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for _ in range(100):
+    lo, size = _port_slice()
+    for _ in range(size):
+        port = lo + _port_next[0] % size
+        _port_next[0] += 1
+        if port in _ports_given:
+            if len(_ports_given) >= size:
+                _ports_given.clear()
+            continue
         with socket.socket(fam, socket.SOCK_STREAM) as s:
-            s.bind((host, 0))
-            port = s.getsockname()[1]
-        if port not in _ports_given:
-            break
-    _ports_given.add(port)
-    return port
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        _ports_given.add(port)
+        return port
+    raise RuntimeError("no free port left in this worker's slice")
+
+
+# Test files that use fixed ports (443 of the MTA-STS web server, 53,
+# 2525 of the embedded default) run one after another in one xdist group;
+# every other file is a group of its own, so a module's fixtures are set
+# up once, on one worker.
+_FIXED_PORT_FILES = {
+    "test_mta_sts.py", "test_mta_sts_service.py", "test_dane_check.py",
+    "test_webhook_dns.py", "test_cli.py",
+}
+
+
+@pytest.hookimpl(tryfirst=True)     # before xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        name = item.path.name
+        group = "fixed-ports" if name in _FIXED_PORT_FILES else name
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 _hash_cache = {}

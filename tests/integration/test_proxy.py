@@ -20,6 +20,7 @@ from conftest import (HOST, Relais, SMTPConn, free_port, message,
                       split_headers, tls_client_context, wait_until)
 from dnsserver import DNSServer
 from haproxy import Backend, HAProxy, haproxy  # noqa: F401 (fixture)
+from milter_peer import MilterPeer
 
 V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 
@@ -48,15 +49,20 @@ def env(tmp_path_factory):
         # SPF passes only for the real client, never for HAProxy (127.0.0.1)
         "spf.test": {"TXT": "v=spf1 ip4:127.0.0.5 ip4:127.0.0.6 -all"},
     }).start()
+    peer = MilterPeer().start()
     r = Relais(root / "relais")
     r.pv_port = free_port()
     r.pvs_port = free_port()
+    r.pvm_port = free_port()
     r.write_config(overrides={
         "listener pv": {"address": f"{HOST}:{r.pv_port}", "role": "mx",
                         "proxy_protocol": "yes", "proxy_from": "127.0.0.1/32"},
         "listener pvs": {"address": f"{HOST}:{r.pvs_port}", "role": "mx",
                          "tls": "implicit", "proxy_protocol": "yes",
                          "proxy_from": "127.0.0.1"},
+        "listener pvm": {"address": f"{HOST}:{r.pvm_port}", "role": "mx",
+                         "proxy_protocol": "yes", "proxy_from": "127.0.0.1",
+                         "milters": peer.address},
         "relay": {"trusted_networks": "127.0.0.1/32"},
         "dns": {"resolver": dns.address},
         "limits": {"max_connections_per_ip": "3"},
@@ -68,11 +74,12 @@ def env(tmp_path_factory):
             haps.append(HAProxy(root / f"hap-{mode}",
                                 [Backend(HOST, r.pv_port)],
                                 send_proxy=mode).start())
-        yield {"relais": r, "v2": haps[0], "v1": haps[1]}
+        yield {"relais": r, "v2": haps[0], "v1": haps[1], "milter": peer}
     finally:
         for h in haps:
             h.stop()
         problems = r.teardown()
+        peer.stop()
         dns.stop()
         if problems:
             pytest.fail("\n".join(problems), pytrace=False)
@@ -337,6 +344,25 @@ def test_implicit_tls_after_the_header(env):
     c.close()
     r.wait_log(r"event=smtp\.connect session=\d+ client=127\.0\.0\.14 "
                r"listener=pvs proxy=127\.0\.0\.1 tls=implicit", since=off)
+
+
+def test_milters_see_the_real_client(env):
+    r, peer = env["relais"], env["milter"]
+    s = raw(r.pvm_port)
+    s.sendall(v2_header(src="127.0.0.17", dst="127.0.0.3", sport=4711,
+                        dport=25))
+    c = adopt(s)
+    c.check(c.reply(), 220)
+    c.ehlo()
+    c.expect("QUIT", 221)
+    c.close()
+    wait_until(lambda: peer.args("connect"), 10, what="the milter's connect")
+    host, family, port, addr = peer.args("connect")[0][:4]
+    assert (host, family, port, addr) == ("[127.0.0.17]", "4", 4711,
+                                          "127.0.0.17")
+    assert peer.macro("{client_addr}") == ["127.0.0.17"]
+    assert peer.macro("{client_port}") == ["4711"]
+    assert peer.macro("{daemon_addr}") == ["127.0.0.3"]
 
 
 def test_listener_without_proxy_protocol_sees_an_unknown_command(env):

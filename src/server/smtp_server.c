@@ -18,6 +18,11 @@
  * in state MILTER for their answer; their changes to the message are made
  * before it goes to the queue manager.
  *
+ * On a listener with proxy_protocol the session first reads the PROXY
+ * header (net/proxy_read.c; nothing is sent or handshaken before it) and
+ * takes the client it names for its own address: limits, trust, SPF,
+ * Received:, milters and logs see that client, never the proxy.
+ *
  * Everything a client sends becomes a reply and a state change, never a
  * log severity above info: memory per session is bounded by the input
  * high-water mark, the output low-water mark check, SMTP_CMD_LINE_MAX and

@@ -9,7 +9,8 @@
  * keys, compared with the configuration the daemon started with (so a
  * key changed by an earlier reload is named again until the restart):
  *   server.data_dir, user, threads, sandbox  (spool, privileges, workers)
- *   listener[NAME], listener[NAME].address   (bound sockets; role and tls
+ *   listener[NAME], listener[NAME].address   (bound sockets; role, tls,
+ *                                             proxy_protocol and proxy_from
  *                                             of a listener do follow)
  *   http, http.address, http.tls, http.keys  (the API's sockets, keys file)
  *   dns.resolver, timeout, trust_anchor      (the resolvers of the agents

@@ -352,6 +352,11 @@ const struct conf_key conf_keys[] = {
 	{ .section = CONF_SEC_LISTENER, .name = "milters",
 	  .type = CONF_T_MILTERS, .off = CONF_L(milters),
 	  .off_n = CONF_L(nmilters) },
+	{ .section = CONF_SEC_LISTENER, .name = "proxy_protocol",
+	  .type = CONF_T_BOOL, .def = "no", .off = CONF_L(proxy_protocol) },
+	{ .section = CONF_SEC_LISTENER, .name = "proxy_from",
+	  .type = CONF_T_CIDRS, .off = CONF_L(proxy_from),
+	  .off_n = CONF_L(nproxy_from) },
 
 	/* [local] */
 	{ .section = CONF_SEC_LOCAL, .name = "domains",
@@ -2362,13 +2367,20 @@ conf_set_milters(struct conf_load *ctx, const struct conf_key *k,
 	return 0;
 }
 
-/* conf_listener_end - note whether the listener named its own milters */
+/* conf_listener_end - note whether the listener named its own milters;
+   proxy_protocol needs the peers that may send the header */
 static int
 conf_listener_end(struct conf_load *ctx, void *base)
 {
 	struct conf_listener *l = base;
 
 	l->milters_set = conf_seen(ctx, "milters") != 0;
+	if (l->proxy_protocol && l->nproxy_from == 0) {
+		conf_error(ctx, conf_seen(ctx, "proxy_protocol"), "%s:"
+		    " proxy_protocol = yes needs proxy_from (the addresses"
+		    " of the proxies, CIDR)", ctx->label);
+		return -1;
+	}
 	return 0;
 }
 

@@ -102,6 +102,11 @@ struct conf_listener {
 						   [milter] servers */
 	size_t			 nmilters;
 	bool			 milters_set;	/* milters = was given */
+	bool			 proxy_protocol; /* a PROXY header (v1 or v2)
+						   before SMTP (default no) */
+	struct conf_cidr	*proxy_from;	/* the peers that may send it
+						   (required with it) */
+	size_t			 nproxy_from;
 };
 
 /* [cluster] redis_down: shared limits while Redis cannot be reached */

@@ -18,6 +18,11 @@
  * in state MILTER for their answer; their changes to the message are made
  * before it goes to the queue manager.
  *
+ * On a listener with proxy_protocol the session first reads the PROXY
+ * header (net/proxy_read.c; nothing is sent or handshaken before it) and
+ * takes the client it names for its own address: limits, trust, SPF,
+ * Received:, milters and logs see that client, never the proxy.
+ *
  * Everything a client sends becomes a reply and a state change, never a
  * log severity above info: memory per session is bounded by the input
  * high-water mark, the output low-water mark check, SMTP_CMD_LINE_MAX and
@@ -63,6 +68,7 @@
 #include "msgauth/msgauth.h"
 #include "net/bufout.h"
 #include "net/listen.h"
+#include "net/proxy_read.h"
 #include "net/tls.h"
 #include "net/worker.h"
 #include "policy/limits.h"
@@ -85,6 +91,8 @@
 						   for Date:/Message-ID: */
 #define SMTP_MILTER_HDR_MAX	(1024 * 1024)	/* header section milters
 						   see and edit */
+#define SMTP_PROXY_TIMEOUT	10		/* seconds for the PROXY
+						   header */
 
 enum smtp_state {
 	SMTP_STATE_CONNECTED = 1 << 0,	/* before HELO/EHLO */
@@ -131,7 +139,12 @@ struct smtp_session {
 	struct bufferevent	*bev;
 	char			 ip[INET6_ADDRSTRLEN];
 	char			 port[8];	/* the client's */
-	char			 local_ip[INET6_ADDRSTRLEN];	/* ours */
+	char			 local_ip[INET6_ADDRSTRLEN];	/* ours (the
+						   PROXY header's destination,
+						   else looked up when needed) */
+	char			 proxy_ip[INET6_ADDRSTRLEN];	/* the proxy
+						   that sent a PROXY header */
+	struct proxy_read	*proxy;		/* reading that header */
 	char			 client_desc[INET6_ADDRSTRLEN + 16];
 	char			 listener[64];
 	enum conf_role		 role;
@@ -460,6 +473,7 @@ smtp_server_free(struct smtp_session *s)
 		evutil_closesocket(s->fd);
 	if (s->life != NULL)
 		event_free(s->life);
+	proxy_read_free(s->proxy);
 	if (s->counted)
 		limits_disconnect(s->ip);
 	metrics_gauge_add(METRIC_SESSIONS_OPEN, s->listener, -1);
@@ -659,43 +673,88 @@ smtp_server_refuse(struct smtp_session *s, enum limits_verdict v,
 	smtp_server_close(s);
 }
 
-void
-smtp_server_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
-    struct listen_sock *sock)
+/* smtp_server_unmap - ::ffff:a.b.c.d becomes a.b.c.d (port kept) */
+static void
+smtp_server_unmap(struct sockaddr_storage *ss)
 {
-	struct smtp_session *s = xcalloc(1, sizeof(*s));
+	struct sockaddr_in6 in6;
+	struct sockaddr_in in;
+
+	if (ss->ss_family != AF_INET6)
+		return;
+	memcpy(&in6, ss, sizeof(in6));
+	if (!IN6_IS_ADDR_V4MAPPED(&in6.sin6_addr))
+		return;
+	memset(&in, 0, sizeof(in));
+	in.sin_family = AF_INET;
+	in.sin_port = in6.sin6_port;
+	memcpy(&in.sin_addr, &in6.sin6_addr.s6_addr[12], 4);
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, &in, sizeof(in));
+}
+
+/* smtp_server_proxy_allowed - sa is one of the listener's proxy_from */
+static bool
+smtp_server_proxy_allowed(const struct conf_listener *l,
+    const struct sockaddr *sa)
+{
+	for (size_t i = 0; i < l->nproxy_from; i++)
+		if (conf_cidr_match(&l->proxy_from[i], sa))
+			return true;
+	return false;
+}
+
+/* smtp_server_addr_text - sa's address and port as text */
+static void
+smtp_server_addr_text(const struct sockaddr *sa, char *ip, size_t iplen,
+    char *port, size_t portlen)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, ip, (socklen_t)iplen);
+		snprintf(port, portlen, "%u", ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 =
+		    (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, (socklen_t)iplen);
+		snprintf(port, portlen, "%u", ntohs(in6->sin6_port));
+	} else {
+		snprintf(ip, iplen, "unknown");
+		port[0] = '\0';
+	}
+}
+
+/* smtp_server_local_ip - our address on the connection (the one the
+   PROXY header names, else the socket's), looked up once */
+static const char *
+smtp_server_local_ip(struct smtp_session *s)
+{
+	struct sockaddr_storage local;
+	socklen_t ll = sizeof(local);
+	char port[8];
+
+	if (s->local_ip[0] == '\0' &&
+	    getsockname(s->fd, (struct sockaddr *)&local, &ll) == 0 &&
+	    (local.ss_family == AF_INET || local.ss_family == AF_INET6))
+		smtp_server_addr_text((struct sockaddr *)&local, s->local_ip,
+		    sizeof(s->local_ip), port, sizeof(port));
+	return s->local_ip;
+}
+
+/*
+ * smtp_server_begin - the client is known (sa: the socket's peer, or the
+ * one a PROXY header named): trust, TLS, limits, milters, greeting. Until
+ * here a session on a proxy_protocol listener has sent nothing.
+ */
+static void
+smtp_server_begin(struct smtp_session *s, const struct sockaddr *sa)
+{
+	struct worker *w = s->w;
 	enum limits_verdict v;
 	unsigned ban_left = 0;
 
-	s->id = id_next();
-	s->w = w;
-	s->fd = fd;
-	s->snap = conf_live_get(w->ctx->live);
-	s->conf = s->snap->conf;
-	s->state = SMTP_STATE_CONNECTED;
-	snprintf(s->listener, sizeof(s->listener), "%s", sock->listener);
-	s->role = CONF_ROLE_MX;
-	s->tls_mode = CONF_TLS_NONE;
-	for (size_t i = 0; i < s->conf->nlisteners; i++) {
-		if (strcmp(s->conf->listeners[i].name, sock->listener) == 0) {
-			s->role = s->conf->listeners[i].role;
-			s->tls_mode = s->conf->listeners[i].tls;
-		}
-	}
-	if (s->snap->tls == NULL)
-		s->tls_mode = CONF_TLS_NONE;	/* a listener added by reload */
-	if (sa->sa_family == AF_INET) {
-		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr,
-		    s->ip, sizeof(s->ip));
-		snprintf(s->port, sizeof(s->port), "%u",
-		    ntohs(((struct sockaddr_in *)sa)->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr,
-		    s->ip, sizeof(s->ip));
-		snprintf(s->port, sizeof(s->port), "%u",
-		    ntohs(((struct sockaddr_in6 *)sa)->sin6_port));
-	} else
-		snprintf(s->ip, sizeof(s->ip), "unknown");
 	snprintf(s->client_desc, sizeof(s->client_desc), "unknown [%s]",
 	    s->ip);
 	s->trusted = conf_is_trusted(s->conf, sa);
@@ -705,8 +764,9 @@ smtp_server_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
 		SSL *ssl = tls_server_ssl_new(s->snap->tls);
 
 		if (ssl != NULL) {
-			s->bev = bufferevent_openssl_socket_new(w->base, fd, ssl,
-			    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+			s->bev = bufferevent_openssl_socket_new(w->base, s->fd,
+			    ssl, BUFFEREVENT_SSL_ACCEPTING,
+			    BEV_OPT_CLOSE_ON_FREE);
 			if (s->bev == NULL)
 				SSL_free(ssl);
 			else
@@ -715,20 +775,17 @@ smtp_server_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
 		}
 		s->tls = true;
 	} else {
-		s->bev = bufferevent_socket_new(w->base, fd,
+		s->bev = bufferevent_socket_new(w->base, s->fd,
 		    BEV_OPT_CLOSE_ON_FREE);
 		s->direct = true;
 		if (s->bev != NULL)
 			bufout_take(s->bev);
 	}
 	if (s->bev == NULL) {
-		evutil_closesocket(fd);
-		conf_snap_unref(s->snap);
-		free(s);
+		s->tls = false;
+		smtp_server_free(s);	/* closes fd */
 		return;
 	}
-	idmap_put(&w->sessions, s->id, s);
-	metrics_gauge_add(METRIC_SESSIONS_OPEN, s->listener, 1);
 	bufferevent_setcb(s->bev, smtp_server_read_cb, smtp_server_write_cb,
 	    smtp_server_event_cb, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_HIGH);
@@ -751,8 +808,9 @@ smtp_server_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
 		s->life = evtimer_new(w->base, smtp_server_life_cb, s);
 		evtimer_add(s->life, &tv);
 	}
-	log_info("event=smtp.connect session=%llu client=%s listener=%s%s",
+	log_info("event=smtp.connect session=%llu client=%s listener=%s%s%s%s",
 	    (unsigned long long)s->id, s->ip, s->listener,
+	    s->proxy_ip[0] ? " proxy=" : "", s->proxy_ip,
 	    s->tls ? " tls=implicit" : "");
 	{
 		const char *const *servers;
@@ -764,20 +822,9 @@ smtp_server_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	if (s->milter != NULL) {
 		/* the greeting waits for the milters' word on the client */
-		struct sockaddr_storage local;
-		socklen_t ll = sizeof(local);
 		char host[INET6_ADDRSTRLEN + 2];
 
-		if (getsockname(fd, (struct sockaddr *)&local, &ll) == 0) {
-			if (local.ss_family == AF_INET)
-				inet_ntop(AF_INET, &((struct sockaddr_in *)
-				    &local)->sin_addr, s->local_ip,
-				    sizeof(s->local_ip));
-			else if (local.ss_family == AF_INET6)
-				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)
-				    &local)->sin6_addr, s->local_ip,
-				    sizeof(s->local_ip));
-		}
+		(void)smtp_server_local_ip(s);
 		snprintf(host, sizeof(host), "[%s]", s->ip);
 		smtp_server_milter_wait(s, SMTP_MILTER_GREET,
 		    SMTP_STATE_CONNECTED);
@@ -790,6 +837,113 @@ smtp_server_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
 	bufferevent_enable(s->bev, s->direct ? EV_READ : EV_READ | EV_WRITE);
 }
 
+/*
+ * smtp_server_proxy_done - the PROXY header is read (or not). PROXY with
+ * TCP4/TCP6 names the client: its address replaces the proxy's for
+ * everything (limits, trust, SPF, Received:, logs, milters). LOCAL (the
+ * proxy's health check) and UNSPEC/UNKNOWN keep the socket's. Anything
+ * else closes the connection without a word: the peer is a proxy, not an
+ * SMTP client.
+ */
+static void
+smtp_server_proxy_done(void *arg, enum proxy_read_status st,
+    const struct proxy_hdr *h, const char *why)
+{
+	struct smtp_session *s = arg;
+	struct sockaddr_storage peer;
+	socklen_t pl = sizeof(peer);
+	const struct sockaddr *sa;
+
+	proxy_read_free(s->proxy);
+	s->proxy = NULL;
+	if (st != PROXY_READ_DONE) {
+		if (st == PROXY_READ_CLOSED && why == NULL)
+			log_debug("event=proxy.closed session=%llu peer=%s"
+			    " listener=%s", (unsigned long long)s->id,
+			    s->proxy_ip, s->listener);
+		else
+			log_info("event=proxy.%s session=%llu peer=%s"
+			    " listener=%s reason=\"%s\"",
+			    st == PROXY_READ_TIMEOUT ? "timeout" : "bad",
+			    (unsigned long long)s->id, s->proxy_ip,
+			    s->listener, why != NULL ? why : "closed");
+		smtp_server_free(s);
+		return;
+	}
+	if (h->cmd == PROXY_CMD_PROXY && (h->family == PROXY_FAM_TCP4 ||
+	    h->family == PROXY_FAM_TCP6)) {
+		struct sockaddr_storage src = h->src, dst = h->dst;
+		char port[8];
+
+		/* a v4-mapped client is the v4 one, as on a v4 socket */
+		smtp_server_unmap(&src);
+		smtp_server_unmap(&dst);
+		smtp_server_addr_text((struct sockaddr *)&src, s->ip,
+		    sizeof(s->ip), s->port, sizeof(s->port));
+		smtp_server_addr_text((struct sockaddr *)&dst, s->local_ip,
+		    sizeof(s->local_ip), port, sizeof(port));
+		peer = src;
+	} else if (getpeername(s->fd, (struct sockaddr *)&peer, &pl) == -1) {
+		log_info("event=proxy.bad session=%llu peer=%s listener=%s"
+		    " reason=\"getpeername: %s\"", (unsigned long long)s->id,
+		    s->proxy_ip, s->listener, strerror(errno));
+		smtp_server_free(s);
+		return;
+	}
+	sa = (const struct sockaddr *)&peer;
+	log_debug("event=proxy.header session=%llu peer=%s version=%d"
+	    " command=%s family=%s client=%s", (unsigned long long)s->id,
+	    s->proxy_ip, h->version, h->cmd == PROXY_CMD_PROXY ? "proxy" :
+	    "local", proxy_family_name(h->family), s->ip);
+	smtp_server_begin(s, sa);
+}
+
+void
+smtp_server_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
+    struct listen_sock *sock)
+{
+	struct smtp_session *s = xcalloc(1, sizeof(*s));
+	const struct conf_listener *l = NULL;
+
+	s->id = id_next();
+	s->w = w;
+	s->fd = fd;
+	s->snap = conf_live_get(w->ctx->live);
+	s->conf = s->snap->conf;
+	s->state = SMTP_STATE_CONNECTED;
+	snprintf(s->listener, sizeof(s->listener), "%s", sock->listener);
+	s->role = CONF_ROLE_MX;
+	s->tls_mode = CONF_TLS_NONE;
+	for (size_t i = 0; i < s->conf->nlisteners; i++) {
+		if (strcmp(s->conf->listeners[i].name, sock->listener) == 0) {
+			l = &s->conf->listeners[i];
+			s->role = l->role;
+			s->tls_mode = l->tls;
+		}
+	}
+	if (s->snap->tls == NULL)
+		s->tls_mode = CONF_TLS_NONE;	/* a listener added by reload */
+	smtp_server_addr_text(sa, s->ip, sizeof(s->ip), s->port,
+	    sizeof(s->port));
+	idmap_put(&w->sessions, s->id, s);
+	metrics_gauge_add(METRIC_SESSIONS_OPEN, s->listener, 1);
+	if (l == NULL || !l->proxy_protocol) {
+		smtp_server_begin(s, sa);
+		return;
+	}
+	/* a PROXY header first, from an allowed proxy only */
+	memcpy(s->proxy_ip, s->ip, sizeof(s->proxy_ip));
+	if (!smtp_server_proxy_allowed(l, sa)) {
+		log_info("event=proxy.refused session=%llu peer=%s listener=%s",
+		    (unsigned long long)s->id, s->proxy_ip, s->listener);
+		smtp_server_free(s);
+		return;
+	}
+	if (w->stopping || (s->proxy = proxy_read_start(w->base, fd,
+	    SMTP_PROXY_TIMEOUT, smtp_server_proxy_done, s)) == NULL)
+		smtp_server_free(s);
+}
+
 static void
 smtp_server_greet(struct smtp_session *s)
 {
@@ -800,6 +954,10 @@ void
 smtp_server_shutdown(struct smtp_session *s)
 {
 	s->stopping = true;
+	if (s->bev == NULL) {
+		smtp_server_free(s);	/* still reading a PROXY header */
+		return;
+	}
 	if (s->state & (SMTP_STATE_DATA | SMTP_STATE_COMMIT | SMTP_STATE_CLOSING
 	    | SMTP_STATE_AUTHWAIT | SMTP_STATE_CHECK | SMTP_STATE_MILTER) ||
 	    s->bdat_left > 0)
@@ -2067,22 +2225,11 @@ smtp_server_auth_end(struct smtp_session *s)
 static void
 smtp_server_auth_dovecot(struct smtp_session *s)
 {
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
-	char lip[INET6_ADDRSTRLEN] = "";
 	struct dovecot_auth_req req = { .user = s->sasl->user,
-	    .pass = s->sasl->pass, .rip = s->ip, .lip = lip,
+	    .pass = s->sasl->pass, .rip = s->ip,
+	    .lip = smtp_server_local_ip(s),
 	    .secured = s->tls || s->loopback, .session = s->id };
 
-	if (getsockname(s->fd, (struct sockaddr *)&ss, &sslen) == 0) {
-		if (ss.ss_family == AF_INET)
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
-			    lip, sizeof(lip));
-		else if (ss.ss_family == AF_INET6)
-			inet_ntop(AF_INET6,
-			    &((struct sockaddr_in6 *)&ss)->sin6_addr, lip,
-			    sizeof(lip));
-	}
 	passwd_check_submit_dovecot(s->w, s->id, smtp_server_auth_done,
 	    s->conf->auth.dovecot_socket, s->conf->auth.dovecot_timeout, &req);
 }

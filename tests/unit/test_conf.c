@@ -163,6 +163,12 @@ static const struct {
 	  "FILE:3: duplicate key 'threads' in [server]" },
 	{ "duplicate key in listener", LISTENER "role = mx\nrole = mx\n",
 	  "FILE:4: duplicate key 'role' in [listener a]" },
+	{ "proxy_protocol without proxy_from", LISTENER
+	  "proxy_protocol = yes\n", "FILE:3: [listener a]: proxy_protocol ="
+	  " yes needs proxy_from (the addresses of the proxies, CIDR)" },
+	{ "bad proxy_from", LISTENER "proxy_protocol = yes\n"
+	  "proxy_from = 10.0.0.0/33\n", "FILE:4: proxy_from: bad network"
+	  " '10.0.0.0/33' (address or address/prefix)" },
 	{ "duplicate list key", LISTENER "address = 127.0.0.1:26\n",
 	  "FILE:3: duplicate key 'address' in [listener a]" },
 	{ "missing address", "[listener a]\nrole = mx\n",
@@ -504,6 +510,8 @@ test_all_keys(void **state)
 	    "[listener x.y-z_1] # comment\n"
 	    "address = 127.0.0.2:25\n"
 	    "tls = optional\n"
+	    "proxy_protocol = yes\n"
+	    "proxy_from = 10.1.2.3 2001:db8::/64\n"
 	    "[local]\n"
 	    "domains = Example.COM, example.org\n"
 	    "    EXAMPLE.com example.net\n"
@@ -557,6 +565,11 @@ test_all_keys(void **state)
 	assert_string_equal(conf->listeners[3].name, "x.y-z_1");
 	assert_int_equal(conf->listeners[3].role, CONF_ROLE_MX);
 	assert_int_equal(conf->listeners[3].tls, CONF_TLS_OPTIONAL);
+	assert_false(conf->listeners[0].proxy_protocol);
+	assert_int_equal(conf->listeners[0].nproxy_from, 0);
+	assert_true(conf->listeners[3].proxy_protocol);
+	assert_int_equal(conf->listeners[3].nproxy_from, 2);
+	assert_int_equal(conf->listeners[3].proxy_from[1].prefix, 64);
 
 	/* lower-cased, duplicates dropped, continuation appended */
 	assert_int_equal(conf->local.ndomains, 3);

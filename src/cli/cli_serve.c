@@ -49,6 +49,7 @@
 #include "net/tls.h"
 #include "net/worker.h"
 #include "core/metrics.h"
+#include "policy/cluster.h"
 #include "policy/limits.h"
 #include "policy/quota.h"
 #include "queue/qmgr.h"
@@ -95,6 +96,8 @@ serve_outbound_free(struct worker *w)
 {
 	remote_free(w->remote);
 	w->remote = NULL;
+	cluster_free(w->cluster);	/* after the inbox drained */
+	w->cluster = NULL;
 }
 
 /* the operator's suspensions, from the queue manager to the agent */
@@ -233,6 +236,7 @@ cli_serve(int argc, char **argv)
 	static const int signums[5] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, 0 };
 	int npos;
 	unsigned started = 0;
+	char cname[16];
 
 	if (cli_args(argc, argv, &path, NULL, 0, &npos) == -1) {
 		fprintf(stderr, "usage: relais serve [-c FILE]\n");
@@ -310,6 +314,14 @@ cli_serve(int argc, char **argv)
 		if ((sv.workers[i].remote = remote_new(&sv.workers[i],
 		    &sv.rshared, &err)) == NULL)
 			fatalx("event=server.init error=\"%s\"", err.msg);
+		/* [cluster]: each worker its own Redis connection; the
+		   first also keeps the suppression list shared */
+		snprintf(cname, sizeof(cname), "w%u", i);
+		sv.workers[i].cluster = cluster_new(sv.workers[i].base, conf,
+		    cname);
+		if (i == 0)
+			cluster_suppress_start(sv.workers[i].cluster,
+			    &sv.workers[i]);
 	}
 	deliver_pool_set_remote(sv.pool, remote_submit, &sv.rshared);
 	if (deliver_pool_start(sv.pool, qmgr_report, sv.qmgr) == -1 ||

@@ -26,6 +26,7 @@ struct conf_live;
 struct qmgr;
 struct smtp_session;
 struct remote;
+struct cluster;
 
 struct worker;
 
@@ -95,6 +96,8 @@ struct worker {
 	char			*scratch;	/* SMTP_DATA scan output */
 	size_t			 scratch_len;
 	struct remote		*remote;	/* outbound deliveries */
+	struct cluster		*cluster;	/* [cluster] shared state on
+						   this loop, or NULL */
 };
 
 /* worker_init - set up w on its sockets; the thread starts in worker_start */

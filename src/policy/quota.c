@@ -196,6 +196,41 @@ quota_reserve(const struct conf_tenant *t, unsigned msgs, unsigned rcpts,
 	return rc;
 }
 
+void
+quota_reserve_force(const char *tenant, unsigned msgs, unsigned rcpts)
+{
+	struct quota_entry *e;
+
+	pthread_mutex_lock(&quota_lock);
+	if ((e = quota_find(tenant, true)) != NULL) {
+		e->res_messages += msgs;
+		e->res_recipients += rcpts;
+	}
+	pthread_mutex_unlock(&quota_lock);
+}
+
+void
+quota_denial_fill(const struct conf_tenant *t, int i, int64_t now,
+    struct quota_denial *d)
+{
+	const unsigned lim[4] = { t->messages_per_hour, t->messages_per_day,
+	    t->recipients_per_hour, t->recipients_per_day };
+	unsigned period;
+
+	if (i < 0 || i > 3)
+		i = 0;
+	period = quota_periods[i % 2];
+	memset(d, 0, sizeof(*d));
+	d->kind = i < 2 ? QUOTA_MESSAGES : QUOTA_RECIPIENTS;
+	d->period = period;
+	d->limit = lim[i];
+	d->retry_after = quota_window(period, now) + (int64_t)period - now;
+	if (d->retry_after < 1)
+		d->retry_after = 1;
+	snprintf(d->key, sizeof(d->key), "%s_per_%s", i < 2 ? "messages" :
+	    "recipients", i % 2 == 0 ? "hour" : "day");
+}
+
 /* quota_unreserve - take a reservation off, never below zero (a tenant
    added by a reload while a message was on its way held none); lock
    held */

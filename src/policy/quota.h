@@ -59,6 +59,13 @@ int64_t	quota_window(unsigned period, int64_t t);
  */
 int	quota_reserve(const struct conf_tenant *t, unsigned msgs,
 	    unsigned rcpts, int64_t now, struct quota_denial *d);
+/* quota_reserve_force - reserve without looking at the limits (the
+   cluster's shared counters allowed it: the local ones keep track) */
+void	quota_reserve_force(const char *tenant, unsigned msgs, unsigned rcpts);
+/* quota_denial_fill - the denial of limit i of t (0: messages per hour,
+   1: messages per day, 2: recipients per hour, 3: per day) at now */
+void	quota_denial_fill(const struct conf_tenant *t, int i, int64_t now,
+	    struct quota_denial *d);
 /* quota_release - give a reservation back (the message was not stored) */
 void	quota_release(const char *tenant, unsigned msgs, unsigned rcpts);
 /* quota_commit - a reservation stored with a message that arrived at

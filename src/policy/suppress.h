@@ -29,6 +29,18 @@ void	suppress_replace(char *const *v, size_t n);
 /* suppress_clear - forget every address (before a reload; tests) */
 void	suppress_clear(void);
 size_t	suppress_count(void);
+/*
+ * A cluster keeps the list shared (policy/cluster.c): the hook hears of
+ * every change made here (an address added or removed, or the difference
+ * a reload makes, but not the first load), called from the thread that
+ * made it, outside the lock. Changes learned from the other nodes come
+ * in through suppress_add_shared and suppress_remove_shared, which do
+ * not call the hook; an address only learned so stays across a reload.
+ */
+typedef void suppress_hook_fn(bool add, const char *key);
+void	suppress_set_hook(suppress_hook_fn *fn);
+void	suppress_add_shared(const char *addr);
+void	suppress_remove_shared(const char *addr);
 /* suppress_key - addr with its domain lower-cased, as the list keeps it */
 void	suppress_key(const char *addr, char *out, size_t n);
 

@@ -71,6 +71,7 @@
 #include "net/proxy_read.h"
 #include "net/tls.h"
 #include "net/worker.h"
+#include "policy/cluster.h"
 #include "policy/limits.h"
 #include "policy/quota.h"
 #include "policy/suppress.h"
@@ -108,6 +109,14 @@ enum smtp_state {
 	SMTP_STATE_STARTTLS = 1 << 10,	/* flushing 220, then the handshake */
 	SMTP_STATE_CHECK = 1 << 11,	/* SPF/DKIM/DMARC of the message */
 	SMTP_STATE_MILTER = 1 << 12,	/* the milters look at an event */
+	SMTP_STATE_CLUSTER = 1 << 13,	/* Redis checks a shared limit */
+};
+
+/* what the session does with the cluster's answer */
+enum smtp_cluster_next {
+	SMTP_CLUSTER_GREET,	/* a ban held by another node */
+	SMTP_CLUSTER_MAIL,	/* the user's daily limit */
+	SMTP_CLUSTER_RCPT,	/* the tenant's quota */
 };
 
 /* what the session does with the milters' answer */
@@ -124,7 +133,8 @@ enum smtp_milter_next {
 /* states in which input waits: an answer or a switch is pending */
 #define SMTP_STATE_WAITING	(SMTP_STATE_COMMIT | SMTP_STATE_CLOSING | \
 				 SMTP_STATE_AUTHWAIT | SMTP_STATE_STARTTLS | \
-				 SMTP_STATE_CHECK | SMTP_STATE_MILTER)
+				 SMTP_STATE_CHECK | SMTP_STATE_MILTER | \
+				 SMTP_STATE_CLUSTER)
 
 #define SMTP_STATE_SESSION	(SMTP_STATE_READY | SMTP_STATE_MAIL | \
 				 SMTP_STATE_RCPT)
@@ -225,6 +235,21 @@ struct smtp_session {
 	bool			 p_bdat_last;
 	char			 bdat_reply[1024]; /* a milter's refusal of it */
 	char			 cipher_bits[16];
+
+	/* [cluster] (policy/cluster.h): the pending check, what it holds */
+	struct cluster_op	*cl_op;
+	int			 cl_next;	/* enum smtp_cluster_next */
+	enum smtp_state		 cl_prev;	/* state to go back to */
+	char			*cl_params;	/* MAIL's parameters */
+	bool			 cl_greeted;	/* ban checked */
+	bool			 cl_user_held;	/* a message of the user's
+						   daily limit reserved */
+	int64_t			 cl_user_hour;
+	char			*cl_q_tenant;	/* its tenant */
+	unsigned		 cl_q_msgs;	/* tenant quota reserved in */
+	unsigned		 cl_q_rcpts;	/* Redis for this message */
+	unsigned		 cl_ask_msgs;	/* ... asked by the check */
+	unsigned		 cl_ask_rcpts;
 };
 
 struct smtp_server_cmd {
@@ -266,6 +291,15 @@ static void	smtp_server_data_go(struct smtp_session *s);
 static void	smtp_server_bdat_go(struct smtp_session *s, uint64_t size,
 		    bool last, bool first);
 static void	smtp_server_greet(struct smtp_session *s);
+static void	smtp_server_cluster_release(struct smtp_session *s);
+static void	smtp_server_cluster_wait(struct smtp_session *s, int next);
+static void	smtp_server_cluster_done(void *arg, enum cluster_answer a,
+		    long value);
+static void	smtp_server_mail_go(struct smtp_session *s,
+		    struct str params);
+static void	smtp_server_rcpt_finish(struct smtp_session *s,
+		    struct local_targets *targets, const char *orig,
+		    const char *orcpt, unsigned notify);
 
 static bool	smtp_server_header_has(const struct smtp_session *s,
 		    size_t end, const char *name);
@@ -405,6 +439,7 @@ smtp_server_reset(struct smtp_session *s)
 		msgauth_check_cancel(s->mac);
 		s->mac = NULL;
 	}
+	smtp_server_cluster_release(s);
 	if (s->msg != NULL) {
 		/* not handed to the queue manager: its quota goes back */
 		if (s->msg->tenant != NULL && s->msg->nrcpts > 0)
@@ -442,7 +477,7 @@ smtp_server_reset(struct smtp_session *s)
 	s->p_orig = s->p_orcpt = NULL;
 	if (s->state & (SMTP_STATE_MAIL | SMTP_STATE_RCPT | SMTP_STATE_DATA |
 	    SMTP_STATE_BDAT | SMTP_STATE_COMMIT | SMTP_STATE_CHECK |
-	    SMTP_STATE_MILTER))
+	    SMTP_STATE_MILTER | SMTP_STATE_CLUSTER))
 		s->state = SMTP_STATE_READY;
 }
 
@@ -452,8 +487,18 @@ smtp_server_free(struct smtp_session *s)
 	struct worker *w = s->w;
 
 	idmap_del(&w->sessions, s->id);
-	if (s->state == SMTP_STATE_COMMIT)
+	if (s->state == SMTP_STATE_COMMIT) {
 		s->msg = NULL;		/* the queue manager owns it now */
+		/* and its shared reservations (kept: it may be stored) */
+		s->cl_user_held = false;
+		s->cl_q_msgs = s->cl_q_rcpts = 0;
+	}
+	/* a check on its way: its answer goes nowhere (any reservation
+	   it makes is given back) */
+	cluster_cancel(s->cl_op);
+	s->cl_op = NULL;
+	free(s->cl_params);
+	s->cl_params = NULL;
 	/* first: nothing it runs may answer a session that goes */
 	milter_chain_free(s->milter);
 	s->milter = NULL;
@@ -517,7 +562,7 @@ smtp_server_timeouts(struct smtp_session *s)
 	if (s->state == SMTP_STATE_DATA || s->bdat_left > 0)
 		rt.tv_sec = s->conf->limits.data_timeout;
 	if (s->state & (SMTP_STATE_COMMIT | SMTP_STATE_AUTHWAIT |
-	    SMTP_STATE_CHECK | SMTP_STATE_MILTER))
+	    SMTP_STATE_CHECK | SMTP_STATE_MILTER | SMTP_STATE_CLUSTER))
 		rt.tv_sec = 0;
 	bufferevent_set_timeouts(s->bev, rt.tv_sec ? &rt : NULL, &wt);
 }
@@ -629,7 +674,7 @@ smtp_server_life_cb(evutil_socket_t fd, short what, void *arg)
 	if (s->state == SMTP_STATE_CLOSING)
 		return;
 	if (s->state & (SMTP_STATE_COMMIT | SMTP_STATE_AUTHWAIT |
-	    SMTP_STATE_CHECK | SMTP_STATE_MILTER)) {
+	    SMTP_STATE_CHECK | SMTP_STATE_MILTER | SMTP_STATE_CLUSTER)) {
 		evtimer_add(s->life, &again);	/* answer first */
 		return;
 	}
@@ -947,6 +992,17 @@ smtp_server_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
 static void
 smtp_server_greet(struct smtp_session *s)
 {
+	/* [cluster]: a ban another node set holds here too */
+	if (s->w->cluster != NULL && !s->cl_greeted &&
+	    s->conf->limits.auth_failures_per_ip > 0) {
+		s->cl_greeted = true;
+		s->cl_op = cluster_banned(s->w->cluster, s->ip,
+		    smtp_server_cluster_done, s);
+		if (s->cl_op != NULL) {
+			smtp_server_cluster_wait(s, SMTP_CLUSTER_GREET);
+			return;
+		}
+	}
 	smtp_server_reply(s, "220 %s ESMTP relais", s->conf->server.hostname);
 }
 
@@ -959,8 +1015,8 @@ smtp_server_shutdown(struct smtp_session *s)
 		return;
 	}
 	if (s->state & (SMTP_STATE_DATA | SMTP_STATE_COMMIT | SMTP_STATE_CLOSING
-	    | SMTP_STATE_AUTHWAIT | SMTP_STATE_CHECK | SMTP_STATE_MILTER) ||
-	    s->bdat_left > 0)
+	    | SMTP_STATE_AUTHWAIT | SMTP_STATE_CHECK | SMTP_STATE_MILTER |
+	    SMTP_STATE_CLUSTER) || s->bdat_left > 0)
 		return;		/* finishes its transaction first */
 	if (s->state == SMTP_STATE_STARTTLS) {
 		smtp_server_close(s);
@@ -1159,8 +1215,8 @@ smtp_server_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 		smtp_server_error(s);
 		return;
 	}
-	if (s->auth_user != NULL && !limits_user_allowed(s->auth_user,
-	    s->conf)) {
+	if (s->auth_user != NULL && s->w->cluster == NULL &&
+	    !limits_user_allowed(s->auth_user, s->conf)) {
 		log_info("event=limit.user_daily_limit session=%llu client=%s"
 		    " user=%s limit=%u", (unsigned long long)s->id, s->ip,
 		    s->auth_user, s->conf->limits.user_daily_limit);
@@ -1190,13 +1246,37 @@ smtp_server_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	/* the slices in s->mp point into this line: keep values only */
 	s->mp.envid = STR_NULL;
 	s->mp.auth = STR_NULL;
+	if (s->auth_user != NULL && s->w->cluster != NULL &&
+	    s->conf->limits.user_daily_limit > 0) {
+		/* [cluster]: the daily limit is counted in Redis */
+		s->cl_params = xstrndup(cmd->params.p, cmd->params.len);
+		s->cl_op = cluster_user_reserve(s->w->cluster, s->auth_user,
+		    s->conf->limits.user_daily_limit, (int64_t)time(NULL),
+		    &s->cl_user_hour, smtp_server_cluster_done, s);
+		if (s->cl_op != NULL) {
+			smtp_server_cluster_wait(s, SMTP_CLUSTER_MAIL);
+			return;
+		}
+		s->cl_next = SMTP_CLUSTER_MAIL;
+		smtp_server_cluster_done(s, CLUSTER_DOWN, 0);
+		return;
+	}
+	smtp_server_mail_go(s, cmd->params);
+}
+
+/* smtp_server_mail_go - MAIL accepted so far: the milters, or 250 */
+static void
+smtp_server_mail_go(struct smtp_session *s, struct str params)
+{
+	char la[LOG_ADDR_MAX];
+
 	if (s->milter != NULL) {
 		char store[1024], first[SMTP_PATH_MAX + 3];
 		const char *argv[17];
 		size_t n;
 
 		snprintf(first, sizeof(first), "<%s>", s->msg->sender);
-		n = smtp_server_milter_argv(first, cmd->params, store,
+		n = smtp_server_milter_argv(first, params, store,
 		    sizeof(store), argv, 17);
 		smtp_server_milter_wait(s, SMTP_MILTER_MAIL,
 		    SMTP_STATE_READY);
@@ -1427,10 +1507,47 @@ static void
 smtp_server_rcpt_add(struct smtp_session *s, struct local_targets *targets,
     const char *orig, const char *orcpt, unsigned notify)
 {
-	char la[LOG_ADDR_MAX];
+	const struct conf_tenant *t;
 
+	if (s->w->cluster != NULL && s->msg->tenant != NULL &&
+	    targets->n > 0 &&
+	    (t = conf_tenant_find(s->conf, s->msg->tenant)) != NULL) {
+		/* [cluster]: the quota is reserved in Redis; the recipient
+		   waits in p_* for the answer */
+		if (targets != &s->p_targets) {
+			s->p_targets = *targets;
+			*targets = (struct local_targets){ NULL, 0 };
+			free(s->p_orig);
+			free(s->p_orcpt);
+			s->p_orig = xstrdup(orig);
+			s->p_orcpt = orcpt ? xstrdup(orcpt) : NULL;
+			s->p_notify = notify;
+		}
+		s->cl_ask_msgs = s->msg->nrcpts == 0 ? 1 : 0;
+		s->cl_ask_rcpts = (unsigned)s->p_targets.n;
+		s->cl_op = cluster_quota_reserve(s->w->cluster, t,
+		    s->cl_ask_msgs, s->cl_ask_rcpts, (int64_t)time(NULL),
+		    smtp_server_cluster_done, s);
+		if (s->cl_op != NULL) {
+			smtp_server_cluster_wait(s, SMTP_CLUSTER_RCPT);
+			return;
+		}
+		s->cl_next = SMTP_CLUSTER_RCPT;
+		smtp_server_cluster_done(s, CLUSTER_DOWN, 0);
+		return;
+	}
 	if (smtp_server_quota(s, targets->n) == -1)
 		return;
+	smtp_server_rcpt_finish(s, targets, orig, orcpt, notify);
+}
+
+/* smtp_server_rcpt_finish - the recipient's targets added, 250 */
+static void
+smtp_server_rcpt_finish(struct smtp_session *s, struct local_targets *targets,
+    const char *orig, const char *orcpt, unsigned notify)
+{
+	char la[LOG_ADDR_MAX];
+
 	for (size_t i = 0; i < targets->n; i++)
 		spool_msg_add_rcpt(s->msg, targets->v[i].addr, orig, orcpt,
 		    notify, targets->v[i].transport);
@@ -1989,6 +2106,9 @@ smtp_server_spool_done(struct smtp_session *s, int status, void *data)
 		    s->commit_tls : "");
 		if (s->auth_user != NULL)
 			limits_user_sent(s->auth_user, s->conf);
+		/* stored: what it reserved in Redis stays used */
+		s->cl_user_held = false;
+		s->cl_q_msgs = s->cl_q_rcpts = 0;
 		metrics_count(METRIC_RECEIVED, s->listener);
 		smtp_server_reply(s, "250 2.0.0 Ok: queued as %s",
 		    s->commit_qid);
@@ -2381,6 +2501,7 @@ smtp_server_auth_done(struct smtp_session *s, int status, void *data)
 		    (unsigned long long)s->id, s->ip, login);
 		smtp_server_reply(s, "535 5.7.8 Authentication credentials"
 		    " invalid");
+		cluster_auth_failed(s->w->cluster, s->ip, s->conf);
 		if ((ban = limits_auth_failed(s->ip, s->conf)) > 0) {
 			log_info("event=limit.auth_failures_per_ip client=%s"
 			    " failures=%u ban=%u", s->ip,
@@ -2606,7 +2727,7 @@ smtp_server_input(struct smtp_session *s)
 	if (s->state & (SMTP_STATE_CLOSING | SMTP_STATE_STARTTLS))
 		return;
 	if (!(s->state & (SMTP_STATE_COMMIT | SMTP_STATE_AUTHWAIT |
-	    SMTP_STATE_CHECK | SMTP_STATE_MILTER)))
+	    SMTP_STATE_CHECK | SMTP_STATE_MILTER | SMTP_STATE_CLUSTER)))
 		smtp_server_timeouts(s);
 	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
 }
@@ -3104,6 +3225,8 @@ smtp_server_milter_done(void *arg, const struct milter_verdict *v)
 		else
 			smtp_server_rcpt_add(s, &s->p_targets, s->p_orig,
 			    s->p_orcpt, s->p_notify);
+		if (s->state == SMTP_STATE_CLUSTER)
+			break;		/* p_* wait for the answer */
 		local_targets_fini(&s->p_targets);
 		free(s->p_orig);
 		free(s->p_orcpt);
@@ -3154,6 +3277,169 @@ smtp_server_milter_done(void *arg, const struct milter_verdict *v)
 		break;
 	}
 	if (s->state & (SMTP_STATE_CLOSING | SMTP_STATE_WAITING))
+		goto done;
+	smtp_server_timeouts(s);
+	if (s->stopping && (s->state & SMTP_STATE_ANY)) {
+		smtp_server_reply(s, "421 4.3.2 %s Service shutting down",
+		    s->conf->server.hostname);
+		smtp_server_close(s);
+		goto done;
+	}
+	smtp_server_process(s);
+done:
+	smtp_server_uncork(s);
+}
+
+/* --- [cluster]: shared limits in Redis (policy/cluster.h) ------------- */
+
+/* smtp_server_cluster_release - give back what the transaction reserved
+   in Redis and did not store */
+static void
+smtp_server_cluster_release(struct smtp_session *s)
+{
+	if (s->cl_user_held && s->auth_user != NULL)
+		cluster_user_release(s->w->cluster, s->auth_user,
+		    s->cl_user_hour);
+	s->cl_user_held = false;
+	if ((s->cl_q_msgs > 0 || s->cl_q_rcpts > 0) && s->cl_q_tenant != NULL)
+		cluster_quota_release(s->w->cluster, s->cl_q_tenant,
+		    s->cl_q_msgs, s->cl_q_rcpts, (int64_t)time(NULL));
+	s->cl_q_msgs = s->cl_q_rcpts = 0;
+	free(s->cl_q_tenant);
+	s->cl_q_tenant = NULL;
+}
+
+static void
+smtp_server_cluster_wait(struct smtp_session *s, int next)
+{
+	s->cl_next = next;
+	s->cl_prev = s->state;
+	s->state = SMTP_STATE_CLUSTER;
+	smtp_server_timeouts(s);
+}
+
+/* smtp_server_cluster_closed - [cluster] redis_down = closed: 451 */
+static bool
+smtp_server_cluster_closed(struct smtp_session *s, const char *what)
+{
+	if (s->conf->cluster.redis_down != CONF_REDIS_DOWN_CLOSED)
+		return false;
+	log_info("event=limit.%s session=%llu client=%s reason=redis_down",
+	    what, (unsigned long long)s->id, s->ip);
+	smtp_server_reply(s, "451 4.3.0 Error: shared limits unavailable,"
+	    " try again later");
+	return true;
+}
+
+static void
+smtp_server_cluster_mail(struct smtp_session *s, enum cluster_answer a)
+{
+	bool ok;
+
+	if (a == CLUSTER_OK) {
+		s->cl_user_held = true;
+		ok = true;
+	} else if (a == CLUSTER_DOWN) {
+		if (smtp_server_cluster_closed(s, "user_daily_limit")) {
+			smtp_server_reset(s);
+			return;
+		}
+		ok = limits_user_allowed(s->auth_user, s->conf);
+	} else {
+		ok = false;
+	}
+	if (!ok) {
+		log_info("event=limit.user_daily_limit session=%llu client=%s"
+		    " user=%s limit=%u%s", (unsigned long long)s->id, s->ip,
+		    s->auth_user, s->conf->limits.user_daily_limit,
+		    a == CLUSTER_REFUSED ? " shared=yes" : "");
+		smtp_server_reply(s, "450 4.7.0 Error: daily message limit"
+		    " reached for this user, try again later");
+		smtp_server_reset(s);
+		return;
+	}
+	smtp_server_mail_go(s, str_cstr(s->cl_params ? s->cl_params : ""));
+}
+
+static void
+smtp_server_cluster_rcpt(struct smtp_session *s, enum cluster_answer a,
+    long value)
+{
+	const struct conf_tenant *t = conf_tenant_find(s->conf,
+	    s->msg->tenant);
+	struct quota_denial d;
+	char text[256];
+
+	if (a == CLUSTER_OK) {
+		/* the node's own counters follow (redis_down = open) */
+		quota_reserve_force(s->msg->tenant, s->cl_ask_msgs,
+		    s->cl_ask_rcpts);
+		s->cl_q_msgs += s->cl_ask_msgs;
+		s->cl_q_rcpts += s->cl_ask_rcpts;
+		if (s->cl_q_tenant == NULL)
+			s->cl_q_tenant = xstrdup(s->msg->tenant);
+	} else if (a == CLUSTER_DOWN) {
+		if (smtp_server_cluster_closed(s, "quota"))
+			return;
+		if (smtp_server_quota(s, s->p_targets.n) == -1)
+			return;
+	} else {
+		if (t == NULL) {
+			smtp_server_reply(s, "451 4.7.1 Error: tenant quota"
+			    " reached, try again later");
+			return;
+		}
+		quota_denial_fill(t, (int)value, (int64_t)time(NULL), &d);
+		quota_text(t->name, &d, text, sizeof(text));
+		log_info("event=rcpt.reject reason=quota session=%llu id=%s"
+		    " client=%s tenant=%s limit=%s:%u shared=yes",
+		    (unsigned long long)s->id, s->msg->qid, s->ip, t->name,
+		    d.key, d.limit);
+		if (d.kind == QUOTA_MESSAGES)
+			smtp_server_reply(s, "451 4.7.1 Error: %s", text);
+		else
+			smtp_server_reply(s, "452 4.5.3 Error: %s", text);
+		return;
+	}
+	smtp_server_rcpt_finish(s, &s->p_targets, s->p_orig, s->p_orcpt,
+	    s->p_notify);
+}
+
+/* smtp_server_cluster_done - the answer of the pending check (also
+   called at once, CLUSTER_DOWN, when Redis is down) */
+static void
+smtp_server_cluster_done(void *arg, enum cluster_answer a, long value)
+{
+	struct smtp_session *s = arg;
+	bool waited = s->state == SMTP_STATE_CLUSTER;
+
+	s->cl_op = NULL;
+	smtp_server_cork(s);
+	if (waited)
+		s->state = s->cl_prev;
+	switch (s->cl_next) {
+	case SMTP_CLUSTER_GREET:
+		if (a == CLUSTER_REFUSED) {
+			smtp_server_refuse(s, LIMITS_BANNED, (unsigned)value);
+			goto done;
+		}
+		smtp_server_reply(s, "220 %s ESMTP relais",
+		    s->conf->server.hostname);
+		break;
+	case SMTP_CLUSTER_MAIL:
+		smtp_server_cluster_mail(s, a);
+		free(s->cl_params);
+		s->cl_params = NULL;
+		break;
+	case SMTP_CLUSTER_RCPT:
+		smtp_server_cluster_rcpt(s, a, value);
+		local_targets_fini(&s->p_targets);
+		free(s->p_orig);
+		free(s->p_orcpt);
+		s->p_orig = s->p_orcpt = NULL;
+		break;
+	}
+	if (!waited || (s->state & (SMTP_STATE_CLOSING | SMTP_STATE_WAITING)))
 		goto done;
 	smtp_server_timeouts(s);
 	if (s->stopping && (s->state & SMTP_STATE_ANY)) {

@@ -1,0 +1,198 @@
+"""
+test_cluster_state.py - two relais nodes sharing their limits and lists
+through one Redis ([cluster] redis): the user daily limit and a tenant
+quota hold exactly across both nodes, an address suppressed on one node is
+refused on the other, an AUTH brute-force ban set on one node holds on the
+other; with Redis gone mail still flows (redis_down = open) or limited
+actions get 451 4.3.0 and never a 5xx (closed); Redis back, the nodes
+share again.
+"""
+import smtplib
+
+import pytest
+
+from conftest import CLIENT_NAME, HOST, SMTPConn, message, wait_until
+from redis_server import RedisServer
+
+ALICE = ("alice@example.test", "alice-secret")
+BOB = ("bob@example.test", "bob-secret")
+
+
+def nodes(relais_factory, tmp_path, rs, down="open", limits=None,
+          extra=None):
+    out = []
+    for name in ("a", "b"):
+        over = {
+            "server": {"node": name},
+            "auth": {"allow_plaintext_loopback": "yes"},
+            "cluster": {"redis": rs.address, "redis_down": down,
+                        "timeout": "1s"},
+            "limits": dict(limits or {}),
+        }
+        for k, v in (extra or {}).items():
+            over[k] = v
+        r = relais_factory(root=tmp_path / f"node-{name}", overrides=over)
+        r.start()
+        out.append(r)
+    for r in out:
+        r.wait_log(r"event=cluster\.redis\.up conn=w0 ", timeout=10)
+    return out
+
+
+def login(r, user=ALICE):
+    s = smtplib.SMTP(HOST, r.port, local_hostname=CLIENT_NAME, timeout=20)
+    s.ehlo()
+    s.login(*user)
+    r.smtps.append(s)
+    return s
+
+
+def try_send(s, sender, rcpt, token):
+    """One message on an open session: the first refusal's code, or 250."""
+    code, _ = s.mail(sender)
+    if code != 250:
+        s.rset()
+        return code
+    code, _ = s.rcpt(rcpt)
+    if code != 250:
+        s.rset()
+        return code
+    code, _ = s.data(message(token))
+    return code
+
+
+@pytest.fixture
+def redis(tmp_path):
+    rs = RedisServer(tmp_path / "redis")
+    rs.start()
+    yield rs
+    rs.stop()
+
+
+def test_user_daily_limit_across_nodes(relais_factory, tmp_path, redis):
+    a, b = nodes(relais_factory, tmp_path, redis,
+                 limits={"user_daily_limit": "10"})
+    sa, sb = login(a), login(b)
+    codes = [try_send(sa if i % 2 == 0 else sb, ALICE[0],
+                      "carol@example.test", f"daily-{i}") for i in range(20)]
+    assert codes.count(250) == 10, codes
+    assert set(codes) == {250, 450}, codes
+    # the refusals come once the shared count is full, on both nodes
+    assert codes[:10] == [250] * 10, codes
+
+
+def test_tenant_quota_across_nodes(relais_factory, tmp_path, redis):
+    tenant = {"users": "alice@example.test bob@example.test",
+              "messages_per_day": "6"}
+    a, b = nodes(relais_factory, tmp_path, redis,
+                 extra={"tenant shop": tenant})
+    sa, sb = login(a, ALICE), login(b, BOB)
+    codes = []
+    for i in range(12):
+        s, who = (sa, ALICE) if i % 2 == 0 else (sb, BOB)
+        codes.append(try_send(s, who[0], "carol@example.test",
+                              f"tenant-{i}"))
+    assert codes.count(250) == 6, codes
+    assert set(codes) == {250, 451}, codes
+    keys = redis.cmd("KEYS", "relais:quota:shop:md:*")
+    assert len(keys) == 1 and redis.cmd("GET", keys[0]) == "6", keys
+
+
+def test_suppression_learned_on_a_refused_on_b(relais_factory, tmp_path,
+                                               redis):
+    a, b = nodes(relais_factory, tmp_path, redis)
+    out = a.cli("suppress", "add", "gone@remote.example", "-c",
+                str(a.conf_path))
+    assert out.returncode == 0, out.stderr
+
+    def refused_on_b():
+        s = smtplib.SMTP(HOST, b.port, local_hostname=CLIENT_NAME,
+                         timeout=10)
+        try:
+            s.ehlo()
+            s.mail("alice@example.test")
+            code, resp = s.rcpt("gone@remote.example")
+            return code == 550 and b"suppression" in resp
+        finally:
+            s.quit()
+
+    wait_until(refused_on_b, 15, interval=0.3, what="suppressed on b")
+    members = redis.cmd("SMEMBERS", "relais:suppress")
+    assert members == ["gone@remote.example"]
+    # removed on a: sent again on b
+    out = a.cli("suppress", "remove", "gone@remote.example", "-c",
+                str(a.conf_path))
+    assert out.returncode == 0, out.stderr
+    wait_until(lambda: not refused_on_b(), 15, interval=0.3,
+               what="unsuppressed on b")
+
+
+def test_bruteforce_ban_on_a_holds_on_b(relais_factory, tmp_path, redis):
+    a, b = nodes(relais_factory, tmp_path, redis, limits={
+        "auth_failures_per_ip": "3", "auth_failure_window": "1m",
+        "auth_ban_time": "1m"})
+    src = "127.0.0.7"
+    for i in range(3):
+        c = a.conn(source=src)
+        c.ehlo()
+        r = c.cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdAB3cm9uZw==")
+        assert r.code == 535, r
+        c.close()
+    wait_until(lambda: redis.cmd("EXISTS", "relais:ban:" + src) == 1, 5,
+               what="ban in redis")
+    c = b.conn(source=src, read_greeting=False)
+    r = c.reply()
+    assert r.code == 421 and "authentication failures" in r.text, r
+    # another address is not banned on b
+    c = b.conn(source="127.0.0.8")
+    assert c.ehlo().code == 250
+
+
+def test_redis_down_open_then_back(relais_factory, tmp_path, redis):
+    a, b = nodes(relais_factory, tmp_path, redis,
+                 limits={"user_daily_limit": "100"})
+    sa, sb = login(a, BOB), login(b, BOB)
+    assert try_send(sa, BOB[0], "carol@example.test", "pre-a") == 250
+    redis.stop()
+    for r in (a, b):
+        r.wait_log(r"event=cluster\.redis\.down conn=w", timeout=10)
+    accepted = {a: 1, b: 0}
+    for i in range(6):
+        r, s = (a, sa) if i % 2 == 0 else (b, sb)
+        assert try_send(s, BOB[0], "carol@example.test", f"down-{i}") == 250
+        accepted[r] += 1
+    # nothing acknowledged is lost
+    for r in (a, b):
+        r.maildir_messages("example.test", "carol", count=accepted[r],
+                           timeout=15)
+    redis.start()
+    wait_until(lambda: all(r.log().count("event=cluster.redis.up conn=w0 ") >= 2
+                           for r in (a, b)), 15, what="reconnected")
+    sa2 = login(a, BOB)
+    assert try_send(sa2, BOB[0], "carol@example.test", "back") == 250
+    keys = redis.cmd("KEYS", "relais:user:bob@example.test:*")
+    assert len(keys) == 1, keys
+
+
+def test_redis_down_closed_451_never_5xx(relais_factory, tmp_path, redis):
+    a, b = nodes(relais_factory, tmp_path, redis, down="closed",
+                 limits={"user_daily_limit": "100"})
+    redis.stop()
+    for r in (a, b):
+        r.wait_log(r"event=cluster\.redis\.down conn=w", timeout=10)
+    for r in (a, b):
+        s = login(r, BOB)
+        code, resp = s.mail(BOB[0])
+        assert code == 451 and b"4.3.0" in resp, (code, resp)
+        # what no limit guards still flows: mail to a local user
+        u = smtplib.SMTP(HOST, r.port, local_hostname=CLIENT_NAME,
+                         timeout=10)
+        r.smtps.append(u)
+        assert u.sendmail("x@remote.example", ["carol@example.test"],
+                          message("closed-unlimited")) == {}
+    redis.start()
+    wait_until(lambda: all(r.log().count("event=cluster.redis.up conn=w0 ") >= 2
+                           for r in (a, b)), 15, what="reconnected")
+    for r in (a, b):
+        s = login(r, BOB)
+        assert try_send(s, BOB[0], "carol@example.test", "closed-back") == 250

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * test_cluster.c - the pure parts of the cluster's shared state: key
+ * building, the suppression channel's messages, Redis addresses, script
+ * SHA-1s, the suppression list's hook and the quota denial of a limit.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "net/redis.h"
+#include "policy/cluster.h"
+#include "policy/quota.h"
+#include "policy/suppress.h"
+
+static void
+test_key(void **state)
+{
+	char k[64];
+
+	(void)state;
+	cluster_key("relais:", "user", "Alice@Example.TEST", true, k,
+	    sizeof(k));
+	assert_string_equal(k, "relais:user:alice@example.test");
+	cluster_key("p:", "ban", "127.0.0.1", false, k, sizeof(k));
+	assert_string_equal(k, "p:ban:127.0.0.1");
+	cluster_key("Big:", "quota", "Shop", false, k, sizeof(k));
+	assert_string_equal(k, "Big:quota:Shop");
+	cluster_key("relais:", "user", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+	    true, k, 20);
+	assert_string_equal(k, "relais:user:aaaaaaa");
+}
+
+static void
+test_suppress_parse(void **state)
+{
+	char a[32];
+	bool add;
+
+	(void)state;
+	assert_int_equal(cluster_suppress_parse("+x@y", 4, &add, a,
+	    sizeof(a)), 0);
+	assert_true(add);
+	assert_string_equal(a, "x@y");
+	assert_int_equal(cluster_suppress_parse("-x@y", 4, &add, a,
+	    sizeof(a)), 0);
+	assert_false(add);
+	assert_int_equal(cluster_suppress_parse("x@y", 3, &add, a,
+	    sizeof(a)), -1);
+	assert_int_equal(cluster_suppress_parse("+", 1, &add, a, sizeof(a)),
+	    -1);
+	assert_int_equal(cluster_suppress_parse("+a\0b", 4, &add, a,
+	    sizeof(a)), -1);
+	assert_int_equal(cluster_suppress_parse("+abcdef", 7, &add, a, 4),
+	    -1);
+}
+
+static void
+test_addr(void **state)
+{
+	char h[64];
+	int port;
+	bool ux;
+
+	(void)state;
+	assert_int_equal(redis_addr_parse("127.0.0.1:6379", h, sizeof(h),
+	    &port, &ux), 0);
+	assert_string_equal(h, "127.0.0.1");
+	assert_int_equal(port, 6379);
+	assert_false(ux);
+	assert_int_equal(redis_addr_parse("[::1]:7000", h, sizeof(h), &port,
+	    &ux), 0);
+	assert_string_equal(h, "::1");
+	assert_int_equal(port, 7000);
+	assert_int_equal(redis_addr_parse("unix:/run/redis.sock", h,
+	    sizeof(h), &port, &ux), 0);
+	assert_true(ux);
+	assert_string_equal(h, "/run/redis.sock");
+	assert_int_equal(redis_addr_parse("host", h, sizeof(h), &port, &ux),
+	    -1);
+	assert_int_equal(redis_addr_parse("host:0", h, sizeof(h), &port,
+	    &ux), -1);
+	assert_int_equal(redis_addr_parse("host:99999", h, sizeof(h), &port,
+	    &ux), -1);
+	assert_int_equal(redis_addr_parse("unix:rel", h, sizeof(h), &port,
+	    &ux), -1);
+}
+
+static void
+test_script_sha(void **state)
+{
+	struct redis_script s;
+
+	(void)state;
+	redis_script_init(&s, "return 1");
+	/* sha1("return 1"), as SCRIPT LOAD answers it */
+	assert_string_equal(s.sha, "e0e1f9fabfc9d4800c877a703b823ac0578ff8db");
+}
+
+static int hook_adds, hook_removes;
+static char hook_last[64];
+
+static void
+hook(bool add, const char *key)
+{
+	if (add)
+		hook_adds++;
+	else
+		hook_removes++;
+	snprintf(hook_last, sizeof(hook_last), "%s", key);
+}
+
+static void
+test_suppress_hook(void **state)
+{
+	char *first[] = { "a@x.test", "b@x.test" };
+	char *second[] = { "b@x.test", "c@x.test" };
+
+	(void)state;
+	suppress_clear();
+	suppress_set_hook(hook);
+	suppress_replace(first, 2);		/* the first load: quiet */
+	assert_int_equal(hook_adds + hook_removes, 0);
+	suppress_add_shared("s@x.test");	/* from the cluster: quiet */
+	assert_int_equal(hook_adds, 0);
+	suppress_replace(second, 2);		/* a reload: a goes, c comes */
+	assert_int_equal(hook_adds, 1);
+	assert_int_equal(hook_removes, 1);
+	assert_true(suppress_contains("s@X.test"));	/* shared stays */
+	assert_false(suppress_contains("a@x.test"));
+	suppress_add("D@X.TEST");
+	assert_int_equal(hook_adds, 2);
+	assert_string_equal(hook_last, "D@x.test");
+	suppress_add("D@x.test");		/* known: no change */
+	assert_int_equal(hook_adds, 2);
+	suppress_remove("c@x.test");
+	assert_int_equal(hook_removes, 2);
+	suppress_remove_shared("s@x.test");
+	assert_int_equal(hook_removes, 2);
+	assert_false(suppress_contains("s@x.test"));
+	suppress_set_hook(NULL);
+	suppress_clear();
+}
+
+static void
+test_denial_fill(void **state)
+{
+	struct conf_tenant t = { .name = "shop", .messages_per_hour = 5,
+	    .messages_per_day = 50, .recipients_per_hour = 7,
+	    .recipients_per_day = 70 };
+	struct quota_denial d;
+
+	(void)state;
+	quota_denial_fill(&t, 1, 86400 * 10 + 100, &d);
+	assert_int_equal(d.kind, QUOTA_MESSAGES);
+	assert_int_equal(d.period, QUOTA_DAY);
+	assert_int_equal(d.limit, 50);
+	assert_int_equal(d.retry_after, 86400 - 100);
+	assert_string_equal(d.key, "messages_per_day");
+	quota_denial_fill(&t, 2, 3600 * 3 + 600, &d);
+	assert_int_equal(d.kind, QUOTA_RECIPIENTS);
+	assert_int_equal(d.period, QUOTA_HOUR);
+	assert_int_equal(d.limit, 7);
+	assert_int_equal(d.retry_after, 3000);
+	assert_string_equal(d.key, "recipients_per_hour");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_key),
+		cmocka_unit_test(test_suppress_parse),
+		cmocka_unit_test(test_addr),
+		cmocka_unit_test(test_script_sha),
+		cmocka_unit_test(test_suppress_hook),
+		cmocka_unit_test(test_denial_fill),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1247,6 +1247,7 @@ test_example_file(void **state)
 	struct err err;
 	struct buf b;
 	FILE *f;
+	int rc;
 
 	(void)state;
 	if ((f = fopen(path, "r")) == NULL)
@@ -1273,9 +1274,10 @@ test_example_file(void **state)
 			buf_puts(&b, line);
 	}
 	fclose(f);
-	if (conf_load_string(path, b.data, b.len, &conf, &err) == -1)
-		fail_msg("uncommented: %s", err.msg);
+	rc = conf_load_string(path, b.data, b.len, &conf, &err);
 	buf_fini(&b);
+	if (rc == -1)
+		fail_msg("uncommented: %s", err.msg);
 	check_defaults_limits(conf);
 	assert_string_equal(conf->relay.shaping, "etc/shaping.conf");
 	assert_true(conf->nsites > 0 && conf->nbackoffs > 0);

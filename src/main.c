@@ -48,6 +48,9 @@ static const struct main_cmd main_cmds[] = {
 	  "check-config [-c FILE] check the configuration and exit" },
 	{ "reload", cli_reload,
 	  "reload [-c FILE]       have the running daemon reload its configuration" },
+	{ "drain", cli_drain,
+	  "drain [-c FILE] [--to HOST:PORT] [--timeout N]\n"
+	  "              stop taking mail, empty the queue (or hand it to HOST:PORT), exit" },
 };
 
 static void

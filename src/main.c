@@ -17,7 +17,7 @@ static const struct main_cmd main_cmds[] = {
 	{ "serve", cli_serve,
 	  "serve [-c FILE]        run the daemon in the foreground" },
 	{ "queue", cli_queue,
-	  "queue list [--site]|show ID|flush [ID]|delete ID|hold ID|release ID\n"
+	  "queue list [--site|--cluster]|show ID|flush [ID]|delete ID|hold ID|release ID\n"
 	  "              | suspend SITE [--for DURATION] [--reason TEXT]\n"
 	  "              | resume SITE [-c FILE]" },
 	{ "stats", cli_stats,

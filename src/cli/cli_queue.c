@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * cli_queue.c - relais queue list [--site|--cluster]|show|flush|delete|hold|release|
- * suspend|resume: read and steer the spool, also while the daemon runs
- * (SQLite WAL lets this process read beside the spool thread; its few
- * writes wait their turn through the busy timeout). The daemon's
+ * cli_queue.c - relais queue list [--site|--cluster]|show|flush|delete|
+ * hold|release|suspend|resume: read and steer the spool, also while the
+ * daemon runs (SQLite WAL lets this process read beside the spool
+ * thread; its few writes wait their turn through the busy timeout);
+ * list --cluster is cli_queue_cluster.c's. The daemon's
  * scheduler sees a change at its next tick, within a second; a site
  * suspended or resumed bumps meta sites_gen, which the daemon's queue
  * manager looks at every two seconds to tell the outbound agent.

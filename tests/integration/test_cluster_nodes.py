@@ -112,6 +112,20 @@ def test_nodes_registered_ids_and_cluster_queue(relais_factory, tmp_path):
         assert ida in out.stdout and idb in out.stdout, out.stdout
         assert "2 recipients queued on 2 nodes" in out.stdout, out.stdout
 
+        # Redis away: said once, no effect on mail, registered again after
+        redis.stop()
+        st, _, body = a.api.req("GET", "/v1/queue?cluster=1")
+        assert st == 503, body
+        a.wait_log(r"event=cluster\.register\.failed", 5)
+        a.send("s@remote.test", ["alice@example.test"], message("no-redis"))
+        a.maildir_messages("example.test", "alice", 1)
+        time.sleep(2)
+        assert len(a.log_events("cluster.register.failed")) == 1
+        redis.start()
+        wait_until(lambda: registration(redis, "alpha") and
+                   registration(redis, "beta"), 10, what="registered again")
+        a.wait_log(r"event=cluster\.register node=alpha", 5)
+
         # a node killed: its registration expires, the listing says so
         b.kill9()
         wait_until(lambda: registration(redis, "beta") is None, 8,

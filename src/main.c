@@ -17,7 +17,7 @@ static const struct main_cmd main_cmds[] = {
 	{ "serve", cli_serve,
 	  "serve [-c FILE]        run the daemon in the foreground" },
 	{ "queue", cli_queue,
-	  "queue list [--site]|show ID|flush [ID]|delete ID|hold ID|release ID\n"
+	  "queue list [--site|--cluster]|show ID|flush [ID]|delete ID|hold ID|release ID\n"
 	  "              | suspend SITE [--for DURATION] [--reason TEXT]\n"
 	  "              | resume SITE [-c FILE]" },
 	{ "stats", cli_stats,
@@ -48,6 +48,9 @@ static const struct main_cmd main_cmds[] = {
 	  "check-config [-c FILE] check the configuration and exit" },
 	{ "reload", cli_reload,
 	  "reload [-c FILE]       have the running daemon reload its configuration" },
+	{ "drain", cli_drain,
+	  "drain [-c FILE] [--to HOST:PORT] [--timeout N]\n"
+	  "              stop taking mail, empty the queue (or hand it to HOST:PORT), exit" },
 };
 
 static void

@@ -13,6 +13,7 @@ int	cli_serve(int argc, char **argv);
 int	cli_queue(int argc, char **argv);
 int	cli_check(int argc, char **argv);
 int	cli_reload(int argc, char **argv);
+int	cli_drain(int argc, char **argv);
 int	cli_spf(int argc, char **argv);
 int	cli_dkim(int argc, char **argv);
 int	cli_dmarc(int argc, char **argv);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * cli_queue.c - relais queue list [--site]|show|flush|delete|hold|release|
- * suspend|resume: read and steer the spool, also while the daemon runs
- * (SQLite WAL lets this process read beside the spool thread; its few
- * writes wait their turn through the busy timeout). The daemon's
+ * cli_queue.c - relais queue list [--site|--cluster]|show|flush|delete|
+ * hold|release|suspend|resume: read and steer the spool, also while the
+ * daemon runs (SQLite WAL lets this process read beside the spool
+ * thread; its few writes wait their turn through the busy timeout);
+ * list --cluster is cli_queue_cluster.c's. The daemon's
  * scheduler sees a change at its next tick, within a second; a site
  * suspended or resumed bumps meta sites_gen, which the daemon's queue
  * manager looks at every two seconds to tell the outbound agent.
@@ -18,6 +19,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_daemon.h"
+#include "cli/cli_queue_cluster.h"
 #include "conf/conf.h"
 #include "core/id.h"
 #include "queue/sites.h"
@@ -26,6 +28,7 @@
 /* the options of some commands, besides -c FILE */
 struct cli_queue_opts {
 	bool		 site;		/* list --site */
+	bool		 cluster;	/* list --cluster */
 	const char	*dur;		/* suspend --for */
 	const char	*reason;	/* suspend --reason */
 };
@@ -312,6 +315,8 @@ cli_queue_opts(int argc, char **argv, char **kept, int *nkept,
 	for (int i = 0; i < argc; i++) {
 		if (i > 0 && strcmp(argv[i], "--site") == 0)
 			o->site = true;
+		else if (i > 0 && strcmp(argv[i], "--cluster") == 0)
+			o->cluster = true;
 		else if (i > 0 && strcmp(argv[i], "--for") == 0 &&
 		    i + 1 < argc)
 			o->dur = argv[++i];
@@ -397,7 +402,7 @@ cli_queue_signal(const char *data_dir)
 static void
 cli_queue_usage(void)
 {
-	fprintf(stderr, "usage: relais queue list [--site]|show ID|flush [ID]|"
+	fprintf(stderr, "usage: relais queue list [--site|--cluster]|show ID|flush [ID]|"
 	    "delete ID|hold ID|release ID|suspend SITE [--for DURATION]"
 	    " [--reason TEXT]|resume SITE [-c FILE]\n");
 }
@@ -427,7 +432,8 @@ cli_queue(int argc, char **argv)
 	free(kept);	/* pos and path point into argv */
 	cmd = pos[0];
 	sites_cmd = strcmp(cmd, "suspend") == 0 || strcmp(cmd, "resume") == 0;
-	if ((o.site && strcmp(cmd, "list") != 0) || ((o.dur || o.reason) &&
+	if (((o.site || o.cluster) && strcmp(cmd, "list") != 0) ||
+	    (o.site && o.cluster) || ((o.dur || o.reason) &&
 	    strcmp(cmd, "suspend") != 0) || (sites_cmd && npos != 2)) {
 		cli_queue_usage();
 		return 2;
@@ -458,6 +464,11 @@ cli_queue(int argc, char **argv)
 	if (conf_find(path, &conf, &err) == -1) {
 		fprintf(stderr, "%s\n", err.msg);
 		return 2;
+	}
+	if (o.cluster) {
+		rc = cli_queue_cluster(conf);
+		conf_unref(conf);
+		return rc;
 	}
 	snprintf(dbpath, sizeof(dbpath), "%s/spool/queue.db",
 	    conf->server.data_dir);

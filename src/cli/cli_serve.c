@@ -13,7 +13,9 @@
  * in its own event loop for signals: SIGTERM/SIGINT stop (workers first,
  * so sessions in DATA can still commit; then the delivery pool; then the
  * queue manager, which commits what is left), SIGHUP reloads the
- * configuration and keeps every connection (cli_serve_reload.c). Once
+ * configuration and keeps every connection (cli_serve_reload.c),
+ * SIGUSR2 drains the node (relais drain, cli_serve_drain.c); with
+ * [cluster] redis the node registers itself (cli_serve_node.c). Once
  * ready it writes DATA_DIR/relais.pid (cli_daemon.c), which relais
  * reload, queue flush and tls report --send signal.
  */
@@ -35,9 +37,12 @@
 
 #include "cli/cli.h"
 #include "cli/cli_daemon.h"
+#include "cli/cli_serve_drain.h"
+#include "cli/cli_serve_node.h"
 #include "cli/cli_serve_reload.h"
 #include "auth/passwd_check.h"
 #include "core/fault.h"
+#include "core/id.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "deliver/deliver.h"
@@ -80,6 +85,8 @@ struct serve {
 	struct worker		*workers;
 	unsigned		 nworkers;
 	struct http_server	*http;
+	struct serve_node	*node;		/* NULL: no [cluster] redis */
+	struct serve_drain	 drain;		/* SIGUSR2: relais drain */
 	struct event_base	*base;
 	int			 exit_status;
 };
@@ -193,6 +200,16 @@ serve_drop(const struct conf *conf)
 	    (unsigned)pw->pw_uid);
 }
 
+/* serve_flush - relais queue flush, and the start of a drain */
+static void
+serve_flush(void *arg)
+{
+	struct serve *sv = arg;
+
+	remote_flush(&sv->rshared);
+	qmgr_kick(sv->qmgr);
+}
+
 static void
 serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -201,8 +218,11 @@ serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 	if (sig == SIGUSR1) {
 		/* relais queue flush: backoffs forgotten, the queue run now */
 		log_info("event=queue.flush");
-		remote_flush(&sv->rshared);
-		qmgr_kick(sv->qmgr);
+		serve_flush(sv);
+		return;
+	}
+	if (sig == SIGUSR2) {
+		serve_drain_start(&sv->drain);
 		return;
 	}
 	if (sig == SIGHUP) {
@@ -232,8 +252,9 @@ cli_serve(int argc, char **argv)
 	const char *path;
 	const struct conf *conf;
 	struct err err;
-	struct event *sigs[5];
-	static const int signums[5] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, 0 };
+	struct event *sigs[6];
+	static const int signums[6] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1,
+	    SIGUSR2, 0 };
 	int npos;
 	unsigned started = 0;
 	char cname[16];
@@ -251,6 +272,8 @@ cli_serve(int argc, char **argv)
 	conf = sv.live.cur->conf;
 	serve_reload_init(&sv.reload, &sv.live);
 	log_set_level((enum log_level)conf->server.log_level);
+	/* queue ids carry the node's tag (core/id.h) */
+	id_set_tag(id_node_tag(conf->server.node));
 	/* fault tests only: RELAIS_FAULT puts counting wrappers in the seam */
 	if (fault_init_env(&err) == -1) {
 		fprintf(stderr, "RELAIS_FAULT: %s\n", err.msg);
@@ -348,6 +371,15 @@ cli_serve(int argc, char **argv)
 
 	if ((sv.base = event_base_new()) == NULL)
 		fatalx("event=server.init error=\"event_base_new failed\"");
+	/* the registration in the cluster, and what a drain needs */
+	sv.node = serve_node_start(&sv.live);
+	sv.drain.base = sv.base;
+	sv.drain.data_dir = conf->server.data_dir;
+	sv.drain.helo = conf->server.hostname;
+	sv.drain.qmgr = sv.qmgr;
+	sv.drain.node = sv.node;
+	sv.drain.kick = serve_flush;
+	sv.drain.kick_arg = &sv;
 	for (int i = 0; signums[i]; i++) {
 		sigs[i] = evsignal_new(sv.base, signums[i], serve_signal_cb, &sv);
 		evsignal_add(sigs[i], NULL);
@@ -365,6 +397,10 @@ cli_serve(int argc, char **argv)
 		event_base_dispatch(sv.base);
 	}
 
+	/* a drain's hand-off ends while the queue manager runs; the node
+	   leaves the cluster at once */
+	serve_drain_stop(&sv.drain);
+	serve_node_stop(sv.node);
 	/* stop in order: sessions, deliveries, then the queue manager's last
 	   commit */
 	for (unsigned i = 0; i < started; i++)
@@ -400,6 +436,7 @@ cli_serve(int argc, char **argv)
 	qmgr_free(sv.qmgr);
 	spool_free(sv.spool);
 	listen_close(&sv.socks);
+	serve_drain_fini(&sv.drain);
 	for (int i = 0; signums[i]; i++)
 		event_free(sigs[i]);
 	event_base_free(sv.base);

@@ -19,6 +19,7 @@
 
 #include "auth/apikey.h"
 #include "conf/conf.h"
+#include "core/drain.h"
 #include "core/id.h"
 #include "core/log.h"
 #include "core/str.h"
@@ -485,6 +486,14 @@ api_send(struct http_req *r)
 	json_t *j;
 	const struct conf_tenant *tenant;
 
+	if (drain_active()) {
+		/* relais drain: send through another node */
+		evhttp_add_header(evhttp_request_get_output_headers(r->req),
+		    "Retry-After", "5");
+		http_reply_error(r, 503, NULL, "this node is draining: send"
+		    " through another node");
+		return;
+	}
 	if (ctype != NULL && strncasecmp(ctype, "application/json", 16) == 0)
 		json = true;
 	else if (ctype != NULL && strncasecmp(ctype, "message/rfc822",

@@ -65,6 +65,10 @@ struct http_server {
 	uint64_t		 next_tag;
 	struct http_wait	*idem_inflight;
 	bool			 stopping;
+
+	/* threads asking the cluster (api_cluster.c), under lock */
+	unsigned		 jobs;
+	pthread_cond_t		 jobs_cond;
 };
 
 /* a request being answered */
@@ -131,6 +135,8 @@ void	api_suppressions(struct http_req *r, const char *addr);
 void	http_metrics(struct http_req *r);			/* http_metrics.c */
 void	http_healthz(struct http_req *r);
 void	api_stats(struct http_req *r);			/* api_stats.c */
+/* api_cluster - GET /v1/queue?cluster=1 (queue) or /v1/cluster/nodes */
+void	api_cluster(struct http_req *r, bool queue);	/* api_cluster.c */
 void	http_ui(struct http_req *r);			/* http_ui.c */
 
 #endif

@@ -75,6 +75,7 @@ http_server_bind(const struct conf *conf, struct err *err)
 			off = sizeof(h->addrs) - 1;
 	}
 	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->jobs_cond, NULL);
 	h->inbox_tail = &h->inbox;
 	idmap_init(&h->waiting);
 	return h;
@@ -367,8 +368,17 @@ http_route(struct http_req *r)
 		if (http_method(r, EVHTTP_REQ_GET) && http_auth(r))
 			api_message_get(r, p + 13);
 	} else if (strcmp(p, "/v1/queue") == 0) {
+		const char *c = evhttp_find_header(&r->query, "cluster");
+
+		if (http_method(r, EVHTTP_REQ_GET) && http_auth(r)) {
+			if (c != NULL && strcmp(c, "1") == 0)
+				api_cluster(r, true);
+			else
+				api_queue_list(r);
+		}
+	} else if (strcmp(p, "/v1/cluster/nodes") == 0) {
 		if (http_method(r, EVHTTP_REQ_GET) && http_auth(r))
-			api_queue_list(r);
+			api_cluster(r, false);
 	} else if (strncmp(p, "/v1/queue/", 10) == 0) {
 		rest = p + 10;
 		if (sscanf(rest, "%127[^/]/%31s", id, act) == 2) {
@@ -579,6 +589,10 @@ http_server_stop(struct http_server *h)
 	h->running = false;
 	pthread_mutex_lock(&h->lock);
 	h->closed = true;
+	/* the cluster's askers touch h until they end (their timeouts
+	   bound it) */
+	while (h->jobs > 0)
+		pthread_cond_wait(&h->jobs_cond, &h->lock);
 	pthread_mutex_unlock(&h->lock);
 	/* what the grace period did not see answered */
 	if (h->waiting.len > 0)
@@ -627,7 +641,9 @@ http_server_free(struct http_server *h)
 	free(h->bound);
 	spool_reader_close(h->rd);
 	apikey_set_free(h->keys);
-	if (h->inbox_tail != NULL)
+	if (h->inbox_tail != NULL) {
 		pthread_mutex_destroy(&h->lock);
+		pthread_cond_destroy(&h->jobs_cond);
+	}
 	free(h);
 }

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +111,7 @@ struct qmgr {
 						   waiting outcome, 0: none */
 	bool			 stopping;
 	bool			 kicked;
+	atomic_bool		 paused;	/* qmgr_pause: no scheduling */
 
 	/* the thread's own */
 	struct idmap		 inflight;	/* rcpt id -> (void *)1 */
@@ -364,6 +366,12 @@ qmgr_kick(struct qmgr *q)
 	q->kicked = true;
 	pthread_cond_signal(&q->cond);
 	pthread_mutex_unlock(&q->lock);
+}
+
+void
+qmgr_pause(struct qmgr *q)
+{
+	atomic_store(&q->paused, true);
 }
 
 void
@@ -660,7 +668,8 @@ qmgr_batch(struct qmgr *q, struct qmgr_req *list, bool dispatch)
 	 */
 	qmgr_backoff_learn(q, list, smarthost, now);
 	backoff_expire(&q->backoff, now, false);
-	if (dispatch && q->pool != NULL && snap != NULL) {
+	if (dispatch && q->pool != NULL && snap != NULL &&
+	    !atomic_load(&q->paused)) {
 		size_t room = q->inflight.len < q->inflight_max ?
 		    q->inflight_max - q->inflight.len : 0;
 

@@ -95,6 +95,11 @@ void	qmgr_set_site_hook(struct qmgr *q, qmgr_site_hook_fn *fn, void *arg);
    backing off (relais queue flush) */
 void	qmgr_kick(struct qmgr *q);
 
+/* qmgr_pause - schedule nothing more for the delivery agents (relais
+   drain --to: the hand-off takes the queue over); deliveries in flight
+   finish and report as usual. For good. */
+void	qmgr_pause(struct qmgr *q);
+
 /* statistics for logs and metrics */
 struct qmgr_stats {
 	uint64_t	commits;	/* batches that changed something */

@@ -54,6 +54,7 @@
 #include "auth/sasl.h"
 #include "conf/alias.h"
 #include "core/buf.h"
+#include "core/drain.h"
 #include "core/id.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -838,6 +839,20 @@ smtp_server_begin(struct smtp_session *s, const struct sockaddr *sa)
 	if (w->stopping) {
 		smtp_server_reply(s, "421 4.3.2 %s Service shutting down",
 		    s->conf->server.hostname);
+		smtp_server_close(s);
+		return;
+	}
+	if (drain_active()) {
+		/* relais drain: the sessions already open finish, new ones
+		   go to another node */
+		log_info("event=smtp.refused session=%llu client=%s"
+		    " listener=%s reason=draining", (unsigned long long)s->id,
+		    s->ip, s->listener);
+		smtp_server_reply(s, "421 4.3.2 %s Service not available:"
+		    " this node is draining, try another",
+		    s->conf->server.hostname);
+		if (!s->direct)
+			bufferevent_enable(s->bev, EV_WRITE);
 		smtp_server_close(s);
 		return;
 	}

@@ -486,6 +486,10 @@ int	spool_reader_events_last(struct spool_reader *rd, int64_t *id_out,
 /* spool_reader_var - a named integer (0 when unset) */
 int	spool_reader_var(struct spool_reader *rd, const char *name,
 	    int64_t *value, struct err *err);
+/* spool_reader_count - recipients still to deliver (queued or in a
+   delivery) and held */
+int	spool_reader_count(struct spool_reader *rd, int64_t *queued,
+	    int64_t *held, struct err *err);
 /* spool_reader_idem - 1 with the stored answer (malloc'd) for key, 0 if
    none */
 int	spool_reader_idem(struct spool_reader *rd, const char *key, int *status,

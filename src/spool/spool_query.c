@@ -110,6 +110,25 @@ spool_reader_var(struct spool_reader *rd, const char *name, int64_t *value,
 }
 
 int
+spool_reader_count(struct spool_reader *rd, int64_t *queued, int64_t *held,
+    struct err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*queued = *held = 0;
+	if (spool_query_prepare(rd, "SELECT count(*) FILTER (WHERE status = 0),"
+	    " count(*) FILTER (WHERE status = 3) FROM recipients"
+	    " WHERE status IN (0, 3)", &st, err) == -1)
+		return -1;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*queued = sqlite3_column_int64(st, 0);
+		*held = sqlite3_column_int64(st, 1);
+	}
+	return spool_query_end(rd, st, rc, err);
+}
+
+int
 spool_reader_idem(struct spool_reader *rd, const char *key, int *status,
     char **answer, struct err *err)
 {

@@ -5,6 +5,8 @@
 #   make fuzz       libFuzzer harnesses (clang), run briefly over their corpora
 #   make test-faults  fault injection on every write path (minutes)
 #   make bench-shaping  traffic shaping under load (bench/shaping_bench.py)
+#   make bench-cluster  two nodes behind HAProxy + Redis beside one node
+#                   (bench/cluster_bench.py)
 #   make soak       SOAK_MIN minutes of mixed load, fails on growth (bench/soak.py)
 #   make fuzz-long  every harness FUZZ_MIN minutes, found inputs merged into
 #                   tests/fuzz/corpus (not part of make test)
@@ -218,6 +220,19 @@ bench-api: all
 	@command -v ab >/dev/null 2>&1 || scripts/deps.sh test
 	RELAIS_BIN=$(CURDIR)/build/relais BENCH_HARNESS=$(abspath $(BENCH_HARNESS)) \
 	$(PYTHON) bench/api_bench.py $(API_ARGS)
+
+# make bench-cluster: two relais nodes behind HAProxy (send-proxy-v2,
+# roundrobin) sharing a local Redis, beside one node alone, one node with
+# Redis and one node behind HAProxy, in the same run; accept rate and CPU
+# per message of each component (CLUSTER_ARGS="-n 5000 --conc 20 -r 3")
+.PHONY: bench-cluster
+bench-cluster: all
+	@command -v smtp-source >/dev/null 2>&1 || $(BENCH_HARNESS)/setup-peers $(BENCH_PEERS)
+	@{ command -v haproxy || [ -x /usr/sbin/haproxy ]; } >/dev/null 2>&1 && \
+		{ command -v redis-server || [ -x /usr/bin/redis-server ]; } >/dev/null 2>&1 || \
+		scripts/deps.sh test
+	RELAIS_BIN=$(CURDIR)/build/relais BENCH_HARNESS=$(abspath $(BENCH_HARNESS)) \
+	$(PYTHON) bench/cluster_bench.py $(CLUSTER_ARGS)
 
 # make bench-shaping: 50,000 messages over 20 simulated sites on loopback,
 # 3 of them throttling at 20/s; time against the best possible, limits

@@ -91,9 +91,12 @@ run: all
 # integration tests, where pytest lists the 25 slowest
 TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 TEST_J = $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(TEST_JOBS))
-# integration tests run in TEST_JOBS pytest-xdist workers, one test file
-# (one xdist group) per worker at a time; PYTEST_XDIST= runs them in one
-PYTEST_XDIST ?= $(if $(filter 1,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadgroup)
+# integration tests run in TEST_JOBS + 1 pytest-xdist workers (most of a
+# test's time is spent waiting on the daemon, its peers and timers), one
+# test file (one xdist group) per worker at a time; PYTEST_XDIST= runs
+# them in one
+PYTEST_WORKERS ?= $(shell echo $$(( $(TEST_JOBS) + 1 )))
+PYTEST_XDIST ?= $(if $(filter 1,$(TEST_JOBS)),,-n $(PYTEST_WORKERS) --dist loadgroup)
 
 test: deps-test
 	@$(MAKE) --no-print-directory $(TEST_J) test-build

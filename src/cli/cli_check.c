@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * cli_check.c - relais check-config [-c FILE]: load the configuration and
- * the tables it names, report the first error as FILE:LINE: message, and
+ * the tables it names (and the files of [cluster] tls), report the first error as FILE:LINE: message, and
  * exit 2 on error, 0 when all is well; then the number of [site],
  * [backoff], [pool] and [tenant] sections, if any. Also holds the shared
  * -c parser.
@@ -9,8 +9,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/ssl.h>
+
 #include "cli/cli.h"
 #include "live/conf_live.h"
+#include "net/redis_tls.h"
 
 int
 cli_args(int argc, char **argv, const char **path_out, char **pos_out,
@@ -47,6 +50,7 @@ cli_check(int argc, char **argv)
 	struct conf_live live;
 	const struct conf *conf;
 	struct err err;
+	SSL_CTX *tls;
 
 	if (cli_args(argc, argv, &path, NULL, 0, &npos) == -1) {
 		fprintf(stderr, "usage: relais check-config [-c FILE]\n");
@@ -57,6 +61,13 @@ cli_check(int argc, char **argv)
 		return 2;
 	}
 	conf = live.cur->conf;
+	/* the files [cluster] tls names: read as relais serve will */
+	if (redis_tls_ctx(conf, &tls, &err) == -1) {
+		fprintf(stderr, "%s\n", err.msg);
+		conf_live_fini(&live);
+		return 2;
+	}
+	SSL_CTX_free(tls);
 	printf("%s: configuration OK\n", conf->path ? conf->path :
 	    "(embedded default)");
 	if (conf->relay.shaping != NULL)

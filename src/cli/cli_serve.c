@@ -34,6 +34,7 @@
 
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <openssl/ssl.h>
 
 #include "cli/cli.h"
 #include "cli/cli_daemon.h"
@@ -51,6 +52,7 @@
 #include "http/webhook.h"
 #include "live/conf_live.h"
 #include "net/listen.h"
+#include "net/redis_tls.h"
 #include "net/tls.h"
 #include "net/worker.h"
 #include "core/metrics.h"
@@ -258,6 +260,7 @@ cli_serve(int argc, char **argv)
 	int npos;
 	unsigned started = 0;
 	char cname[16];
+	struct ssl_ctx_st *redis_tls = NULL;
 
 	if (cli_args(argc, argv, &path, NULL, 0, &npos) == -1) {
 		fprintf(stderr, "usage: relais serve [-c FILE]\n");
@@ -330,6 +333,10 @@ cli_serve(int argc, char **argv)
 		fatalx("event=sts.start error=\"%s\"", err.msg);
 	sts_set_store(sv.sts, sts_store_qmgr, sv.qmgr);
 	sv.rshared.sts = sv.sts;
+	/* [cluster] tls: one client context for every worker's Redis
+	   connections, its files read before the sandbox */
+	if (redis_tls_ctx(conf, &redis_tls, &err) == -1)
+		fatalx("event=server.init error=\"%s\"", err.msg);
 	for (unsigned i = 0; i < sv.nworkers; i++) {
 		if (worker_init(&sv.workers[i], i, &sv.ctx,
 		    listen_worker(&sv.socks, i), sv.socks.per_worker) == -1)
@@ -341,11 +348,12 @@ cli_serve(int argc, char **argv)
 		   first also keeps the suppression list shared */
 		snprintf(cname, sizeof(cname), "w%u", i);
 		sv.workers[i].cluster = cluster_new(sv.workers[i].base, conf,
-		    cname);
+		    cname, redis_tls);
 		if (i == 0)
 			cluster_suppress_start(sv.workers[i].cluster,
 			    &sv.workers[i]);
 	}
+	SSL_CTX_free(redis_tls);	/* the connections hold theirs */
 	deliver_pool_set_remote(sv.pool, remote_submit, &sv.rshared);
 	if (deliver_pool_start(sv.pool, qmgr_report, sv.qmgr) == -1 ||
 	    qmgr_start(sv.qmgr) == -1)

@@ -42,7 +42,8 @@ static const char *const serve_reload_restart_keys[] = {
 	"http", "http.address", "http.tls", "http.keys",
 	"dns.resolver", "dns.timeout", "dns.trust_anchor",
 	"relay.ca_file", "server.node", "cluster.redis", "cluster.password",
-	"cluster.prefix", "cluster.timeout",
+	"cluster.prefix", "cluster.timeout", "cluster.tls", "cluster.tls_ca_file",
+	"cluster.tls_certificate", "cluster.tls_key", "cluster.tls_name",
 };
 
 /* a comma-separated list of names, cut with "..." when full */

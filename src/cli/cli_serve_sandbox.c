@@ -210,6 +210,10 @@ serve_sandbox_collect(struct serve_sandbox *sb, const struct conf *conf)
 	serve_sandbox_file(sb, conf->dns.trust_anchor);
 	/* MTA-STS policy fetches and WebPKI checks read it at each use */
 	serve_sandbox_file(sb, conf->relay.ca_file);
+	/* the node registry's Redis connections are opened later */
+	serve_sandbox_file(sb, conf->cluster.tls_ca_file);
+	serve_sandbox_file(sb, conf->cluster.tls_certificate);
+	serve_sandbox_file(sb, conf->cluster.tls_key);
 	/* `relais apikey` renames a new file into place: its directory */
 	serve_sandbox_file(sb, conf->http.keys);
 	serve_sandbox_file(sb, conf->tls.certificate);

@@ -594,6 +594,16 @@ const struct conf_key conf_keys[] = {
 	{ .section = CONF_SEC_CLUSTER, .name = "timeout",
 	  .type = CONF_T_DURATION, .def = "2s", .min = 1, .max = 60,
 	  .off = CONF_F(cluster.timeout) },
+	{ .section = CONF_SEC_CLUSTER, .name = "tls",
+	  .type = CONF_T_BOOL, .def = "no", .off = CONF_F(cluster.tls) },
+	{ .section = CONF_SEC_CLUSTER, .name = "tls_ca_file",
+	  .type = CONF_T_STRING, .off = CONF_F(cluster.tls_ca_file) },
+	{ .section = CONF_SEC_CLUSTER, .name = "tls_certificate",
+	  .type = CONF_T_STRING, .off = CONF_F(cluster.tls_certificate) },
+	{ .section = CONF_SEC_CLUSTER, .name = "tls_key",
+	  .type = CONF_T_STRING, .off = CONF_F(cluster.tls_key) },
+	{ .section = CONF_SEC_CLUSTER, .name = "tls_name",
+	  .type = CONF_T_STRING, .off = CONF_F(cluster.tls_name) },
 
 	/* [milter]: the macro lists are Postfix's milter_*_macros with the
 	   client's address, name and port added at connect */
@@ -1852,6 +1862,18 @@ conf_cluster_end(struct conf_load *ctx, void *base)
 	    atoi(colon + 1) < 1 || atoi(colon + 1) > 65535)) {
 		conf_error(ctx, conf_seen(ctx, "redis"), "redis: '%s' is not"
 		    " HOST:PORT or unix:/PATH", r);
+		return -1;
+	}
+	if (conf->cluster.tls && r != NULL && strncmp(r, "unix:", 5) == 0) {
+		conf_error(ctx, conf_seen(ctx, "tls"), "tls: Redis on a unix"
+		    " socket is not reached over TLS");
+		return -1;
+	}
+	if ((conf->cluster.tls_certificate == NULL) !=
+	    (conf->cluster.tls_key == NULL)) {
+		conf_error(ctx, conf_seen(ctx, conf->cluster.tls_key ?
+		    "tls_key" : "tls_certificate"), "tls_certificate and"
+		    " tls_key go together");
 		return -1;
 	}
 	if (conf->cluster.prefix != NULL &&

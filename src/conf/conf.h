@@ -394,6 +394,11 @@ struct conf {
 		char		*prefix;	/* key prefix, default "relais:" */
 		int		 redis_down;	/* enum conf_redis_down */
 		unsigned	 timeout;	/* seconds, default 2 */
+		bool		 tls;		/* reach Redis over TLS */
+		char		*tls_ca_file;	/* NULL = the system's CAs */
+		char		*tls_certificate; /* client certificate and */
+		char		*tls_key;	/* its key, or both NULL */
+		char		*tls_name;	/* NULL = the host of redis */
 	} cluster;
 
 	/* [tlsrpt]: TLS-RPT reports (RFC 8460, docs/tls.md) */

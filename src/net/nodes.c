@@ -9,30 +9,29 @@
 #include <sys/time.h>
 
 #include <curl/curl.h>
-#include <hiredis.h>
+#include <hiredis/hiredis.h>
 
 #include "conf/conf.h"
 #include "core/buf.h"
 #include "core/xalloc.h"
 #include "net/nodes.h"
+#include "net/redis_sync.h"
 
 #define NODES_SCAN_COUNT	100
 #define NODES_ANSWER_MAX	(64 * 1024 * 1024)	/* one node's queue */
 
 struct nodes {
-	redisContext	*c;
+	struct redis_sync *c;
 	char		*prefix;
 };
 
-/* nodes_reply_err - the error of a failed command; frees r */
+/* nodes_reply_err - the error of a failed command (err already says why
+   when there was no reply at all); frees r */
 static int
 nodes_reply_err(struct nodes *n, redisReply *r, const char *what,
     struct err *err)
 {
-	if (r == NULL)
-		err_set(err, 0, "redis %s: %s", what, n->c->errstr[0] ?
-		    n->c->errstr : "no answer");
-	else
+	if (r != NULL)
 		err_set(err, 0, "redis %s: %.*s", what, (int)r->len,
 		    r->str ? r->str : "unexpected answer");
 	freeReplyObject(r);
@@ -42,50 +41,15 @@ nodes_reply_err(struct nodes *n, redisReply *r, const char *what,
 struct nodes *
 nodes_open(const struct conf *conf, struct err *err)
 {
-	const char *a = conf->cluster.redis;
-	struct timeval tv = { conf->cluster.timeout ? conf->cluster.timeout :
-	    2, 0 };
 	struct nodes *n;
-	redisReply *r;
-	char host[256];
-	const char *colon;
+	struct redis_sync *c;
 
-	if (a == NULL) {
-		err_set(err, 0, "no [cluster] redis");
+	if ((c = redis_sync_open(conf, err)) == NULL)
 		return NULL;
-	}
 	n = xcalloc(1, sizeof(*n));
+	n->c = c;
 	n->prefix = xstrdup(conf->cluster.prefix ? conf->cluster.prefix :
 	    "relais:");
-	if (strncmp(a, "unix:", 5) == 0)
-		n->c = redisConnectUnixWithTimeout(a + 5, tv);
-	else if ((colon = strrchr(a, ':')) != NULL) {
-		const char *h = a;
-		size_t hl = (size_t)(colon - a);
-
-		if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
-			h++;
-			hl -= 2;
-		}
-		snprintf(host, sizeof(host), "%.*s", (int)hl, h);
-		n->c = redisConnectWithTimeout(host, atoi(colon + 1), tv);
-	}
-	if (n->c == NULL || n->c->err) {
-		err_set(err, 0, "redis %s: %s", a, n->c ? n->c->errstr :
-		    "cannot connect");
-		nodes_close(n);
-		return NULL;
-	}
-	(void)redisSetTimeout(n->c, tv);
-	if (conf->cluster.password != NULL) {
-		r = redisCommand(n->c, "AUTH %s", conf->cluster.password);
-		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-			nodes_reply_err(n, r, "AUTH", err);
-			nodes_close(n);
-			return NULL;
-		}
-		freeReplyObject(r);
-	}
 	return n;
 }
 
@@ -94,8 +58,7 @@ nodes_close(struct nodes *n)
 {
 	if (n == NULL)
 		return;
-	if (n->c != NULL)
-		redisFree(n->c);
+	redis_sync_close(n->c);
 	free(n->prefix);
 	free(n);
 }
@@ -104,8 +67,8 @@ int
 nodes_put(struct nodes *n, const char *name, const char *json, unsigned ttl,
     struct err *err)
 {
-	redisReply *r = redisCommand(n->c, "SET %snode:%s %s EX %u", n->prefix,
-	    name, json, ttl);
+	redisReply *r = redis_sync_command(n->c, err, "SET %snode:%s %s EX %u",
+	    n->prefix, name, json, ttl);
 
 	if (r == NULL || r->type != REDIS_REPLY_STATUS)
 		return nodes_reply_err(n, r, "SET", err);
@@ -116,7 +79,8 @@ nodes_put(struct nodes *n, const char *name, const char *json, unsigned ttl,
 int
 nodes_del(struct nodes *n, const char *name, struct err *err)
 {
-	redisReply *r = redisCommand(n->c, "DEL %snode:%s", n->prefix, name);
+	redisReply *r = redis_sync_command(n->c, err, "DEL %snode:%s",
+	    n->prefix, name);
 
 	if (r == NULL || r->type != REDIS_REPLY_INTEGER)
 		return nodes_reply_err(n, r, "DEL", err);
@@ -140,7 +104,7 @@ static int
 nodes_get(struct nodes *n, const char *key, size_t klen, json_t *out,
     struct err *err)
 {
-	redisReply *r = redisCommand(n->c, "GET %b", key, klen);
+	redisReply *r = redis_sync_command(n->c, err, "GET %b", key, klen);
 	json_t *j;
 
 	if (r == NULL || r->type == REDIS_REPLY_ERROR)
@@ -165,7 +129,8 @@ nodes_list(struct nodes *n, struct err *err)
 	size_t cnt;
 
 	do {
-		r = redisCommand(n->c, "SCAN %s MATCH %snode:* COUNT %d",
+		r = redis_sync_command(n->c, err,
+		    "SCAN %s MATCH %snode:* COUNT %d",
 		    cursor, n->prefix, NODES_SCAN_COUNT);
 		if (r == NULL || r->type != REDIS_REPLY_ARRAY ||
 		    r->elements != 2 ||

@@ -2,29 +2,40 @@
 /*
  * redis.c - the client of redis.h.
  *
- * hiredis 0.14's asynchronous API has no timeouts: every command carries
- * its own event timer. When it fires the caller is answered NULL once,
- * and the connection is dropped (a server that does not answer in time
- * is taken as gone); hiredis then calls every pending callback with a
- * NULL reply, which only frees the requests already answered. A dropped
- * or failed connection is tried again after 100 ms, doubling up to 5 s.
- * The state (up or down) is logged once per change:
- * event=cluster.redis.down reason=... and event=cluster.redis.up.
+ * The connection is a libevent bufferevent (a socket, with an OpenSSL
+ * filter on top when [cluster] tls is set: hiredis 0.14 has no TLS);
+ * hiredis formats the commands and parses the replies. Replies come in
+ * the order of the commands, so the requests sent wait in one FIFO.
+ * Every command carries its own timer: when it fires the caller is
+ * answered NULL and the connection is dropped (a server that does not
+ * answer in time is taken as gone), which answers every other pending
+ * request NULL. A dropped or failed connection is tried again after
+ * 100 ms, doubling up to 5 s. The state (up or down) is logged once per
+ * change: event=cluster.redis.down reason=... and event=cluster.redis.up.
  */
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
-#include <hiredis/async.h>
-#include <hiredis/adapters/libevent.h>
+#include <openssl/err.h>
 #include <openssl/sha.h>
+#include <openssl/ssl.h>
 
+#include "core/err.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "net/redis.h"
+#include "net/redis_tls.h"
 
 #define REDIS_BACKOFF_MIN_MS	100
 #define REDIS_BACKOFF_MAX_MS	5000
@@ -35,34 +46,50 @@ enum redis_state {
 	REDIS_STATE_DOWN,
 };
 
-struct redis {
-	struct event_base	*base;
-	char			*addr, *password, *name;
-	unsigned		 timeout_ms;
-	redisAsyncContext	*ac;		/* NULL: not connected */
-	bool			 ready;		/* connected, AUTH done */
-	enum redis_state	 state;
-	unsigned		 backoff_ms;
-	struct event		*timer;		/* reconnect, or connect
-						   timeout */
-	redis_state_fn		*state_fn;
-	void			*state_arg;
-	char			*channel;	/* subscriber */
-	redis_message_fn	*msg_fn;
-	void			*msg_arg;
+/* where a connection is: each reply goes where the phase says */
+enum redis_phase {
+	REDIS_PH_NONE,		/* no connection */
+	REDIS_PH_CONNECT,	/* TCP (and TLS) handshake */
+	REDIS_PH_HELLO,		/* AUTH or PING sent */
+	REDIS_PH_SUBSCRIBE,	/* SUBSCRIBE sent */
+	REDIS_PH_READY,
 };
 
 struct redis_req {
+	TAILQ_ENTRY(redis_req)	 entry;
 	struct redis		*r;
 	redis_reply_fn		*fn;
 	void			*arg;
 	struct event		*timer;
-	bool			 answered;
 	/* a script, kept for EVAL after NOSCRIPT */
 	const struct redis_script *script;
 	int			 argc;
 	char			**argv;
 	size_t			*lens;
+};
+
+TAILQ_HEAD(redis_reqs, redis_req);
+
+struct redis {
+	struct event_base	*base;
+	char			*addr, *password, *name;
+	unsigned		 timeout_ms;
+	SSL_CTX			*tls_ctx;	/* a reference; NULL: plain */
+	char			*tls_name;	/* the server's name */
+	struct bufferevent	*bev;		/* NULL: not connected */
+	bool			 tls_on;	/* bev is the TLS filter */
+	redisReader		*reader;
+	enum redis_phase	 phase;
+	enum redis_state	 state;
+	unsigned		 backoff_ms;
+	struct event		*timer;		/* reconnect, or connect
+						   timeout */
+	struct redis_reqs	 reqs;		/* sent, in order */
+	redis_state_fn		*state_fn;
+	void			*state_arg;
+	char			*channel;	/* subscriber */
+	redis_message_fn	*msg_fn;
+	void			*msg_arg;
 };
 
 static void	redis_connect(struct redis *r);
@@ -133,8 +160,8 @@ redis_set_state(struct redis *r, bool up, const char *reason)
 	r->state = st;
 	if (up) {
 		r->backoff_ms = 0;
-		log_info("event=cluster.redis.up conn=%s redis=%s", r->name,
-		    r->addr);
+		log_info("event=cluster.redis.up conn=%s redis=%s%s", r->name,
+		    r->addr, r->tls_ctx ? " tls=yes" : "");
 	} else {
 		log_warnx("event=cluster.redis.down conn=%s redis=%s"
 		    " reason=\"%s\"", r->name, r->addr, reason);
@@ -148,20 +175,20 @@ redis_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct redis *r = arg;
 
-	if (r->ac == NULL) {
+	if (r->bev == NULL) {
 		redis_connect(r);		/* the delay is over */
 		return;
 	}
 	redis_drop(r, "connect timeout");	/* not ready in time */
 }
 
-/* redis_retry - later: the connection is gone (r->ac already NULL) */
+/* redis_retry - later: the connection is gone (r->bev already NULL) */
 static void
 redis_retry(struct redis *r, const char *reason)
 {
 	struct timeval tv;
 
-	r->ready = false;
+	r->phase = REDIS_PH_NONE;
 	redis_set_state(r, false, reason);
 	r->backoff_ms = r->backoff_ms == 0 ? REDIS_BACKOFF_MIN_MS :
 	    r->backoff_ms * 2;
@@ -170,20 +197,6 @@ redis_retry(struct redis *r, const char *reason)
 	tv.tv_sec = r->backoff_ms / 1000;
 	tv.tv_usec = (r->backoff_ms % 1000) * 1000;
 	evtimer_add(r->timer, &tv);
-}
-
-/* redis_drop - give the connection up now and try again later */
-static void
-redis_drop(struct redis *r, const char *reason)
-{
-	redisAsyncContext *ac = r->ac;
-
-	if (ac == NULL)
-		return;
-	r->ac = NULL;
-	evtimer_del(r->timer);
-	redis_retry(r, reason);
-	redisAsyncFree(ac);	/* pending callbacks get NULL */
 }
 
 static void
@@ -198,15 +211,65 @@ redis_req_free(struct redis_req *q)
 	free(q);
 }
 
+/* redis_fail_all - answer every request still waiting NULL; their
+   callbacks may send again (they are refused: r is not up) */
 static void
-redis_req_answer(struct redis_req *q, const redisReply *reply)
+redis_fail_all(struct redis *r)
 {
-	if (q->answered)
+	struct redis_reqs gone;
+	struct redis_req *q;
+
+	TAILQ_INIT(&gone);
+	TAILQ_CONCAT(&gone, &r->reqs, entry);
+	while ((q = TAILQ_FIRST(&gone)) != NULL) {
+		TAILQ_REMOVE(&gone, q, entry);
+		q->fn(q->arg, NULL);
+		redis_req_free(q);
+	}
+}
+
+/* redis_close - the connection and its parser, nothing else */
+static void
+redis_close(struct redis *r)
+{
+	if (r->bev != NULL)
+		bufferevent_free(r->bev);	/* the socket under it too */
+	r->bev = NULL;
+	r->tls_on = false;
+	if (r->reader != NULL)
+		redisReaderFree(r->reader);
+	r->reader = NULL;
+}
+
+/* redis_drop - give the connection up now and try again later */
+static void
+redis_drop(struct redis *r, const char *reason)
+{
+	if (r->bev == NULL)
 		return;
-	q->answered = true;
-	if (q->timer != NULL)
-		evtimer_del(q->timer);
-	q->fn(q->arg, reply);
+	redis_close(r);
+	evtimer_del(r->timer);
+	redis_retry(r, reason);
+	redis_fail_all(r);
+}
+
+/* redis_send - one command onto the connection: 0, or -1 */
+static int
+redis_send(struct redis *r, int argc, const char **argv, const size_t *lens)
+{
+	char *cmd = NULL;
+	int len;
+
+	if (r->bev == NULL)
+		return -1;
+	if ((len = redisFormatCommandArgv(&cmd, argc, argv, lens)) < 0)
+		return -1;
+	if (bufferevent_write(r->bev, cmd, (size_t)len) == -1) {
+		redisFreeCommand(cmd);
+		return -1;
+	}
+	redisFreeCommand(cmd);
+	return 0;
 }
 
 static void
@@ -215,32 +278,18 @@ redis_req_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	struct redis_req *q = arg;
 	struct redis *r = q->r;
 
-	redis_req_answer(q, NULL);
-	/* q is freed when hiredis lets its callback go */
+	TAILQ_REMOVE(&r->reqs, q, entry);
+	q->fn(q->arg, NULL);
+	redis_req_free(q);
 	redis_drop(r, "command timeout");
 }
 
-static void redis_reply_cb(redisAsyncContext *ac, void *reply, void *priv);
-
-static int
-redis_req_send(struct redis *r, struct redis_req *q, int argc,
-    const char **argv, const size_t *lens)
-{
-	if (redisAsyncCommandArgv(r->ac, redis_reply_cb, q, argc, argv,
-	    lens) != REDIS_OK)
-		return -1;
-	return 0;
-}
-
+/* redis_req_reply - the answer to the request at the head of the FIFO */
 static void
-redis_reply_cb(redisAsyncContext *ac, void *reply, void *priv)
+redis_req_reply(struct redis *r, struct redis_req *q, const redisReply *rep)
 {
-	struct redis_req *q = priv;
-	redisReply *rep = reply;
-
-	if (!q->answered && rep != NULL && rep->type == REDIS_REPLY_ERROR &&
-	    q->script != NULL && strncmp(rep->str, "NOSCRIPT", 8) == 0 &&
-	    q->r->ac == ac) {
+	if (rep->type == REDIS_REPLY_ERROR && q->script != NULL &&
+	    strncmp(rep->str, "NOSCRIPT", 8) == 0) {
 		/* the server lost the script (restart, SCRIPT FLUSH) */
 		const struct redis_script *s = q->script;
 
@@ -251,11 +300,14 @@ redis_reply_cb(redisAsyncContext *ac, void *reply, void *priv)
 		q->lens[0] = 4;
 		q->argv[1] = xstrdup(s->body);
 		q->lens[1] = strlen(s->body);
-		if (redis_req_send(q->r, q, q->argc, (const char **)q->argv,
-		    q->lens) == 0)
+		if (redis_send(r, q->argc, (const char **)q->argv,
+		    q->lens) == 0) {
+			TAILQ_INSERT_TAIL(&r->reqs, q, entry);
 			return;
+		}
 	}
-	redis_req_answer(q, rep);
+	evtimer_del(q->timer);
+	q->fn(q->arg, rep);
 	redis_req_free(q);
 }
 
@@ -263,15 +315,27 @@ static struct redis_req *
 redis_req_new(struct redis *r, redis_reply_fn *fn, void *arg)
 {
 	struct redis_req *q = xcalloc(1, sizeof(*q));
-	struct timeval tv = { r->timeout_ms / 1000,
-	    (r->timeout_ms % 1000) * 1000 };
 
 	q->r = r;
 	q->fn = fn;
 	q->arg = arg;
 	q->timer = evtimer_new(r->base, redis_req_timeout_cb, q);
-	evtimer_add(q->timer, &tv);
 	return q;
+}
+
+/* redis_req_start - q sent: it waits for its reply, timed; or -1 */
+static int
+redis_req_start(struct redis *r, struct redis_req *q, int argc,
+    const char **argv, const size_t *lens)
+{
+	struct timeval tv = { r->timeout_ms / 1000,
+	    (r->timeout_ms % 1000) * 1000 };
+
+	if (redis_send(r, argc, argv, lens) == -1)
+		return -1;
+	TAILQ_INSERT_TAIL(&r->reqs, q, entry);
+	evtimer_add(q->timer, &tv);
+	return 0;
 }
 
 int
@@ -280,10 +344,10 @@ redis_command(struct redis *r, redis_reply_fn *fn, void *arg, int argc,
 {
 	struct redis_req *q;
 
-	if (r == NULL || !r->ready || r->channel != NULL)
+	if (!redis_up(r) || r->channel != NULL)
 		return -1;
 	q = redis_req_new(r, fn, arg);
-	if (redis_req_send(r, q, argc, argv, lens) == -1) {
+	if (redis_req_start(r, q, argc, argv, lens) == -1) {
 		redis_req_free(q);
 		return -1;
 	}
@@ -298,7 +362,7 @@ redis_eval(struct redis *r, const struct redis_script *s, redis_reply_fn *fn,
 	char nk[16];
 	int n = argc + 3;
 
-	if (r == NULL || !r->ready || r->channel != NULL)
+	if (!redis_up(r) || r->channel != NULL)
 		return -1;
 	q = redis_req_new(r, fn, arg);
 	q->script = s;
@@ -313,50 +377,50 @@ redis_eval(struct redis *r, const struct redis_script *s, redis_reply_fn *fn,
 		q->argv[3 + i] = xstrdup(argv[i]);
 	for (int i = 0; i < n; i++)
 		q->lens[i] = strlen(q->argv[i]);
-	if (redis_req_send(r, q, n, (const char **)q->argv, q->lens) == -1) {
+	if (redis_req_start(r, q, n, (const char **)q->argv, q->lens) == -1) {
 		redis_req_free(q);
 		return -1;
 	}
 	return 0;
 }
 
-/* redis_message_cb - a subscriber's replies: the confirmation, then
-   every message */
+/* redis_ready - connected and, for a subscriber, subscribed */
 static void
-redis_message_cb(redisAsyncContext *ac, void *reply, void *priv)
+redis_ready(struct redis *r)
 {
-	struct redis *r = priv;
-	redisReply *rep = reply;
+	evtimer_del(r->timer);
+	r->phase = REDIS_PH_READY;
+	redis_set_state(r, true, NULL);
+}
 
-	if (rep == NULL || r->ac != ac)
-		return;
+/* redis_message - a subscriber's replies: the confirmation, then every
+   message */
+static void
+redis_message(struct redis *r, const redisReply *rep)
+{
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 ||
 	    rep->element[0]->type != REDIS_REPLY_STRING)
 		return;
 	if (strcmp(rep->element[0]->str, "subscribe") == 0) {
-		evtimer_del(r->timer);
-		r->ready = true;
-		redis_set_state(r, true, NULL);
+		if (r->phase == REDIS_PH_SUBSCRIBE)
+			redis_ready(r);
 	} else if (strcmp(rep->element[0]->str, "message") == 0 &&
-	    rep->element[2]->type == REDIS_REPLY_STRING) {
+	    rep->element[2]->type == REDIS_REPLY_STRING &&
+	    r->phase == REDIS_PH_READY) {
 		r->msg_fn(r->msg_arg, rep->element[2]->str,
 		    rep->element[2]->len);
 	}
 }
 
-/* redis_hello_cb - the answer to AUTH (or PING): ready, or not */
+/* redis_hello - the answer to AUTH (or PING): ready, or not */
 static void
-redis_hello_cb(redisAsyncContext *ac, void *reply, void *priv)
+redis_hello(struct redis *r, const redisReply *rep)
 {
-	struct redis *r = priv;
-	redisReply *rep = reply;
 	char why[160];
 
-	if (r->ac != ac)
-		return;
-	if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+	if (rep->type == REDIS_REPLY_ERROR) {
 		snprintf(why, sizeof(why), "%s%s", r->password ? "AUTH: " :
-		    "PING: ", rep ? rep->str : "no reply");
+		    "PING: ", rep->str);
 		redis_drop(r, why);
 		return;
 	}
@@ -364,74 +428,183 @@ redis_hello_cb(redisAsyncContext *ac, void *reply, void *priv)
 		const char *argv[2] = { "SUBSCRIBE", r->channel };
 
 		/* up once the subscription is confirmed */
-		if (redisAsyncCommandArgv(ac, redis_message_cb, r, 2, argv,
-		    NULL) != REDIS_OK)
+		r->phase = REDIS_PH_SUBSCRIBE;
+		if (redis_send(r, 2, argv, NULL) == -1)
 			redis_drop(r, "SUBSCRIBE failed");
 		return;
 	}
-	evtimer_del(r->timer);
-	r->ready = true;
-	redis_set_state(r, true, NULL);
+	redis_ready(r);
+}
+
+/* redis_dispatch - one reply to whoever waits for it in this phase */
+static void
+redis_dispatch(struct redis *r, const redisReply *rep)
+{
+	struct redis_req *q;
+
+	switch (r->phase) {
+	case REDIS_PH_HELLO:
+		redis_hello(r, rep);
+		return;
+	case REDIS_PH_SUBSCRIBE:
+		redis_message(r, rep);
+		return;
+	case REDIS_PH_READY:
+		if (r->channel != NULL) {
+			redis_message(r, rep);
+			return;
+		}
+		if ((q = TAILQ_FIRST(&r->reqs)) == NULL) {
+			redis_drop(r, "a reply nobody asked for");
+			return;
+		}
+		TAILQ_REMOVE(&r->reqs, q, entry);
+		redis_req_reply(r, q, rep);
+		return;
+	default:
+		redis_drop(r, "a reply before the handshake");
+		return;
+	}
 }
 
 static void
-redis_connect_cb(const redisAsyncContext *cac, int status)
+redis_read_cb(struct bufferevent *bev, void *arg)
 {
-	struct redis *r = cac->data;
-	redisAsyncContext *ac = r->ac;
+	struct redis *r = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer_iovec v[8];
+	void *reply;
 
-	if (ac != cac)
-		return;
-	if (status != REDIS_OK) {
-		/* hiredis frees the context after this callback */
-		char why[160];
+	while (evbuffer_get_length(in) > 0) {
+		int n = evbuffer_peek(in, -1, NULL, v, 8);
+		size_t fed = 0;
 
-		snprintf(why, sizeof(why), "%s", cac->errstr[0] ? cac->errstr :
-		    "connect failed");
-		r->ac = NULL;
-		evtimer_del(r->timer);
-		redis_retry(r, why);
+		for (int i = 0; i < n && i < 8; i++) {
+			if (redisReaderFeed(r->reader, v[i].iov_base,
+			    v[i].iov_len) != REDIS_OK) {
+				redis_drop(r, "out of memory");
+				return;
+			}
+			fed += v[i].iov_len;
+		}
+		evbuffer_drain(in, fed);
+	}
+	for (;;) {
+		if (redisReaderGetReply(r->reader, &reply) != REDIS_OK) {
+			char why[160];
+
+			snprintf(why, sizeof(why), "protocol: %s",
+			    r->reader->errstr);
+			redis_drop(r, why);
+			return;
+		}
+		if (reply == NULL)
+			return;
+		redis_dispatch(r, reply);
+		freeReplyObject(reply);
+		if (r->bev != bev)
+			return;		/* dropped: the reader is gone */
+	}
+}
+
+/* redis_hello_send - the connection is open: AUTH, or PING to see it
+   answers */
+static void
+redis_hello_send(struct redis *r)
+{
+	const char *auth[2] = { "AUTH", r->password };
+	const char *ping[1] = { "PING" };
+
+	r->phase = REDIS_PH_HELLO;
+	if ((r->password != NULL ? redis_send(r, 2, auth, NULL) :
+	    redis_send(r, 1, ping, NULL)) == -1)
+		redis_drop(r, "cannot send");
+}
+
+static void	redis_event_cb(struct bufferevent *bev, short what, void *arg);
+
+/* redis_tls_start - TCP is up: put TLS on it, the handshake follows */
+static void
+redis_tls_start(struct redis *r)
+{
+	struct bufferevent *tbev;
+	struct err err;
+	SSL *ssl;
+
+	if ((ssl = redis_tls_ssl(r->tls_ctx, r->tls_name, &err)) == NULL) {
+		redis_drop(r, err.msg);
 		return;
 	}
-	if (r->password != NULL) {
-		const char *argv[2] = { "AUTH", r->password };
-
-		if (redisAsyncCommandArgv(ac, redis_hello_cb, r, 2, argv,
-		    NULL) == REDIS_OK)
-			return;
-	} else {
-		const char *argv[1] = { "PING" };
-
-		if (redisAsyncCommandArgv(ac, redis_hello_cb, r, 1, argv,
-		    NULL) == REDIS_OK)
-			return;
+	tbev = bufferevent_openssl_filter_new(r->base, r->bev, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (tbev == NULL) {
+		SSL_free(ssl);
+		redis_drop(r, "TLS: cannot start");
+		return;
 	}
-	redis_drop(r, "cannot send");
+	r->bev = tbev;		/* it owns the socket's bufferevent now */
+	r->tls_on = true;
+	bufferevent_setcb(tbev, redis_read_cb, NULL, redis_event_cb, r);
+	bufferevent_enable(tbev, EV_READ | EV_WRITE);
+}
+
+/* redis_event_why - a failed connection's reason, from OpenSSL's check
+   of the certificate, its error queue, or errno */
+static void
+redis_event_why(struct redis *r, struct bufferevent *bev, short what,
+    char *why, size_t len)
+{
+	SSL *ssl = r->tls_on ? bufferevent_openssl_get_ssl(bev) : NULL;
+	unsigned long e;
+	long v;
+
+	if (ssl != NULL && (v = SSL_get_verify_result(ssl)) != X509_V_OK) {
+		snprintf(why, len, "TLS: %s", X509_verify_cert_error_string(v));
+		return;
+	}
+	if (ssl != NULL && (e = bufferevent_get_openssl_error(bev)) != 0) {
+		char es[200];
+
+		ERR_error_string_n(e, es, sizeof(es));
+		snprintf(why, len, "TLS: %s", es);
+		return;
+	}
+	if (what & BEV_EVENT_EOF)
+		snprintf(why, len, "connection closed");
+	else if (EVUTIL_SOCKET_ERROR() != 0)
+		snprintf(why, len, "%s", evutil_socket_error_to_string(
+		    EVUTIL_SOCKET_ERROR()));
+	else
+		snprintf(why, len, "connection lost");
 }
 
 static void
-redis_disconnect_cb(const redisAsyncContext *cac, int status)
+redis_event_cb(struct bufferevent *bev, short what, void *arg)
 {
-	struct redis *r = cac->data;
-	char why[160];
+	struct redis *r = arg;
+	char why[256];
 
-	if (r->ac != cac)
+	if (bev != r->bev)
 		return;
-	/* hiredis frees the context after this callback */
-	snprintf(why, sizeof(why), "%s", cac->errstr[0] ? cac->errstr :
-	    "connection lost");
-	r->ac = NULL;
-	evtimer_del(r->timer);
-	redis_retry(r, why);
+	if (what & BEV_EVENT_CONNECTED) {
+		if (r->tls_ctx != NULL && !r->tls_on)
+			redis_tls_start(r);
+		else
+			redis_hello_send(r);
+		return;
+	}
+	if (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)) {
+		redis_event_why(r, bev, what, why, sizeof(why));
+		redis_drop(r, why);
+	}
 }
 
 static void
 redis_connect(struct redis *r)
 {
-	char host[256], why[160];
-	int port;
+	char host[256];
+	int port, rc;
 	bool unix_path;
-	redisAsyncContext *ac;
 	struct timeval tv = { r->timeout_ms / 1000,
 	    (r->timeout_ms % 1000) * 1000 };
 
@@ -440,25 +613,39 @@ redis_connect(struct redis *r)
 		redis_retry(r, "bad address");
 		return;
 	}
-	ac = unix_path ? redisAsyncConnectUnix(host) :
-	    redisAsyncConnect(host, port);
-	if (ac == NULL || ac->err) {
-		snprintf(why, sizeof(why), "%s", ac ? ac->errstr :
-		    "out of memory");
-		if (ac != NULL)
-			redisAsyncFree(ac);
+	if ((r->reader = redisReaderCreate()) == NULL)
+		fatalx("redisReaderCreate: out of memory");
+	r->bev = bufferevent_socket_new(r->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (r->bev == NULL)
+		fatalx("bufferevent_socket_new: out of memory");
+	bufferevent_setcb(r->bev, redis_read_cb, NULL, redis_event_cb, r);
+	bufferevent_enable(r->bev, EV_READ | EV_WRITE);
+	r->phase = REDIS_PH_CONNECT;
+	if (unix_path) {
+		struct sockaddr_un sun;
+
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", host);
+		rc = bufferevent_socket_connect(r->bev,
+		    (struct sockaddr *)&sun, sizeof(sun));
+	} else {
+		/* no event base for DNS: a name is resolved blocking, as
+		   hiredis did; an address costs nothing */
+		rc = bufferevent_socket_connect_hostname(r->bev, NULL,
+		    AF_UNSPEC, host, port);
+	}
+	if (r->bev == NULL)
+		return;		/* failed at once: dropped, retry set */
+	if (rc == -1) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "%s", errno ? strerror(errno) :
+		    "cannot connect");
+		redis_close(r);
 		redis_retry(r, why);
 		return;
 	}
-	ac->data = r;
-	if (redisLibeventAttach(ac, r->base) != REDIS_OK) {
-		redisAsyncFree(ac);
-		redis_retry(r, "libevent attach failed");
-		return;
-	}
-	r->ac = ac;
-	redisAsyncSetConnectCallback(ac, redis_connect_cb);
-	redisAsyncSetDisconnectCallback(ac, redis_disconnect_cb);
 	evtimer_add(r->timer, &tv);	/* ready in time, or dropped */
 }
 
@@ -472,7 +659,13 @@ redis_new(struct event_base *base, const struct redis_conf *c)
 	r->password = c->password ? xstrdup(c->password) : NULL;
 	r->name = xstrdup(c->name ? c->name : "redis");
 	r->timeout_ms = c->timeout_ms ? c->timeout_ms : 2000;
+	if (c->tls_ctx != NULL) {
+		SSL_CTX_up_ref(c->tls_ctx);
+		r->tls_ctx = c->tls_ctx;
+		r->tls_name = xstrdup(c->tls_name ? c->tls_name : "");
+	}
 	r->timer = evtimer_new(base, redis_timer_cb, r);
+	TAILQ_INIT(&r->reqs);
 	return r;
 }
 
@@ -502,26 +695,24 @@ redis_start(struct redis *r)
 bool
 redis_up(const struct redis *r)
 {
-	return r != NULL && r->ready;
+	return r != NULL && r->phase == REDIS_PH_READY;
 }
 
 void
 redis_free(struct redis *r)
 {
-	redisAsyncContext *ac;
-
 	if (r == NULL)
 		return;
 	r->state_fn = NULL;
-	if ((ac = r->ac) != NULL) {
-		r->ac = NULL;
-		r->ready = false;
-		redisAsyncFree(ac);	/* pending callbacks get NULL */
-	}
+	redis_close(r);
+	r->phase = REDIS_PH_NONE;
+	redis_fail_all(r);
 	event_free(r->timer);
+	SSL_CTX_free(r->tls_ctx);
 	free(r->addr);
 	free(r->password);
 	free(r->name);
+	free(r->tls_name);
 	free(r->channel);
 	free(r);
 }

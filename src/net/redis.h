@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * redis.h - an asynchronous Redis client owned by one event base (hiredis
- * with its libevent adapter): it connects, sends AUTH, reconnects with a
+ * redis.h - an asynchronous Redis client owned by one event base (a
+ * libevent bufferevent, with TLS when asked, and hiredis's protocol
+ * reader and writer): it connects, sends AUTH, reconnects with a
  * growing delay after a loss, answers every command within a timeout
  * (a reply later than that is dropped), and runs Lua scripts by EVALSHA,
  * falling back to EVAL when the server does not know the script yet. A
@@ -16,6 +17,7 @@
 #include <stddef.h>
 
 struct event_base;
+struct ssl_ctx_st;
 struct redisReply;
 struct redis;
 
@@ -24,6 +26,9 @@ struct redis_conf {
 	const char	*password;	/* AUTH, or NULL */
 	unsigned	 timeout_ms;	/* per command, and to connect */
 	const char	*name;		/* this client in the log lines */
+	struct ssl_ctx_st *tls_ctx;	/* TLS (the client takes a
+					   reference), or NULL */
+	const char	*tls_name;	/* the server's name with TLS */
 };
 
 /*
@@ -58,7 +63,8 @@ void	redis_on_state(struct redis *r, redis_state_fn *fn, void *arg);
 void	redis_subscribe(struct redis *r, const char *channel,
 	    redis_message_fn *fn, void *arg);
 void	redis_start(struct redis *r);
-/* redis_free - close; pending commands are answered NULL */
+/* redis_free - close; pending commands are answered NULL (not from one
+   of r's own callbacks) */
 void	redis_free(struct redis *r);
 bool	redis_up(const struct redis *r);
 

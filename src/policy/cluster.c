@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "net/redis.h"
+#include "net/redis_tls.h"
 #include "net/worker.h"
 #include "policy/cluster.h"
 #include "policy/quota.h"
@@ -586,11 +587,11 @@ cluster_suppress_start(struct cluster *c, struct worker *w)
 
 struct cluster *
 cluster_new(struct event_base *base, const struct conf *conf,
-    const char *name)
+    const char *name, struct ssl_ctx_st *tls)
 {
 	struct cluster *c;
-	struct redis_conf rc;
-	char subname[64];
+	struct redis_conf rc = { 0 };
+	char subname[64], tls_name[256];
 
 	if (conf->cluster.redis == NULL)
 		return NULL;
@@ -604,6 +605,9 @@ cluster_new(struct event_base *base, const struct conf *conf,
 	rc.timeout_ms = (conf->cluster.timeout ? conf->cluster.timeout : 2) *
 	    1000;
 	rc.name = name;
+	rc.tls_ctx = tls;
+	redis_tls_name(conf, tls_name, sizeof(tls_name));
+	rc.tls_name = tls_name;
 	c->cmd = redis_new(base, &rc);
 	snprintf(subname, sizeof(subname), "%s-sub", name);
 	rc.name = subname;

@@ -24,6 +24,7 @@
 #include "conf/conf.h"
 
 struct event_base;
+struct ssl_ctx_st;
 struct worker;
 struct cluster;
 struct cluster_op;
@@ -38,9 +39,10 @@ enum cluster_answer {
    ban the seconds left */
 typedef void cluster_fn(void *arg, enum cluster_answer a, long value);
 
-/* cluster_new - NULL when conf has no [cluster] redis */
+/* cluster_new - NULL when conf has no [cluster] redis; tls: the context
+   of redis_tls_ctx (a reference is taken), NULL for plain TCP */
 struct cluster *cluster_new(struct event_base *base, const struct conf *conf,
-	    const char *name);
+	    const char *name, struct ssl_ctx_st *tls);
 /*
  * cluster_suppress_start - c also keeps the node's suppression list in
  * step with the cluster: it subscribes to the changes, merges the shared

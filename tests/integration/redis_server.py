@@ -13,6 +13,7 @@ Python Redis library.
 
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -23,10 +24,16 @@ REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
 class RedisServer:
-    def __init__(self, root, password=None):
+    def __init__(self, root, password=None, tls=None):
+        """tls: None, or a dict with the server's "cert" and "key"
+        and the "ca" its clients' certificates must chain to (all PEM
+        paths), and "client" (cert, key) for cmd(): then Redis listens
+        only on its tls-port, asks clients for a certificate, and cmd()
+        speaks TLS."""
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.password = password
+        self.tls = tls
         self.port = free_port()
         self.proc = None
 
@@ -37,11 +44,19 @@ class RedisServer:
     def start(self):
         conf = self.root / "redis.conf"
         lines = [
-            f"bind {HOST}", f"port {self.port}", "save \"\"",
+            f"bind {HOST}", "save \"\"",
             "appendonly no", f"dir {self.root}", "daemonize no",
             "protected-mode no", "loglevel warning",
             f"logfile {self.root / 'redis.log'}",
         ]
+        if self.tls:
+            lines += ["port 0", f"tls-port {self.port}",
+                      f"tls-cert-file {self.tls['cert']}",
+                      f"tls-key-file {self.tls['key']}",
+                      f"tls-ca-cert-file {self.tls['ca']}",
+                      "tls-auth-clients yes"]
+        else:
+            lines.append(f"port {self.port}")
         if self.password:
             lines.append(f"requirepass {self.password}")
         conf.write_text("\n".join(lines) + "\n")
@@ -81,14 +96,26 @@ class RedisServer:
     # -- a small RESP client --------------------------------------------
 
     def cmd(self, *args, timeout=5):
-        with socket.create_connection((HOST, self.port),
-                                      timeout=timeout) as s:
+        with self._connect(timeout) as s:
             f = s.makefile("rb")
             if self.password:
                 s.sendall(_encode(("AUTH", self.password)))
                 _read(f)
             s.sendall(_encode(args))
             return _read(f)
+
+
+    def _connect(self, timeout):
+        s = socket.create_connection((HOST, self.port), timeout=timeout)
+        if not self.tls:
+            return s
+        ctx = ssl.create_default_context(cafile=str(self.tls["ca"]))
+        ctx.load_cert_chain(*[str(p) for p in self.tls["client"]])
+        try:
+            return ctx.wrap_socket(s, server_hostname=HOST)
+        except BaseException:
+            s.close()
+            raise
 
 
 def _encode(args):

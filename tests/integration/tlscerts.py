@@ -9,6 +9,8 @@ tlscerts.py - certificates for the outbound TLS tests, made with the
     old = mk.self_signed("mx.sec.test", expired=True)     # ended yesterday
     ca = mk.ca("Test CA")
     good = mk.issue(ca, "mx.ta.test")                     # SAN DNS:mx.ta.test
+    ip = mk.issue(ca, "redis", ["127.0.0.1"])             # SAN IP:127.0.0.1
+    cli = mk.issue_client(ca, "relais")                   # clientAuth
     bad = mk.issue(ca, "other.ta.test", expired=True)
     good.crt, good.key          # PEM files
     good.fullchain              # leaf then CA: what a server presents
@@ -22,6 +24,7 @@ past); keys are P-256. Names go into the subjectAltName (and the CN).
 
 import datetime
 import hashlib
+import ipaddress
 import subprocess
 from pathlib import Path
 
@@ -57,6 +60,14 @@ def _run(*args, cwd=None):
     if r.returncode != 0:
         raise RuntimeError(f"openssl {' '.join(args)}: {r.stderr.strip()}")
     return r.stdout
+
+
+def _is_ip(name):
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        return False
 
 
 def _stamp(when):
@@ -96,7 +107,8 @@ class CertMaker:
         (self.root / "serial").write_text("1000\n")
         self.n = 0
 
-    def _new(self, cn, names, issuer, ca, expired, days):
+    def _new(self, cn, names, issuer, ca, expired, days,
+             usage="serverAuth"):
         self.n += 1
         base = self.root / f"{self.n:02d}-{cn.replace(' ', '_').replace('*', 'star')}"
         key, csr, crt, ext = (Path(f"{base}{s}") for s in
@@ -112,12 +124,13 @@ class CertMaker:
         else:
             lines += ["basicConstraints = CA:FALSE",
                       "keyUsage = digitalSignature,keyEncipherment",
-                      "extendedKeyUsage = serverAuth"]
+                      f"extendedKeyUsage = {usage}"]
             if issuer is not None:
                 lines.append("authorityKeyIdentifier = keyid")
         if names:
             lines.append("subjectAltName = " +
-                         ",".join(f"DNS:{n}" for n in names))
+                         ",".join(f"IP:{n}" if _is_ip(n) else f"DNS:{n}"
+                                  for n in names))
         ext.write_text("\n".join(lines) + "\n")
         now = datetime.datetime.now(datetime.timezone.utc)
         if expired:
@@ -154,6 +167,12 @@ class CertMaker:
         """A server certificate for name signed by ca."""
         return self._new(name, names if names is not None else [name], ca,
                          False, expired, days)
+
+    def issue_client(self, ca, name, days=30):
+        """A client certificate (extendedKeyUsage clientAuth) signed by
+        ca."""
+        return self._new(name, [], ca, False, False, days,
+                         usage="clientAuth")
 
 
 def tlsa_data(cert, selector, mtype=1):

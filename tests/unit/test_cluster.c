@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * test_cluster.c - the pure parts of the cluster's shared state: key
- * building, the suppression channel's messages, Redis addresses, script
- * SHA-1s, the suppression list's hook and the quota denial of a limit.
+ * building, the suppression channel's messages, Redis addresses, the
+ * TLS name and context of [cluster] tls, script SHA-1s, the suppression list's hook and the quota denial of a limit.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +11,10 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "conf/conf.h"
+#include "core/err.h"
 #include "net/redis.h"
+#include "net/redis_tls.h"
 #include "policy/cluster.h"
 #include "policy/quota.h"
 #include "policy/suppress.h"
@@ -87,6 +90,54 @@ test_addr(void **state)
 	    &ux), -1);
 	assert_int_equal(redis_addr_parse("unix:rel", h, sizeof(h), &port,
 	    &ux), -1);
+}
+
+static void
+test_tls_name(void **state)
+{
+	struct conf c;
+	char n[64];
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	c.cluster.redis = "127.0.0.1:6379";
+	redis_tls_name(&c, n, sizeof(n));
+	assert_string_equal(n, "127.0.0.1");
+	c.cluster.redis = "[::1]:6380";
+	redis_tls_name(&c, n, sizeof(n));
+	assert_string_equal(n, "::1");
+	c.cluster.redis = "redis.example.net:6380";
+	redis_tls_name(&c, n, sizeof(n));
+	assert_string_equal(n, "redis.example.net");
+	c.cluster.tls_name = "other.example.net";
+	redis_tls_name(&c, n, sizeof(n));
+	assert_string_equal(n, "other.example.net");
+	c.cluster.tls_name = NULL;
+	c.cluster.redis = "unix:/run/redis.sock";
+	redis_tls_name(&c, n, sizeof(n));
+	assert_string_equal(n, "");
+}
+
+static void
+test_tls_ctx(void **state)
+{
+	struct conf c;
+	struct ssl_ctx_st *ctx = (struct ssl_ctx_st *)&c;
+	struct err err;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	c.cluster.redis = "127.0.0.1:6379";
+	/* tls = no: no context, no error */
+	assert_int_equal(redis_tls_ctx(&c, &ctx, &err), 0);
+	assert_null(ctx);
+	/* a CA file that is not there: the key and the path named */
+	c.cluster.tls = true;
+	c.cluster.tls_ca_file = "/nonexistent/ca.pem";
+	assert_int_equal(redis_tls_ctx(&c, &ctx, &err), -1);
+	assert_null(ctx);
+	assert_non_null(strstr(err.msg, "[cluster] tls_ca_file"));
+	assert_non_null(strstr(err.msg, "/nonexistent/ca.pem"));
 }
 
 static void
@@ -175,6 +226,8 @@ main(void)
 		cmocka_unit_test(test_key),
 		cmocka_unit_test(test_suppress_parse),
 		cmocka_unit_test(test_addr),
+		cmocka_unit_test(test_tls_name),
+		cmocka_unit_test(test_tls_ctx),
 		cmocka_unit_test(test_script_sha),
 		cmocka_unit_test(test_suppress_hook),
 		cmocka_unit_test(test_denial_fill),

@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * redis_sync.c - the blocking Redis connection of redis_sync.h.
+ *
+ * hiredis 0.14 (Debian 12) has no TLS, so the socket is ours: a
+ * non-blocking connect bounded by the timeout, then a blocking socket
+ * whose reads and writes time out (SO_RCVTIMEO, SO_SNDTIMEO), wrapped in
+ * OpenSSL when [cluster] tls is set. hiredis formats the commands and
+ * parses the replies.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+#include <openssl/ssl.h>
+
+#include "conf/conf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "net/redis.h"
+#include "net/redis_sync.h"
+#include "net/redis_tls.h"
+
+struct redis_sync {
+	int		 fd;
+	SSL_CTX		*ctx;
+	SSL		*ssl;		/* NULL: plain */
+	redisReader	*reader;
+	char		*addr;		/* for the messages */
+	bool		 broken;	/* a failed read or write */
+};
+
+/* redis_sync_dial - fd connected to one address within ms, or -1 */
+static int
+redis_sync_dial(const struct sockaddr *sa, socklen_t salen, int ms)
+{
+	struct pollfd pfd;
+	int fd, e = 0, flags;
+	socklen_t elen = sizeof(e);
+
+	if ((fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) == -1)
+		return -1;
+	if (connect(fd, sa, salen) == -1) {
+		if (errno != EINPROGRESS)
+			goto fail;
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, ms) != 1) {
+			errno = ETIMEDOUT;
+			goto fail;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) == -1)
+			goto fail;
+		if (e != 0) {
+			errno = e;
+			goto fail;
+		}
+	}
+	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1)
+		goto fail;
+	return fd;
+fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+/* redis_sync_connect - the socket to addr, or -1 with err */
+static int
+redis_sync_connect(const char *addr, int ms, struct err *err)
+{
+	char host[256], port_s[16];
+	struct addrinfo hints, *res, *ai;
+	struct sockaddr_un sun;
+	bool unix_path;
+	int port, fd = -1, rc;
+
+	if (redis_addr_parse(addr, host, sizeof(host), &port,
+	    &unix_path) == -1) {
+		err_set(err, 0, "redis %s: not HOST:PORT or unix:/PATH", addr);
+		return -1;
+	}
+	if (unix_path) {
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		if (strlen(host) >= sizeof(sun.sun_path)) {
+			err_set(err, 0, "redis %s: path too long", addr);
+			return -1;
+		}
+		memcpy(sun.sun_path, host, strlen(host));
+		if ((fd = redis_sync_dial((struct sockaddr *)&sun, sizeof(sun),
+		    ms)) == -1)
+			err_set(err, errno, "redis %s: %s", addr,
+			    strerror(errno));
+		return fd;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port_s, sizeof(port_s), "%d", port);
+	if ((rc = getaddrinfo(host, port_s, &hints, &res)) != 0) {
+		err_set(err, 0, "redis %s: %s", addr, gai_strerror(rc));
+		return -1;
+	}
+	errno = ECONNREFUSED;
+	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
+		fd = redis_sync_dial(ai->ai_addr, ai->ai_addrlen, ms);
+	if (fd == -1)
+		err_set(err, errno, "redis %s: %s", addr, strerror(errno));
+	freeaddrinfo(res);
+	return fd;
+}
+
+static int
+redis_sync_write(struct redis_sync *s, const char *p, size_t n,
+    struct err *err)
+{
+	while (n > 0) {
+		ssize_t w;
+
+		if (s->ssl != NULL) {
+			int k = SSL_write(s->ssl, p, n > INT32_MAX ?
+			    INT32_MAX : (int)n);
+
+			w = k > 0 ? k : -1;
+		} else
+			w = send(s->fd, p, n, MSG_NOSIGNAL);
+		if (w == -1 && s->ssl == NULL && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			s->broken = true;
+			return err_set(err, errno, "redis %s: write: %s",
+			    s->addr, s->ssl ? "TLS error" : strerror(errno));
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* redis_sync_reply - the next reply, reading as much as it takes */
+static redisReply *
+redis_sync_reply(struct redis_sync *s, struct err *err)
+{
+	char buf[16384];
+	void *reply = NULL;
+
+	for (;;) {
+		ssize_t n;
+
+		if (redisReaderGetReply(s->reader, &reply) != REDIS_OK) {
+			s->broken = true;
+			err_set(err, 0, "redis %s: %s", s->addr,
+			    s->reader->errstr);
+			return NULL;
+		}
+		if (reply != NULL)
+			return reply;
+		if (s->ssl != NULL) {
+			int k = SSL_read(s->ssl, buf, sizeof(buf));
+
+			n = k > 0 ? k : -1;
+		} else
+			n = recv(s->fd, buf, sizeof(buf), 0);
+		if (n == -1 && s->ssl == NULL && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			s->broken = true;
+			err_set(err, errno, "redis %s: %s", s->addr, n == 0 ?
+			    "connection closed" : errno == EAGAIN ||
+			    errno == EWOULDBLOCK ? "timed out" :
+			    strerror(errno));
+			return NULL;
+		}
+		if (redisReaderFeed(s->reader, buf, (size_t)n) != REDIS_OK) {
+			s->broken = true;
+			err_set(err, 0, "redis %s: %s", s->addr,
+			    s->reader->errstr);
+			return NULL;
+		}
+	}
+}
+
+redisReply *
+redis_sync_command(struct redis_sync *s, struct err *err, const char *fmt,
+    ...)
+{
+	va_list ap;
+	char *cmd = NULL;
+	int len;
+
+	if (s->broken) {
+		err_set(err, 0, "redis %s: connection lost", s->addr);
+		return NULL;
+	}
+	va_start(ap, fmt);
+	len = redisvFormatCommand(&cmd, fmt, ap);
+	va_end(ap);
+	if (len < 0) {
+		err_set(err, 0, "redis %s: bad command", s->addr);
+		return NULL;
+	}
+	if (redis_sync_write(s, cmd, (size_t)len, err) == -1) {
+		redisFreeCommand(cmd);
+		return NULL;
+	}
+	redisFreeCommand(cmd);
+	return redis_sync_reply(s, err);
+}
+
+struct redis_sync *
+redis_sync_open(const struct conf *conf, struct err *err)
+{
+	unsigned secs = conf->cluster.timeout ? conf->cluster.timeout : 2;
+	struct timeval tv = { (time_t)secs, 0 };
+	struct redis_sync *s;
+	char name[256], msg[300];
+	redisReply *r;
+
+	if (conf->cluster.redis == NULL) {
+		err_set(err, 0, "no [cluster] redis");
+		return NULL;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->fd = -1;
+	s->addr = xstrdup(conf->cluster.redis);
+	if ((s->reader = redisReaderCreate()) == NULL)
+		fatalx("redisReaderCreate: out of memory");
+	if ((s->fd = redis_sync_connect(s->addr, (int)secs * 1000,
+	    err)) == -1)
+		goto fail;
+	if (setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ==
+	    -1 || setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+	    sizeof(tv)) == -1) {
+		err_set(err, errno, "redis %s: %s", s->addr, strerror(errno));
+		goto fail;
+	}
+	if (redis_tls_ctx(conf, &s->ctx, err) == -1)
+		goto fail;
+	if (s->ctx != NULL) {
+		redis_tls_name(conf, name, sizeof(name));
+		if ((s->ssl = redis_tls_ssl(s->ctx, name, err)) == NULL)
+			goto fail;
+		if (SSL_set_fd(s->ssl, s->fd) != 1 ||
+		    SSL_connect(s->ssl) != 1) {
+			long v = SSL_get_verify_result(s->ssl);
+
+			if (v != X509_V_OK)
+				snprintf(msg, sizeof(msg), "TLS: %s",
+				    X509_verify_cert_error_string(v));
+			else
+				redis_tls_error(msg, sizeof(msg), "TLS");
+			err_set(err, 0, "redis %s: %s", s->addr, msg);
+			goto fail;
+		}
+	}
+	if (conf->cluster.password != NULL) {
+		r = redis_sync_command(s, err, "AUTH %s",
+		    conf->cluster.password);
+		if (r == NULL)
+			goto fail;
+		if (r->type == REDIS_REPLY_ERROR) {
+			err_set(err, 0, "redis %s: AUTH: %.*s", s->addr,
+			    (int)r->len, r->str);
+			freeReplyObject(r);
+			goto fail;
+		}
+		freeReplyObject(r);
+	}
+	return s;
+fail:
+	redis_sync_close(s);
+	return NULL;
+}
+
+void
+redis_sync_close(struct redis_sync *s)
+{
+	if (s == NULL)
+		return;
+	if (s->ssl != NULL) {
+		if (!s->broken)
+			(void)SSL_shutdown(s->ssl);
+		SSL_free(s->ssl);
+	}
+	SSL_CTX_free(s->ctx);
+	if (s->fd >= 0)
+		close(s->fd);
+	redisReaderFree(s->reader);
+	free(s->addr);
+	free(s);
+}

@@ -109,12 +109,59 @@ serve_outbound_free(struct worker *w)
 	w->cluster = NULL;
 }
 
-/* the operator's suspensions, from the queue manager to the agent */
+/* the operator's suspensions, from the queue manager to the agent, and
+   to the other nodes of a cluster (not those reapplied at start) */
 static void
 serve_site_hook(void *arg, const char *site, int64_t until,
+    const char *reason, bool at_start)
+{
+	remote_site_suspend(arg, site, until, reason, true);
+	if (!at_start)
+		cluster_site_changed(site, until, true, reason);
+}
+
+/* what the agent says of a site: to the spool and the metrics, and a
+   suspension a [backoff] rule set to the other nodes of a cluster */
+static void
+serve_site_state(void *arg, const struct remote_site_state *st)
+{
+	sites_report(arg, st);
+	if (st->suspended_until > 0 && !st->manual)
+		cluster_site_changed(st->site, st->suspended_until, false,
+		    st->reason);
+}
+
+/* another node's operator: as if ours had spoken (the sites table, then
+   the site hook, which also wakes what waits for a resumed site) */
+static void
+serve_site_done(void *arg, int status)
+{
+	struct sites_act *a = arg;
+
+	if (status != 0)
+		log_warnx("event=cluster.site.apply_failed site=%s", a->site);
+	free(a);
+}
+
+/* serve_cluster_site - a suspension or resume another node told */
+static void
+serve_cluster_site(void *arg, const char *site, int64_t until, bool manual,
     const char *reason)
 {
-	remote_site_suspend(arg, site, until, reason);
+	struct serve *sv = arg;
+	struct sites_act *a;
+
+	if (until > 0 && !manual) {
+		/* a [backoff] rule's: the agent's own state, ending by
+		   itself as it does on the node that set it */
+		remote_site_suspend(&sv->rshared, site, until, reason, false);
+		return;
+	}
+	a = xcalloc(1, sizeof(*a));
+	snprintf(a->site, sizeof(a->site), "%s", site);
+	sites_reason(reason, a->reason, sizeof(a->reason));
+	a->until = until;
+	qmgr_call(sv->qmgr, sites_act_run, serve_site_done, a);
 }
 
 /* what the workers run: SMTP sessions and outbound deliveries */
@@ -320,7 +367,7 @@ cli_serve(int argc, char **argv)
 	sv.rshared.report_arg = sv.qmgr;
 	sv.rshared.live = &sv.live;
 	/* sites: the agent's states to the spool, the operator's back */
-	sv.rshared.site_state = sites_report;
+	sv.rshared.site_state = serve_site_state;
 	sv.rshared.site_state_arg = sv.qmgr;
 	qmgr_set_site_hook(sv.qmgr, serve_site_hook, &sv.rshared);
 	/* TLS-RPT: the agent counts, the tlsrpt thread stores and reports */
@@ -349,9 +396,12 @@ cli_serve(int argc, char **argv)
 		snprintf(cname, sizeof(cname), "w%u", i);
 		sv.workers[i].cluster = cluster_new(sv.workers[i].base, conf,
 		    cname, redis_tls);
-		if (i == 0)
+		if (i == 0) {
 			cluster_suppress_start(sv.workers[i].cluster,
 			    &sv.workers[i]);
+			cluster_sites_start(sv.workers[i].cluster,
+			    serve_cluster_site, &sv);
+		}
 	}
 	SSL_CTX_free(redis_tls);	/* the connections hold theirs */
 	deliver_pool_set_remote(sv.pool, remote_submit, &sv.rshared);

@@ -3540,6 +3540,7 @@ remote_flush(struct remote_shared *shared)
 struct remote_hold {
 	char	site[SHAPING_SITE_MAX];
 	int64_t	until;
+	bool	manual;		/* the operator's, or another node's rule */
 	char	reason[256];
 };
 
@@ -3557,13 +3558,14 @@ remote_site_hold(struct worker *w, void *data)
 	si = remote_site_get(r, h->site);
 	if (h->until > time(NULL)) {
 		si->suspended_until = h->until;
-		si->manual = true;
+		si->manual = h->manual;
 		snprintf(si->reason, sizeof(si->reason), "%s", h->reason[0] ?
 		    h->reason : "suspended by the operator");
 		char la[300];
 
-		log_info("event=site.suspend site=%s until=%lld manual=yes"
+		log_info("event=site.suspend site=%s until=%lld manual=%s"
 		    " reason=%s", si->name, (long long)si->suspended_until,
+		    h->manual ? "yes" : "no",
 		    log_quote(la, sizeof(la), si->reason, strlen(si->reason)));
 		remote_site_report(r, si);
 		for (struct remote_dest *d = r->dests; d; d = d->next)
@@ -3590,12 +3592,13 @@ remote_site_hold(struct worker *w, void *data)
 
 void
 remote_site_suspend(struct remote_shared *shared, const char *site,
-    int64_t until, const char *reason)
+    int64_t until, const char *reason, bool manual)
 {
 	struct remote_hold *h = xcalloc(1, sizeof(*h));
 
 	snprintf(h->site, sizeof(h->site), "%s", site);
 	h->until = until;
+	h->manual = manual;
 	snprintf(h->reason, sizeof(h->reason), "%s", reason ? reason : "");
 	worker_call(&shared->workers[remote_hash(site) % shared->nworkers],
 	    remote_site_hold, h);

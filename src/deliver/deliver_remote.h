@@ -68,9 +68,10 @@ struct dns_resolver remote_resolver(struct remote *r);
 
 
 /* remote_site_suspend - suspend site until (unix time; 0 resumes it),
-   as the operator asked (any thread) */
+   as the operator asked (manual), or as another node's [backoff] rule
+   did (any thread) */
 void	remote_site_suspend(struct remote_shared *shared, const char *site,
-	    int64_t until, const char *reason);
+	    int64_t until, const char *reason, bool manual);
 
 /* remote_flush - every destination may be tried again now (any thread) */
 void	remote_flush(struct remote_shared *shared);

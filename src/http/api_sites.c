@@ -87,25 +87,10 @@ api_sites_list(struct http_req *r)
 /* --- suspend and resume, through the queue manager ---------------------- */
 
 struct api_site_act {
+	struct sites_act	 act;		/* first: sites_act_run's */
 	struct http_server	*h;
 	uint64_t		 tag;
-	char			 site[SITES_NAME_MAX];
-	char			 reason[SITES_REASON_MAX];
-	int64_t			 until;		/* 0: resume */
 };
-
-/* api_site_run - on the queue manager's thread, in its transaction */
-static int
-api_site_run(struct qmgr_txn *t, void *arg, struct err *err)
-{
-	struct api_site_act *a = arg;
-
-	if (spool_site_operator(qmgr_txn_spool(t), a->site, a->until,
-	    a->reason, qmgr_txn_now(t), err) == -1)
-		return -1;
-	qmgr_txn_sites_changed(t);
-	return 0;
-}
 
 /* api_site_answer - on the HTTP thread, after the commit */
 static void
@@ -116,14 +101,14 @@ api_site_answer(struct http_server *h, void *arg, int status)
 
 	if (status == 0)
 		log_info("event=site.%s site=%s until=%lld source=api",
-		    a->until ? "suspend" : "resume", a->site,
-		    (long long)a->until);
+		    a->act.until ? "suspend" : "resume", a->act.site,
+		    (long long)a->act.until);
 	if (h != NULL && (w = idmap_get(&h->waiting, a->tag)) != NULL) {
 		if (status == 0) {
 			json_t *j = json_pack("{s:s, s:s, s:o, s:o}", "site",
-			    a->site, "action", a->until ? "suspend" : "resume",
-			    "suspended_until", api_sites_time(a->until),
-			    "reason", a->until ? http_json_str(a->reason) :
+			    a->act.site, "action", a->act.until ? "suspend" : "resume",
+			    "suspended_until", api_sites_time(a->act.until),
+			    "reason", a->act.until ? http_json_str(a->act.reason) :
 			    json_null());
 			char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
@@ -205,16 +190,16 @@ api_site_act(struct http_req *r, const char *name, const char *act)
 	}
 	a = xcalloc(1, sizeof(*a));
 	a->h = r->h;
-	memcpy(a->site, site, sizeof(site));
+	memcpy(a->act.site, site, sizeof(site));
 	if (suspend) {
-		a->until = (int64_t)time(NULL) + (int64_t)secs;
+		a->act.until = (int64_t)time(NULL) + (int64_t)secs;
 		sites_reason(reason ? reason : "suspended through the API",
-		    a->reason, sizeof(a->reason));
+		    a->act.reason, sizeof(a->act.reason));
 	}
 	json_decref(body);
 	w = http_wait_new(r);
 	a->tag = w->tag;
-	qmgr_call(r->h->qmgr, api_site_run, api_site_done, a);
+	qmgr_call(r->h->qmgr, sites_act_run, api_site_done, a);
 }
 
 void

@@ -10,7 +10,10 @@
  *   PREFIX authfail:IP            AUTH failures (auth_failure_window)
  *   PREFIX ban:IP                 a ban (auth_ban_time)
  *   PREFIX suppress               the suppression list (a set)
- *   PREFIX suppress (channel)     its changes: "+ADDR" or "-ADDR"
+ *   PREFIX connrate:IP            connections per minute (a bucket)
+ *   PREFIX suppress (channel)     its changes: "+ADDR" or "-ADDR", and
+ *                                 the sites' (cluster_sites.c)
+ *   PREFIX sites                  site suspensions in force (a hash)
  */
 #include <ctype.h>
 #include <pthread.h>
@@ -26,10 +29,10 @@
 #include "net/redis_tls.h"
 #include "net/worker.h"
 #include "policy/cluster.h"
+#include "policy/cluster_int.h"
 #include "policy/quota.h"
 #include "policy/suppress.h"
 
-#define CLUSTER_KEY_MAX		600
 #define CLUSTER_PENDING_MAX	10000	/* suppression changes kept while
 					   Redis is down */
 
@@ -87,6 +90,37 @@ static const char cluster_lua_authfail[] =
     "end\n"
     "return 0\n";
 
+/*
+ * KEYS ban, rate; ARGV connections per minute (0 none): a ban's seconds
+ * left (1 for one without expiry), -1 when the rate has no room, else 0
+ * with one connection counted. The rate is a token bucket holding a
+ * minute's worth, on Redis's clock (the nodes' clocks may differ), kept
+ * a minute after its last use (a full bucket needs no key). TIME before
+ * a write needs effects replication, the default from Redis 5 on.
+ */
+static const char cluster_lua_connect[] =
+    "local t = redis.call('PTTL', KEYS[1])\n"
+    "if t == -1 then return 1 end\n"
+    "if t > 0 then return math.floor((t + 999) / 1000) end\n"
+    "local cap = tonumber(ARGV[1])\n"
+    "if cap <= 0 then return 0 end\n"
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    "local tm = redis.call('TIME')\n"
+    "local now = tonumber(tm[1]) * 1000 +"
+    " math.floor(tonumber(tm[2]) / 1000)\n"
+    "local b = redis.call('HMGET', KEYS[2], 'tokens', 'ts')\n"
+    "local tokens = tonumber(b[1]) or cap\n"
+    "local ts = tonumber(b[2]) or now\n"
+    "if now > ts then tokens = tokens + (now - ts) * cap / 60000 end\n"
+    "if tokens > cap then tokens = cap end\n"
+    "local ok = tokens >= 1\n"
+    "if ok then tokens = tokens - 1 end\n"
+    "redis.call('HSET', KEYS[2], 'tokens', tostring(tokens), 'ts',"
+    " tostring(now))\n"
+    "redis.call('PEXPIRE', KEYS[2], 60000)\n"
+    "if ok then return 0 end\n"
+    "return -1\n";
+
 /* KEYS set; ARGV "+" or "-", address, channel */
 static const char cluster_lua_suppress[] =
     "if ARGV[1] == '+' then redis.call('SADD', KEYS[1], ARGV[2])\n"
@@ -95,32 +129,16 @@ static const char cluster_lua_suppress[] =
     "return 0\n";
 
 enum cluster_script {
-	CS_USER, CS_QUOTA, CS_RELEASE, CS_AUTHFAIL, CS_SUPPRESS, CS__COUNT
+	CS_USER, CS_QUOTA, CS_RELEASE, CS_AUTHFAIL, CS_SUPPRESS, CS_CONNECT,
+	CS__COUNT
 };
 
 static struct redis_script cluster_scripts[CS__COUNT];
 static pthread_once_t cluster_scripts_once = PTHREAD_ONCE_INIT;
 
-/* a change of the suppression list on its way to Redis */
-struct cluster_change {
-	struct cluster_change	*next;
-	bool			 add;
-	char			 key[];
-};
 
-struct cluster {
-	struct redis		*cmd;
-	struct redis		*sub;		/* suppression: subscriber */
-	char			*prefix;
-	unsigned		 limit_ttl;
-	struct worker		*w;		/* suppression owner's worker */
-	struct cluster_change	*pending, **pending_tail;
-	size_t			 npending;
-	bool			 merge_wanted;	/* SSCAN at next chance */
-	bool			 merging;
-};
 
-enum cluster_kind { CK_USER, CK_QUOTA, CK_BAN };
+enum cluster_kind { CK_USER, CK_QUOTA, CK_CONNECT };
 
 struct cluster_op {
 	struct cluster		*c;
@@ -147,6 +165,7 @@ cluster_scripts_init(void)
 	    cluster_lua_authfail);
 	redis_script_init(&cluster_scripts[CS_SUPPRESS],
 	    cluster_lua_suppress);
+	redis_script_init(&cluster_scripts[CS_CONNECT], cluster_lua_connect);
 }
 
 void
@@ -186,7 +205,7 @@ cluster_int(const redisReply *rep, long long *v)
 	return 0;
 }
 
-static void
+void
 cluster_ignore_cb(void *arg, const redisReply *rep)
 {
 	(void)arg;
@@ -240,10 +259,10 @@ cluster_op_cb(void *arg, const redisReply *rep)
 			a = v == 0 ? CLUSTER_OK : CLUSTER_REFUSED;
 			value = (long)v - 1;
 			break;
-		case CK_BAN:
-			/* PTTL: -2 no key, -1 no expiry, else ms */
-			a = v > 0 || v == -1 ? CLUSTER_REFUSED : CLUSTER_OK;
-			value = v > 0 ? (long)((v + 999) / 1000) : 0;
+		case CK_CONNECT:
+			/* a ban's seconds, -1 for the rate, or 0 */
+			a = v != 0 ? CLUSTER_REFUSED : CLUSTER_OK;
+			value = (long)v;
 			break;
 		}
 	}
@@ -366,17 +385,21 @@ cluster_quota_release(struct cluster *c, const char *tenant, unsigned msgs,
 }
 
 struct cluster_op *
-cluster_banned(struct cluster *c, const char *ip, cluster_fn *fn, void *arg)
+cluster_connect(struct cluster *c, const char *ip, unsigned per_minute,
+    cluster_fn *fn, void *arg)
 {
-	char key[CLUSTER_KEY_MAX];
-	const char *argv[2] = { "PTTL", key };
+	char ban[CLUSTER_KEY_MAX], rate[CLUSTER_KEY_MAX], lim[16];
+	const char *argv[3] = { ban, rate, lim };
 	struct cluster_op *op;
 
 	if (c == NULL || !redis_up(c->cmd))
 		return NULL;
-	cluster_key(c->prefix, "ban", ip, false, key, sizeof(key));
-	op = cluster_op_new(c, CK_BAN, fn, arg);
-	if (redis_command(c->cmd, cluster_op_cb, op, 2, argv, NULL) == -1) {
+	cluster_key(c->prefix, "ban", ip, false, ban, sizeof(ban));
+	cluster_key(c->prefix, "connrate", ip, false, rate, sizeof(rate));
+	snprintf(lim, sizeof(lim), "%u", per_minute);
+	op = cluster_op_new(c, CK_CONNECT, fn, arg);
+	if (redis_eval(c->cmd, &cluster_scripts[CS_CONNECT], cluster_op_cb, op,
+	    2, 3, argv) == -1) {
 		cluster_op_free(op);
 		return NULL;
 	}
@@ -500,6 +523,7 @@ cluster_cmd_state(void *arg, bool up)
 	cluster_flush(c);
 	if (c->merge_wanted && !c->merging)
 		cluster_merge(c, "0");
+	cluster_sites_up(c);
 }
 
 /* the subscriber changed state: once subscribed, merge what was missed */
@@ -513,6 +537,7 @@ cluster_sub_state(void *arg, bool up)
 	c->merge_wanted = true;
 	if (redis_up(c->cmd) && !c->merging)
 		cluster_merge(c, "0");
+	cluster_sites_up(c);	/* what was missed meanwhile */
 }
 
 static void
@@ -521,7 +546,10 @@ cluster_sub_message(void *arg, const char *msg, size_t len)
 	char addr[512];
 	bool add;
 
-	(void)arg;
+	if (len > 0 && (msg[0] == 'S' || msg[0] == 'R')) {
+		cluster_sites_message(arg, msg, len);
+		return;
+	}
 	if (cluster_suppress_parse(msg, len, &add, addr, sizeof(addr)) == -1)
 		return;
 	if (add)
@@ -635,6 +663,7 @@ cluster_free(struct cluster *c)
 	}
 	redis_free(c->sub);
 	redis_free(c->cmd);
+	cluster_sites_free(c);
 	while ((ch = c->pending) != NULL) {
 		c->pending = ch->next;
 		free(ch);

@@ -68,16 +68,59 @@ struct cluster_op *cluster_quota_reserve(struct cluster *c,
 	    int64_t now, cluster_fn *fn, void *arg);
 void	cluster_quota_release(struct cluster *c, const char *tenant,
 	    unsigned msgs, unsigned rcpts, int64_t when);
-/* cluster_banned - is ip banned (REFUSED, value the seconds left) */
-struct cluster_op *cluster_banned(struct cluster *c, const char *ip,
-	    cluster_fn *fn, void *arg);
+/*
+ * cluster_connect - may ip connect: REFUSED with value the seconds left
+ * of a ban, or -1 when the cluster saw per_minute connections from it in
+ * the last minute (0: no such limit); else OK, the connection counted
+ */
+struct cluster_op *cluster_connect(struct cluster *c, const char *ip,
+	    unsigned per_minute, cluster_fn *fn, void *arg);
 /* cluster_auth_failed - count a failed AUTH from ip; a ban at the limit */
 void	cluster_auth_failed(struct cluster *c, const char *ip,
 	    const struct conf *conf);
 /* cluster_cancel - the caller goes: its callback is never called */
 void	cluster_cancel(struct cluster_op *op);
 
+/*
+ * Site suspensions shared by the nodes (cluster_sites.c): an operator's
+ * suspend or resume, and a [backoff] rule's suspension, made on one node
+ * hold on all of them.
+ */
+#define CLUSTER_SITE_MAX	128	/* a site's name, with its NUL */
+#define CLUSTER_REASON_MAX	256
+
+/* a suspension to apply (until > 0, manual: the operator's) or an
+   operator's resume (until 0) heard from another node */
+typedef void cluster_site_fn(void *arg, const char *site, int64_t until,
+	    bool manual, const char *reason);
+/* cluster_sites_start - c (the suppression owner, after
+   cluster_suppress_start) also shares site suspensions; fn applies those
+   of the other nodes, on c's thread */
+void	cluster_sites_start(struct cluster *c, cluster_site_fn *fn, void *arg);
+/*
+ * cluster_site_changed - a suspension made on this node (until > 0; an
+ * operator's when manual) or an operator's resume (until 0), from any
+ * thread: told to the other nodes unless it is the one they told
+ */
+void	cluster_site_changed(const char *site, int64_t until, bool manual,
+	    const char *reason);
+
+/* a site message of the channel, parsed */
+struct cluster_site_msg {
+	char		 site[CLUSTER_SITE_MAX];
+	int64_t		 until;		/* 0: "R", resumed */
+	bool		 manual;
+	char		 reason[CLUSTER_REASON_MAX];
+};
+
 /* pure helpers (unit tests) */
+/* cluster_site_format - the channel's message for a suspension (until >
+   0) or a resume: 0, or -1 when site cannot be told */
+int	cluster_site_format(char *out, size_t n, const char *site,
+	    int64_t until, bool manual, const char *reason);
+/* cluster_site_parse - a message of cluster_site_format: 0, or -1 */
+int	cluster_site_parse(const char *msg, size_t len,
+	    struct cluster_site_msg *m);
 /* cluster_key - prefix + kind + ":" + name (name lower-cased if fold) */
 void	cluster_key(const char *prefix, const char *kind, const char *name,
 	    bool fold, char *out, size_t n);

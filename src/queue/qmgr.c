@@ -1002,7 +1002,7 @@ qmgr_site_apply(void *arg, const struct spool_site *s)
 	}
 	if (q->site_hook != NULL)
 		q->site_hook(q->site_hook_arg, s->site, until,
-		    s->reason ? s->reason : "");
+		    s->reason ? s->reason : "", !q->sites_loaded);
 }
 
 /*

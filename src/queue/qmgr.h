@@ -85,10 +85,11 @@ void	qmgr_txn_sites_changed(struct qmgr_txn *t);
  * site hook, on the queue manager's thread: at start, every suspension
  * still in force; then, when meta sites_gen moved (checked every two
  * seconds, or right after a qmgr_txn_sites_changed), each site changed.
- * until: unix time, 0 resumes the site. Set before qmgr_start.
+ * until: unix time, 0 resumes the site; at_start: one still in force at
+ * start, no new word of the operator. Set before qmgr_start.
  */
 typedef void qmgr_site_hook_fn(void *arg, const char *site, int64_t until,
-	    const char *reason);
+	    const char *reason, bool at_start);
 void	qmgr_set_site_hook(struct qmgr *q, qmgr_site_hook_fn *fn, void *arg);
 
 /* qmgr_kick - schedule now and forget what is known of destinations

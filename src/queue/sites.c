@@ -142,3 +142,15 @@ sites_report(void *arg, const struct remote_site_state *st)
 	copy->reason[sizeof(copy->reason) - 1] = '\0';
 	qmgr_call_lazy(q, sites_put, sites_put_done, copy);
 }
+
+int
+sites_act_run(struct qmgr_txn *t, void *arg, struct err *err)
+{
+	const struct sites_act *a = arg;
+
+	if (spool_site_operator(qmgr_txn_spool(t), a->site, a->until,
+	    a->reason, qmgr_txn_now(t), err) == -1)
+		return -1;
+	qmgr_txn_sites_changed(t);
+	return 0;
+}

@@ -60,4 +60,20 @@ enum sites_kind sites_state(const struct spool_site *s, int64_t now,
  */
 void	sites_report(void *arg, const struct remote_site_state *st);
 
+/* an operator's suspension (until > 0, unix time) or resume (0) */
+struct sites_act {
+	char		 site[SITES_NAME_MAX];
+	char		 reason[SITES_REASON_MAX];
+	int64_t		 until;
+};
+
+struct qmgr_txn;
+struct err;
+/*
+ * sites_act_run - a qmgr_call_fn (arg: a struct sites_act, or a struct
+ * that starts with one): the change in the sites table, which the site
+ * hook hears of right after the commit
+ */
+int	sites_act_run(struct qmgr_txn *t, void *arg, struct err *err);
+
 #endif

@@ -115,7 +115,7 @@ enum smtp_state {
 
 /* what the session does with the cluster's answer */
 enum smtp_cluster_next {
-	SMTP_CLUSTER_GREET,	/* a ban held by another node */
+	SMTP_CLUSTER_GREET,	/* a ban, the cluster's connection rate */
 	SMTP_CLUSTER_MAIL,	/* the user's daily limit */
 	SMTP_CLUSTER_RCPT,	/* the tenant's quota */
 };
@@ -1007,11 +1007,14 @@ smtp_server_accept(struct worker *w, evutil_socket_t fd, struct sockaddr *sa,
 static void
 smtp_server_greet(struct smtp_session *s)
 {
-	/* [cluster]: a ban another node set holds here too */
+	/* [cluster]: a ban another node set holds here too, and the
+	   connection rate counts the whole cluster's connections */
 	if (s->w->cluster != NULL && !s->cl_greeted &&
-	    s->conf->limits.auth_failures_per_ip > 0) {
+	    (s->conf->limits.auth_failures_per_ip > 0 ||
+	    s->conf->limits.connections_per_ip_per_minute > 0)) {
 		s->cl_greeted = true;
-		s->cl_op = cluster_banned(s->w->cluster, s->ip,
+		s->cl_op = cluster_connect(s->w->cluster, s->ip,
+		    s->conf->limits.connections_per_ip_per_minute,
 		    smtp_server_cluster_done, s);
 		if (s->cl_op != NULL) {
 			smtp_server_cluster_wait(s, SMTP_CLUSTER_GREET);
@@ -3435,7 +3438,8 @@ smtp_server_cluster_done(void *arg, enum cluster_answer a, long value)
 	switch (s->cl_next) {
 	case SMTP_CLUSTER_GREET:
 		if (a == CLUSTER_REFUSED) {
-			smtp_server_refuse(s, LIMITS_BANNED, (unsigned)value);
+			smtp_server_refuse(s, value < 0 ? LIMITS_RATE :
+			    LIMITS_BANNED, value < 0 ? 0 : (unsigned)value);
 			goto done;
 		}
 		smtp_server_reply(s, "220 %s ESMTP relais",

@@ -18,6 +18,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import HOST, free_port
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -149,4 +151,14 @@ def _read(f):
     raise OSError(f"bad RESP line {line!r}")
 
 
-__all__ = ["RedisServer"]
+@pytest.fixture
+def redis(tmp_path):
+    """A plain Redis for the test, stopped after it (import it into the
+    test module: `from redis_server import redis`)."""
+    rs = RedisServer(tmp_path / "redis")
+    rs.start()
+    yield rs
+    rs.stop()
+
+
+__all__ = ["RedisServer", "redis"]

@@ -2,7 +2,8 @@
 test_cluster_state.py - two relais nodes sharing their limits and lists
 through one Redis ([cluster] redis): the user daily limit and a tenant
 quota hold exactly across both nodes, an address suppressed on one node is
-refused on the other, an AUTH brute-force ban set on one node holds on the
+refused on the other, the connections per address and minute count both
+nodes, an AUTH brute-force ban set on one node holds on the
 other; with Redis gone mail still flows (redis_down = open) or limited
 actions get 451 4.3.0 and never a 5xx (closed); Redis back, the nodes
 share again.
@@ -10,10 +11,8 @@ share again.
 import re
 import smtplib
 
-import pytest
-
 from conftest import CLIENT_NAME, HOST, SMTPConn, message, wait_until
-from redis_server import RedisServer
+from redis_server import redis  # noqa: F401 (a fixture)
 
 ALICE = ("alice@example.test", "alice-secret")
 BOB = ("bob@example.test", "bob-secret")
@@ -60,14 +59,6 @@ def try_send(s, sender, rcpt, token):
         return code
     code, _ = s.data(message(token))
     return code
-
-
-@pytest.fixture
-def redis(tmp_path):
-    rs = RedisServer(tmp_path / "redis")
-    rs.start()
-    yield rs
-    rs.stop()
 
 
 def test_user_daily_limit_across_nodes(relais_factory, tmp_path, redis):
@@ -147,6 +138,28 @@ def test_bruteforce_ban_on_a_holds_on_b(relais_factory, tmp_path, redis):
     # another address is not banned on b
     c = b.conn(source="127.0.0.8")
     assert c.ehlo().code == 250
+
+
+def test_connection_rate_counts_both_nodes(relais_factory, tmp_path, redis):
+    # 4 a minute from one address: each node alone would let 3 + 3 in
+    a, b = nodes(relais_factory, tmp_path, redis, limits={
+        "connections_per_ip_per_minute": "4"})
+    src = "127.0.0.9"
+    greetings = []
+    for node in (a, b, a, b, a, b):
+        c = node.conn(source=src, read_greeting=False)
+        greetings.append(c.reply())
+        c.close()
+    codes = [g.code for g in greetings]
+    assert codes == [220, 220, 220, 220, 421, 421], greetings
+    assert "per minute" in greetings[4].text, greetings[4]
+    assert redis.cmd("EXISTS", "relais:connrate:" + src) == 1
+    # another address has its own minute, on both nodes
+    for node in (a, b):
+        c = node.conn(source="127.0.0.10")
+        assert c.ehlo().code == 250
+        c.close()
+    assert redis.cmd("EXISTS", "relais:connrate:127.0.0.10") == 1
 
 
 def redis_all_up(r):

@@ -141,6 +141,63 @@ test_tls_ctx(void **state)
 }
 
 static void
+test_site_messages(void **state)
+{
+	struct cluster_site_msg m;
+	char out[600], big[200];
+
+	(void)state;
+	assert_int_equal(cluster_site_format(out, sizeof(out),
+	    "mx.example.net", 1800000000, true, "maintenance window"), 0);
+	assert_string_equal(out,
+	    "S\t1800000000\t1\tmx.example.net\tmaintenance window");
+	assert_int_equal(cluster_site_parse(out, strlen(out), &m), 0);
+	assert_string_equal(m.site, "mx.example.net");
+	assert_true(m.until == 1800000000);
+	assert_true(m.manual);
+	assert_string_equal(m.reason, "maintenance window");
+	assert_int_equal(cluster_site_format(out, sizeof(out), "busy", 5,
+	    false, ""), 0);
+	assert_int_equal(cluster_site_parse(out, strlen(out), &m), 0);
+	assert_false(m.manual);
+	assert_string_equal(m.reason, "");
+	/* a resume */
+	assert_int_equal(cluster_site_format(out, sizeof(out), "a,b", 0,
+	    false, "x"), 0);
+	assert_string_equal(out, "R\ta,b");
+	assert_int_equal(cluster_site_parse(out, strlen(out), &m), 0);
+	assert_true(m.until == 0);
+	assert_string_equal(m.site, "a,b");
+	/* names that cannot be told */
+	assert_int_equal(cluster_site_format(out, sizeof(out), "", 5, false,
+	    ""), -1);
+	assert_int_equal(cluster_site_format(out, sizeof(out), "a b", 5,
+	    false, ""), -1);
+	assert_int_equal(cluster_site_format(out, sizeof(out), "a\tb", 5,
+	    false, ""), -1);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(cluster_site_format(out, sizeof(out), big, 5, false,
+	    ""), -1);
+	assert_int_equal(cluster_site_format(out, 8, "mx.example.net", 5,
+	    false, ""), -1);
+	/* malformed messages */
+	static const char *const bad[] = {
+		"", "S", "R", "R\t", "X\tsite", "S\t5\t1\tsite",
+		"S\t0\t1\tsite\tr", "S\t-3\t1\tsite\tr",
+		"S\t5x\t1\tsite\tr", "S\t5\t2\tsite\tr",
+		"S\t5\t1\t\tr", "S\t5\t1\ta b\tr", "S\t5\t1\ts\tr\tmore",
+		"S\t99999999999999999999999\t1\ts\tr", "R\tsite\textra",
+		"R\ta\001b",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(cluster_site_parse(bad[i], strlen(bad[i]),
+		    &m), -1);
+	/* a NUL inside */
+	assert_int_equal(cluster_site_parse("R\tab\0c", 6, &m), -1);
+}
+
+static void
 test_script_sha(void **state)
 {
 	struct redis_script s;
@@ -228,6 +285,7 @@ main(void)
 		cmocka_unit_test(test_addr),
 		cmocka_unit_test(test_tls_name),
 		cmocka_unit_test(test_tls_ctx),
+		cmocka_unit_test(test_site_messages),
 		cmocka_unit_test(test_script_sha),
 		cmocka_unit_test(test_suppress_hook),
 		cmocka_unit_test(test_denial_fill),

@@ -31,6 +31,7 @@
 #include "mime/mime_build.h"
 #include "mime/mime_raw.h"
 #include "msgauth/dkim.h"
+#include "policy/cluster.h"
 #include "policy/quota.h"
 #include "policy/suppress.h"
 #include "queue/qmgr.h"
@@ -229,6 +230,33 @@ api_query_class(struct http_req *r, struct api_out *o)
 	return 0;
 }
 
+/* api_quota_refuse - 429 with Retry-After for denial d of tenant t */
+static void
+api_quota_refuse(struct evhttp_request *req, const char *qid,
+    const char *key, const char *ip, const struct conf_tenant *t,
+    const struct quota_denial *d, bool shared, int *status, char **body)
+{
+	char text[256], after[32];
+	json_t *j;
+
+	quota_text(t->name, d, text, sizeof(text));
+	snprintf(after, sizeof(after), "%lld", (long long)d->retry_after);
+	if (req != NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Retry-After", after);
+	log_info("event=http.quota id=%s key=%s client=%s tenant=%s"
+	    " limit=%s:%u retry_after=%s%s", qid, key, ip, t->name, d->key,
+	    d->limit, after, shared ? " shared=yes" : "");
+	j = json_pack("{s:{s:i, s:s, s:s, s:s, s:i, s:s, s:I}}", "error",
+	    "status", 429, "message", text, "tenant", t->name, "limit",
+	    d->key, "limit_value", d->limit, "window", d->period ==
+	    QUOTA_HOUR ? "hour" : "day", "retry_after",
+	    (json_int_t)d->retry_after);
+	*status = 429;
+	*body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+}
+
 /* api_quota - reserve the quota of the key's tenant for the message
    (the queue manager settles it once the message is committed, or not);
    -1 answered 429 with Retry-After */
@@ -237,7 +265,8 @@ api_quota(struct http_req *r, struct api_out *o, time_t now)
 {
 	const struct conf_tenant *t;
 	struct quota_denial d;
-	char text[256], after[32];
+	char *body;
+	int status;
 
 	if (o->msg->tenant == NULL || (t = conf_tenant_find(r->snap->conf,
 	    o->msg->tenant)) == NULL)
@@ -245,19 +274,152 @@ api_quota(struct http_req *r, struct api_out *o, time_t now)
 	if (quota_reserve(t, 1, (unsigned)o->msg->nrcpts, (int64_t)now,
 	    &d) == 0)
 		return 0;
-	quota_text(t->name, &d, text, sizeof(text));
-	snprintf(after, sizeof(after), "%lld", (long long)d.retry_after);
-	evhttp_add_header(evhttp_request_get_output_headers(r->req),
-	    "Retry-After", after);
-	log_info("event=http.quota id=%s key=%s client=%s tenant=%s"
-	    " limit=%s:%u retry_after=%s", o->msg->qid, r->key, r->ip, t->name,
-	    d.key, d.limit, after);
-	http_reply_json(r, 429, json_pack("{s:{s:i, s:s, s:s, s:s, s:i, s:s,"
-	    " s:I}}", "error", "status", 429, "message", text, "tenant",
-	    t->name, "limit", d.key, "limit_value", d.limit, "window",
-	    d.period == QUOTA_HOUR ? "hour" : "day", "retry_after",
-	    (json_int_t)d.retry_after));
+	api_quota_refuse(r->req, o->msg->qid, r->key, r->ip, t, &d, false,
+	    &status, &body);
+	http_reply_raw(r, status, "application/json", body ? body : "{}",
+	    body ? strlen(body) : 2);
+	free(body);
 	return -1;
+}
+
+/* api_accept - msg goes to the queue manager; w answers after the
+   commit */
+static void
+api_accept(struct http_server *h, struct http_wait *w, struct spool_msg *msg,
+    const char *line, size_t size)
+{
+	log_info("event=http.accepted id=%s %s rcpts=%zu suppressed=%zu"
+	    " size=%zu%s%s%s%s%s%s", msg->qid, line, msg->nrcpts,
+	    msg->nsuppressed, size, msg->tenant ? " tenant=" : "",
+	    msg->tenant ? msg->tenant : "", msg->pool ? " pool=" : "",
+	    msg->pool ? msg->pool : "", msg->priority ==
+	    SPOOL_PRIORITY_HIGH ? " priority=high" : "", msg->requiretls ?
+	    " requiretls=yes" : "");
+	qmgr_submit_msg(h->qmgr, msg, http_qmgr_done, h, w->tag);
+}
+
+/* a message waiting for Redis's word on its tenant's quotas */
+struct api_held {
+	struct http_server	*h;
+	uint64_t		 tag;		/* its struct http_wait */
+	struct spool_msg	*msg;
+	char			 line[512];	/* for http.accepted */
+	char			 key[64], ip[64];
+	size_t			 size;
+	int64_t			 now;
+};
+
+static void
+api_held_drop(struct api_held *p)
+{
+	spool_body_discard(&p->msg->body);
+	spool_msg_free(p->msg);
+	free(p);
+}
+
+/* api_cluster_quota_done - on the HTTP thread: Redis's answer (or
+   CLUSTER_DOWN at once, or when the server stops) */
+static void
+api_cluster_quota_done(void *arg, enum cluster_answer a, long value)
+{
+	struct api_held *p = arg;
+	struct http_server *h = p->h;
+	struct http_wait *w = idmap_get(&h->waiting, p->tag);
+	struct conf_snap *snap = conf_live_get(h->live);
+	const struct conf_tenant *t = conf_tenant_find(snap->conf,
+	    p->msg->tenant);
+	struct quota_denial d;
+	unsigned n = (unsigned)p->msg->nrcpts;
+	char *body = NULL;
+	int status;
+
+	if (w == NULL || w->req == NULL) {
+		/* the server stops: nothing was promised */
+		if (a == CLUSTER_OK)
+			cluster_quota_release(h->cluster, p->msg->tenant, 1, n,
+			    p->now);
+		if (w != NULL)
+			http_wait_answer(h, w, 503, "{}");
+		api_held_drop(p);
+		goto done;
+	}
+	if (a == CLUSTER_OK) {
+		/* the node's own counters follow (redis_down = open) */
+		quota_reserve_force(p->msg->tenant, 1, n);
+		w->cl_tenant = xstrdup(p->msg->tenant);
+		w->cl_rcpts = n;
+		w->cl_when = p->now;
+	} else if (a == CLUSTER_DOWN && snap->conf->cluster.redis_down ==
+	    CONF_REDIS_DOWN_CLOSED) {
+		evhttp_add_header(evhttp_request_get_output_headers(w->req),
+		    "Retry-After", "60");
+		log_info("event=http.quota id=%s tenant=%s redis=down"
+		    " redis_down=closed", p->msg->qid, p->msg->tenant);
+		http_wait_answer(h, w, 503, "{\"error\":{\"status\":503,"
+		    "\"message\":\"the tenant's quotas cannot be checked now,"
+		    " try again later\"}}");
+		api_held_drop(p);
+		goto done;
+	} else if (a == CLUSTER_DOWN) {
+		if (t != NULL && quota_reserve(t, 1, n, p->now, &d) == -1) {
+			api_quota_refuse(w->req, p->msg->qid, p->key, p->ip,
+			    t, &d, false, &status, &body);
+			http_wait_answer(h, w, status, body ? body : "{}");
+			free(body);
+			api_held_drop(p);
+			goto done;
+		}
+	} else {
+		if (t == NULL) {
+			http_wait_answer(h, w, 429, "{\"error\":{\"status\":"
+			    "429,\"message\":\"tenant quota reached\"}}");
+			api_held_drop(p);
+			goto done;
+		}
+		quota_denial_fill(t, (int)value, p->now, &d);
+		api_quota_refuse(w->req, p->msg->qid, p->key, p->ip, t, &d,
+		    true, &status, &body);
+		http_wait_answer(h, w, status, body ? body : "{}");
+		free(body);
+		api_held_drop(p);
+		goto done;
+	}
+	api_accept(h, w, p->msg, p->line, p->size);
+	free(p);
+done:
+	conf_snap_unref(snap);
+}
+
+/* api_cluster_quota - msg (of a tenant with quotas or not) waits for
+   Redis's shared counters; w answers once it is decided */
+static void
+api_cluster_quota(struct http_req *r, struct http_wait *w,
+    struct spool_msg *msg, const char *line, size_t size, time_t now)
+{
+	struct http_server *h = r->h;
+	struct conf_snap *snap = conf_live_get(h->live);
+	const struct conf_tenant *t = msg->tenant ? conf_tenant_find(
+	    snap->conf, msg->tenant) : NULL;
+	struct api_held *p;
+
+	if (t == NULL) {
+		conf_snap_unref(snap);
+		api_accept(h, w, msg, line, size);
+		return;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->h = h;
+	p->tag = w->tag;
+	p->msg = msg;
+	snprintf(p->line, sizeof(p->line), "%s", line);
+	snprintf(p->key, sizeof(p->key), "%s", r->key);
+	snprintf(p->ip, sizeof(p->ip), "%s", r->ip);
+	p->size = size;
+	p->now = (int64_t)now;
+	if (cluster_quota_reserve(h->cluster, t, 1, (unsigned)msg->nrcpts,
+	    p->now, api_cluster_quota_done, p) == NULL)
+		api_cluster_quota_done(p, CLUSTER_DOWN, 0);	/* Redis away */
+	conf_snap_unref(snap);
 }
 
 /* api_build_json - a JSON request: parsed, checked, built */
@@ -479,10 +641,10 @@ api_send(struct http_req *r)
 	struct http_wait *w;
 	struct err err;
 	time_t now = time(NULL);
-	size_t len;
+	size_t len, size;
 	int has_idem, rc;
 	bool json, body8 = false;
-	char *answer;
+	char *answer, line[512];
 	json_t *j;
 	const struct conf_tenant *tenant;
 
@@ -576,7 +738,7 @@ api_send(struct http_req *r)
 		spool_body_discard(&o.msg->body);
 		goto fail;
 	}
-	if (api_quota(r, &o, now) == -1) {
+	if (r->h->cluster == NULL && api_quota(r, &o, now) == -1) {
 		free(answer);
 		spool_body_discard(&o.msg->body);
 		goto fail;
@@ -592,17 +754,17 @@ api_send(struct http_req *r)
 		w->next = r->h->idem_inflight;
 		r->h->idem_inflight = w;
 	}
-	log_info("event=http.accepted id=%s key=%s client=%s from=%s"
-	    " rcpts=%zu suppressed=%zu size=%zu%s%s%s%s%s%s", o.msg->qid,
-	    r->key, r->ip, o.from, o.msg->nrcpts, o.msg->nsuppressed,
-	    o.text.len, o.msg->tenant ? " tenant=" : "", o.msg->tenant ?
-	    o.msg->tenant : "", o.msg->pool ? " pool=" : "", o.msg->pool ?
-	    o.msg->pool : "", o.msg->priority == SPOOL_PRIORITY_HIGH ?
-	    " priority=high" : "", o.msg->requiretls ? " requiretls=yes" :
-	    "");
+	snprintf(line, sizeof(line), "key=%s client=%s from=%s", r->key, r->ip,
+	    o.from);
 	json_decref(o.rcpts);
+	size = o.text.len;
 	buf_fini(&o.text);
-	qmgr_submit_msg(r->h->qmgr, o.msg, http_qmgr_done, r->h, w->tag);
+	if (r->h->cluster != NULL) {
+		/* the tenant's quotas are the cluster's: Redis decides */
+		api_cluster_quota(r, w, o.msg, line, size, now);
+		return;
+	}
+	api_accept(r->h, w, o.msg, line, size);
 	return;
 fail:
 	json_decref(o.rcpts);

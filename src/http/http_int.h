@@ -24,6 +24,7 @@ struct conf_snap;
 struct qmgr;
 struct spool_reader;
 struct apikey_set;
+struct cluster;
 struct http_server;
 
 /* an answer from the queue manager's thread, for the HTTP thread */
@@ -66,6 +67,9 @@ struct http_server {
 	struct http_wait	*idem_inflight;
 	bool			 stopping;
 
+	/* [cluster]: the tenants' quotas of POST /v1/messages in Redis,
+	   on this thread's loop; NULL without [cluster] redis */
+	struct cluster		*cluster;
 	/* threads asking the cluster (api_cluster.c), under lock */
 	unsigned		 jobs;
 	pthread_cond_t		 jobs_cond;
@@ -91,6 +95,11 @@ struct http_wait {
 	char			*idem;		/* Idempotency-Key in flight */
 	int			 status;	/* the answer on success */
 	char			*answer;
+	/* what the tenant's quotas reserved in Redis, given back when the
+	   commit fails */
+	char			*cl_tenant;
+	unsigned		 cl_rcpts;
+	int64_t			 cl_when;
 };
 
 /* --- answering (http_server.c) --- */

@@ -28,7 +28,9 @@
 #include "http/http_int.h"
 #include "http/http_server.h"
 #include "live/conf_live.h"
+#include "net/redis_tls.h"
 #include "net/tls.h"
+#include "policy/cluster.h"
 #include "policy/limits.h"
 #include "spool/spool.h"
 
@@ -291,6 +293,7 @@ http_wait_free(struct http_server *h, struct http_wait *w)
 	idmap_del(&h->waiting, w->tag);
 	free(w->idem);
 	free(w->answer);
+	free(w->cl_tenant);
 	free(w);
 	if (h->stopping && h->waiting.len == 0)
 		event_base_loopexit(h->base, NULL);
@@ -325,10 +328,14 @@ http_commit_done(struct http_server *h, void *arg, int status)
 	if (status == 0) {
 		metrics_count(METRIC_RECEIVED, "http");
 		http_wait_answer(h, w, w->status, w->answer);
-	} else
+	} else {
+		if (w->cl_tenant != NULL)
+			cluster_quota_release(h->cluster, w->cl_tenant, 1,
+			    w->cl_rcpts, w->cl_when);
 		http_wait_answer(h, w, 503, "{\"error\":{\"status\":503,"
 		    "\"message\":\"local error: the message was not stored,"
 		    " try again later\"}}");
+	}
 }
 
 void
@@ -532,6 +539,14 @@ http_server_start(struct http_server *h, struct conf_live *live,
 		err_set(err, 0, "http: cannot create the event loop");
 		goto fail;
 	}
+	if (conf->cluster.redis != NULL) {
+		SSL_CTX *tls;
+
+		if (redis_tls_ctx(conf, &tls, err) == -1)
+			goto fail;
+		h->cluster = cluster_new(h->base, conf, "http", tls);
+		SSL_CTX_free(tls);
+	}
 	h->inbox_ev = event_new(h->base, -1, 0, http_inbox_cb, h);
 	h->stop_ev = event_new(h->base, -1, 0, http_stop_cb, h);
 	evhttp_set_gencb(h->http, http_dispatch, h);
@@ -607,6 +622,7 @@ http_free_wait(uint64_t id, void *val, void *arg)
 
 	free(w->idem);
 	free(w->answer);
+	free(w->cl_tenant);
 	free(w);
 }
 
@@ -626,6 +642,9 @@ http_server_free(struct http_server *h)
 	}
 	if (h->http != NULL)
 		evhttp_free(h->http);
+	/* what still waits for Redis is answered (given up) here */
+	cluster_free(h->cluster);
+	h->cluster = NULL;
 	idmap_each(&h->waiting, http_free_wait, NULL);
 	idmap_fini(&h->waiting);
 	if (h->inbox_ev != NULL)

@@ -11,7 +11,9 @@ share again.
 import re
 import smtplib
 
-from conftest import CLIENT_NAME, HOST, SMTPConn, message, wait_until
+from api_util import API, new_key
+from conftest import (CLIENT_NAME, HOST, SMTPConn, free_port, message,
+                      wait_until)
 from redis_server import redis  # noqa: F401 (a fixture)
 
 ALICE = ("alice@example.test", "alice-secret")
@@ -160,6 +162,73 @@ def test_connection_rate_counts_both_nodes(relais_factory, tmp_path, redis):
         assert c.ehlo().code == 250
         c.close()
     assert redis.cmd("EXISTS", "relais:connrate:127.0.0.10") == 1
+
+
+def test_api_tenant_quota_across_nodes(relais_factory, tmp_path, redis):
+    keys = tmp_path / "api-keys"
+    apis = []
+    for name in ("a", "b"):
+        port = free_port()
+        r = relais_factory(root=tmp_path / f"api-{name}", overrides={
+            "server": {"node": name},
+            "http": {"address": f"{HOST}:{port}", "keys": str(keys)},
+            "cluster": {"redis": redis.address, "timeout": "1s"},
+            "tenant shop": {"api_keys": "app", "messages_per_hour": "3"}})
+        if name == "a":
+            token = new_key(r, "app", "example.test")
+        r.start()
+        r.wait_log(r"event=cluster\.redis\.up conn=http ", timeout=10)
+        apis.append((r, API(port, token)))
+    msg = {"from": "alice@example.test", "to": "bob@example.test",
+           "subject": "q", "text": "hello"}
+    answers = [apis[i % 2][1].send(msg) for i in range(6)]
+    codes = [st for st, _, _ in answers]
+    assert codes.count(202) == 3, answers
+    assert set(codes) == {202, 429}, answers
+    st, hd, body = [x for x in answers if x[0] == 429][0]
+    assert int(hd["retry-after"]) > 0
+    assert body["error"]["limit"] == "messages_per_hour", body
+    assert body["error"]["tenant"] == "shop", body
+    # the shared counter holds the three
+    mh = [k for k in redis.cmd("KEYS", "relais:quota:shop:mh:*")]
+    assert len(mh) == 1 and redis.cmd("GET", mh[0]) == "3", mh
+    for r, _ in apis:
+        r.wait_settled()
+    assert len(apis[0][0].maildir_files("example.test", "bob")) + \
+        len(apis[1][0].maildir_files("example.test", "bob")) == 3
+
+    # Redis away, redis_down = open: each node's own counters decide
+    redis.stop()
+    apis[1][0].wait_log(r"event=cluster\.redis\.down conn=http ",
+                        timeout=10)
+    # b took one of the three (requests 0 and 2 went to a): two more
+    codes = [apis[1][1].send(msg)[0] for _ in range(3)]
+    assert codes == [202, 202, 429], codes
+
+
+def test_api_tenant_quota_redis_down_closed(relais_factory, tmp_path, redis):
+    port = free_port()
+    r = relais_factory(root=tmp_path / "api-closed", overrides={
+        "http": {"address": f"{HOST}:{port}"},
+        "cluster": {"redis": redis.address, "timeout": "1s",
+                    "redis_down": "closed"},
+        "tenant shop": {"api_keys": "app", "messages_per_hour": "3"}})
+    api = API(port, new_key(r, "app", "example.test"))
+    other = API(port, new_key(r, "other", "example.test"))
+    r.start()
+    r.wait_log(r"event=cluster\.redis\.up conn=http ", timeout=10)
+    msg = {"from": "alice@example.test", "to": "bob@example.test",
+           "subject": "q", "text": "hello"}
+    assert api.send(msg)[0] == 202
+    redis.stop()
+    r.wait_log(r"event=cluster\.redis\.down conn=http ", timeout=10)
+    st, hd, body = api.send(msg)
+    assert st == 503 and hd["retry-after"] == "60", body
+    assert "quotas cannot be checked" in body["error"]["message"]
+    # a key of no tenant is not held up, and nothing was lost
+    assert other.send(msg)[0] == 202
+    r.wait_settled()
+    assert len(r.maildir_files("example.test", "bob")) == 2
 
 
 def redis_all_up(r):

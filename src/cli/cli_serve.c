@@ -434,6 +434,7 @@ cli_serve(int argc, char **argv)
 	sv.drain.base = sv.base;
 	sv.drain.data_dir = conf->server.data_dir;
 	sv.drain.helo = conf->server.hostname;
+	sv.drain.ca_file = conf->relay.ca_file;
 	sv.drain.qmgr = sv.qmgr;
 	sv.drain.node = sv.node;
 	sv.drain.kick = serve_flush;

@@ -137,7 +137,7 @@ serve_drain_start(struct serve_drain *d)
 		return;
 	}
 	if (d->to[0] != '\0' && (d->handoff = handoff_start(d->qmgr,
-	    d->data_dir, d->to, d->helo, &err)) == NULL) {
+	    d->data_dir, d->to, d->helo, d->ca_file, &err)) == NULL) {
 		log_warnx("event=drain.refused error=\"%s\"", err.msg);
 		drain_status(d, "refused", -1, -1, err.msg);
 		d->to[0] = '\0';

@@ -39,6 +39,7 @@ struct serve_drain {
 	struct event		*timer;
 	const char		*data_dir;
 	const char		*helo;
+	const char		*ca_file;	/* [relay] ca_file, or NULL */
 	struct qmgr		*qmgr;
 	struct serve_node	*node;		/* told at the start, or NULL */
 	void			(*kick)(void *);	/* flush the queue */

@@ -1081,23 +1081,6 @@ remote_idle_cb(evutil_socket_t fd, short what, void *arg)
 	remote_timeout(c, 10);
 }
 
-/* remote_xtext - RFC 3461 xtext of s into out */
-static void
-remote_xtext(const char *s, char *out, size_t outlen)
-{
-	size_t o = 0;
-
-	for (; *s && o + 4 < outlen; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch < 33 || ch > 126 || ch == '+' || ch == '=')
-			o += (size_t)snprintf(out + o, outlen - o, "+%02X", ch);
-		else
-			out[o++] = (char)ch;
-	}
-	out[o] = '\0';
-}
-
 /* remote_send_cmd - the command of transaction step i */
 static void
 remote_send_step(struct remote_conn *c, size_t i)
@@ -1121,55 +1104,16 @@ remote_send_step(struct remote_conn *c, size_t i)
 		if (job->requiretls && c->authed && (c->ext & RX_REQUIRETLS))
 			o += (size_t)snprintf(extra + o, sizeof(extra) - o,
 			    " REQUIRETLS");
-		if (c->ext & RX_DSN) {
-			if (job->ret == SMTP_RET_FULL || job->ret == SMTP_RET_HDRS)
-				o += (size_t)snprintf(extra + o,
-				    sizeof(extra) - o, " RET=%s",
-				    job->ret == SMTP_RET_FULL ? "FULL" : "HDRS");
-			if (job->envid != NULL && o + 110 < sizeof(extra))
-				o += (size_t)snprintf(extra + o,
-				    sizeof(extra) - o, " ENVID=%s", job->envid);
-		}
+		if (c->ext & RX_DSN)
+			o = smtp_param_dsn_mail(extra, sizeof(extra), o,
+			    job->ret, job->envid);
 		remote_send(c, "MAIL FROM:<%s>%s", job->sender, extra);
 	} else if (i <= job->nrcpts) {
 		const struct deliver_rcpt *rc = &job->rcpts[i - 1];
 
-		if ((c->ext & RX_DSN) && rc->notify != 0) {
-			const char *sep = "";
-
-			o += (size_t)snprintf(extra + o, sizeof(extra) - o,
-			    " NOTIFY=");
-			if (rc->notify & SMTP_NOTIFY_NEVER) {
-				o += (size_t)snprintf(extra + o,
-				    sizeof(extra) - o, "NEVER");
-			} else {
-				if (rc->notify & SMTP_NOTIFY_SUCCESS) {
-					o += (size_t)snprintf(extra + o,
-					    sizeof(extra) - o, "SUCCESS");
-					sep = ",";
-				}
-				if (rc->notify & SMTP_NOTIFY_FAILURE) {
-					o += (size_t)snprintf(extra + o,
-					    sizeof(extra) - o, "%sFAILURE", sep);
-					sep = ",";
-				}
-				if (rc->notify & SMTP_NOTIFY_DELAY)
-					o += (size_t)snprintf(extra + o,
-					    sizeof(extra) - o, "%sDELAY", sep);
-			}
-		}
-		if ((c->ext & RX_DSN) && o + 520 < sizeof(extra)) {
-			if (rc->orcpt != NULL)
-				snprintf(extra + o, sizeof(extra) - o,
-				    " ORCPT=%s", rc->orcpt);
-			else if (rc->orig[0] != '\0') {
-				char x[500];
-
-				remote_xtext(rc->orig, x, sizeof(x));
-				snprintf(extra + o, sizeof(extra) - o,
-				    " ORCPT=rfc822;%s", x);
-			}
-		}
+		if (c->ext & RX_DSN)
+			(void)smtp_param_dsn_rcpt(extra, sizeof(extra), o,
+			    rc->notify, rc->orcpt, rc->orig);
 		remote_send(c, "RCPT TO:<%s>%s", rc->addr, extra);
 	} else {
 		remote_send(c, "DATA");

@@ -20,12 +20,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/str.h"
 #include "core/xalloc.h"
+#include "net/dane.h"
 #include "queue/handoff.h"
 #include "queue/qmgr.h"
+#include "smtp/smtp_param.h"
 #include "smtp/smtp_reply.h"
 #include "spool/spool.h"
 
@@ -38,6 +44,9 @@
 struct handoff_rcpt {
 	uint64_t	 id;
 	char		*addr;
+	char		*orig;		/* as the client gave it, or NULL */
+	char		*orcpt;		/* ORCPT= as received, or NULL */
+	unsigned	 notify;	/* enum smtp_notify bits */
 	int		 code;		/* the peer's answer to RCPT */
 	char		 reply[256];
 };
@@ -51,6 +60,9 @@ struct handoff_msg {
 	bool			 body_file;
 	bool			 smtputf8;
 	bool			 body8;
+	bool			 requiretls;	/* RFC 8689 */
+	int			 ret;		/* enum smtp_ret */
+	char			*envid;		/* or NULL */
 	struct handoff_rcpt	*rcpts;
 	size_t			 n, cap;
 	bool			 delivered;	/* the peer took the data */
@@ -67,6 +79,8 @@ struct handoff {
 	struct qmgr		*q;
 	struct spool_reader	*rd;
 	char			*host, *port, *target, *helo;
+	SSL_CTX			*tls;		/* STARTTLS, checked against
+						   [relay] ca_file */
 	pthread_t		 thread;
 	bool			 running;
 
@@ -88,10 +102,14 @@ struct handoff {
 static void
 handoff_msg_clear(struct handoff_msg *m)
 {
-	for (size_t i = 0; i < m->n; i++)
+	for (size_t i = 0; i < m->n; i++) {
 		free(m->rcpts[i].addr);
+		free(m->rcpts[i].orig);
+		free(m->rcpts[i].orcpt);
+	}
 	free(m->rcpts);
 	free(m->sender);
+	free(m->envid);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -141,6 +159,9 @@ handoff_due(void *arg, const struct spool_due *due)
 		m->body_file = due->body_file;
 		m->smtputf8 = due->smtputf8;
 		m->body8 = due->body8;
+		m->requiretls = due->requiretls;
+		m->ret = due->ret;
+		m->envid = due->envid ? xstrdup(due->envid) : NULL;
 	}
 	if (due->msg_id != m->id)
 		return 0;
@@ -151,6 +172,9 @@ handoff_due(void *arg, const struct spool_due *due)
 	memset(&m->rcpts[m->n], 0, sizeof(m->rcpts[m->n]));
 	m->rcpts[m->n].id = due->rcpt_id;
 	m->rcpts[m->n].addr = xstrdup(due->addr);
+	m->rcpts[m->n].orig = due->orig ? xstrdup(due->orig) : NULL;
+	m->rcpts[m->n].orcpt = due->orcpt ? xstrdup(due->orcpt) : NULL;
+	m->rcpts[m->n].notify = due->notify;
 	m->n++;
 	return 0;
 }
@@ -252,6 +276,8 @@ handoff_call(struct handoff *h, qmgr_call_fn *fn)
 
 struct handoff_conn {
 	int	 fd;
+	SSL	*ssl;		/* after STARTTLS */
+	bool	 verified;	/* its certificate names the target */
 	char	 in[4096];
 	size_t	 len;
 };
@@ -260,10 +286,17 @@ static int
 handoff_send(struct handoff_conn *c, const char *p, size_t n)
 {
 	while (n > 0) {
-		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+		ssize_t w;
 
+		if (c->ssl != NULL) {
+			int k = SSL_write(c->ssl, p, n > INT32_MAX ? INT32_MAX :
+			    (int)n);
+
+			w = k > 0 ? k : -1;
+		} else
+			w = send(c->fd, p, n, MSG_NOSIGNAL);
 		if (w <= 0) {
-			if (w == -1 && errno == EINTR)
+			if (w == -1 && c->ssl == NULL && errno == EINTR)
 				continue;
 			return -1;
 		}
@@ -296,8 +329,15 @@ handoff_line(struct handoff_conn *c, char *line, size_t max)
 		}
 		if (c->len == sizeof(c->in))
 			return -1;	/* a line too long for a reply */
-		r = recv(c->fd, c->in + c->len, sizeof(c->in) - c->len, 0);
-		if (r == -1 && errno == EINTR)
+		if (c->ssl != NULL) {
+			int k = SSL_read(c->ssl, c->in + c->len,
+			    (int)(sizeof(c->in) - c->len));
+
+			r = k > 0 ? k : -1;
+		} else
+			r = recv(c->fd, c->in + c->len, sizeof(c->in) - c->len,
+			    0);
+		if (r == -1 && c->ssl == NULL && errno == EINTR)
 			continue;
 		if (r <= 0)
 			return -1;
@@ -431,7 +471,73 @@ handoff_disconnect(struct handoff *h, struct handoff_conn *c)
 	pthread_mutex_lock(&h->lock);
 	h->fd = -1;
 	pthread_mutex_unlock(&h->lock);
+	SSL_free(c->ssl);
+	c->ssl = NULL;
 	close(c->fd);
+}
+
+/* what the peer's EHLO answer offers */
+struct handoff_ext {
+	bool	 utf8, mime8, dsn, starttls, requiretls;
+};
+
+static void
+handoff_ext_read(const struct smtp_reply *rp, struct handoff_ext *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->utf8 = smtp_reply_has_keyword(rp, "SMTPUTF8");
+	x->mime8 = smtp_reply_has_keyword(rp, "8BITMIME");
+	x->dsn = smtp_reply_has_keyword(rp, "DSN");
+	x->starttls = smtp_reply_has_keyword(rp, "STARTTLS");
+	x->requiretls = smtp_reply_has_keyword(rp, "REQUIRETLS");
+}
+
+/*
+ * handoff_starttls - TLS on c, its certificate checked against the CAs
+ * and the target's host (c->verified); the EHLO again. 0, or -1 with sum
+ * (the connection is then given up: the message waits for the next try)
+ */
+static int
+handoff_starttls(struct handoff *h, struct handoff_conn *c,
+    struct smtp_reply *rp, struct handoff_ext *x, char *sum, size_t sumlen)
+{
+	X509_VERIFY_PARAM *vp;
+	int code;
+
+	if ((code = handoff_cmd(c, rp, sum, sumlen, "STARTTLS")) != 220)
+		return -1;
+	if (c->len > 0) {
+		snprintf(sum, sumlen, "data after the STARTTLS reply");
+		return -1;
+	}
+	if ((c->ssl = SSL_new(h->tls)) == NULL) {
+		snprintf(sum, sumlen, "TLS: out of memory");
+		return -1;
+	}
+	vp = SSL_get0_param(c->ssl);
+	if (X509_VERIFY_PARAM_set1_ip_asc(vp, h->host) != 1) {
+		(void)SSL_set1_host(c->ssl, h->host);
+		(void)SSL_set_tlsext_host_name(c->ssl, h->host);
+	}
+	ERR_clear_error();
+	if (SSL_set_fd(c->ssl, c->fd) != 1 || SSL_connect(c->ssl) != 1) {
+		unsigned long e = ERR_get_error();
+		char es[160];
+
+		ERR_error_string_n(e, es, sizeof(es));
+		snprintf(sum, sumlen, "TLS handshake: %s", e ? es : "failed");
+		ERR_clear_error();
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+		return -1;
+	}
+	c->verified = SSL_get_verify_result(c->ssl) == X509_V_OK &&
+	    SSL_get0_peer_certificate(c->ssl) != NULL;
+	if ((code = handoff_cmd(c, rp, sum, sumlen, "EHLO %s", h->helo)) !=
+	    250)
+		return -1;
+	handoff_ext_read(rp, x);
+	return 0;
 }
 
 /* handoff_transfer - one SMTP transaction for h->msg: fills each
@@ -441,37 +547,65 @@ handoff_transfer(struct handoff *h, const char *text, size_t len)
 {
 	struct handoff_msg *m = &h->msg;
 	struct handoff_conn c;
+	struct handoff_ext x;
 	struct smtp_reply rp;
-	char sum[256];
-	bool utf8 = false, mime8 = false;
-	size_t accepted = 0;
+	char sum[256], extra[600];
+	size_t accepted = 0, o;
 	int code;
 
 	memset(&c, 0, sizeof(c));
+	memset(&x, 0, sizeof(x));
 	if ((c.fd = handoff_connect(h, m->reply, sizeof(m->reply))) == -1)
 		return;
 	if ((code = handoff_reply(&c, &rp, sum, sizeof(sum))) != 220)
 		goto fail;
 	if ((code = handoff_cmd(&c, &rp, sum, sizeof(sum), "EHLO %s",
-	    h->helo)) == 250) {
-		utf8 = strstr(rp.text, "SMTPUTF8") != NULL;
-		mime8 = strstr(rp.text, "8BITMIME") != NULL;
-	} else if (code == -1 || (code = handoff_cmd(&c, &rp, sum,
+	    h->helo)) == 250)
+		handoff_ext_read(&rp, &x);
+	else if (code == -1 || (code = handoff_cmd(&c, &rp, sum,
 	    sizeof(sum), "HELO %s", h->helo)) != 250)
 		goto fail;
-	if (m->smtputf8 && !utf8) {
+	/* the other node's TLS when it offers it; REQUIRETLS mail goes
+	   only over TLS whose certificate names the target (RFC 8689) */
+	if (x.starttls && h->tls != NULL &&
+	    handoff_starttls(h, &c, &rp, &x, sum, sizeof(sum)) == -1)
+		goto fail;
+	if (m->requiretls && !(c.verified && x.requiretls)) {
+		snprintf(sum, sizeof(sum), "REQUIRETLS: %s", c.ssl == NULL ?
+		    "the peer offers no TLS" : !c.verified ? "the peer's"
+		    " certificate does not name it (or no trusted CA signed"
+		    " it)" : "the peer does not offer REQUIRETLS");
+		goto quit;
+	}
+	if (m->smtputf8 && !x.utf8) {
 		snprintf(sum, sizeof(sum), "the peer does not offer SMTPUTF8");
 		goto quit;
 	}
-	if ((code = handoff_cmd(&c, &rp, sum, sizeof(sum), "MAIL FROM:<%s>%s%s",
-	    m->sender, m->body8 && mime8 ? " BODY=8BITMIME" : "",
-	    m->smtputf8 ? " SMTPUTF8" : "")) != 250)
+	extra[0] = '\0';
+	o = 0;
+	if (m->body8 && x.mime8)
+		o += (size_t)snprintf(extra + o, sizeof(extra) - o,
+		    " BODY=8BITMIME");
+	if (m->smtputf8)
+		o += (size_t)snprintf(extra + o, sizeof(extra) - o, " SMTPUTF8");
+	if (m->requiretls)
+		o += (size_t)snprintf(extra + o, sizeof(extra) - o,
+		    " REQUIRETLS");
+	if (x.dsn)
+		o = smtp_param_dsn_mail(extra, sizeof(extra), o, m->ret,
+		    m->envid);
+	if ((code = handoff_cmd(&c, &rp, sum, sizeof(sum), "MAIL FROM:<%s>%s",
+	    m->sender, extra)) != 250)
 		goto fail;
 	for (size_t i = 0; i < m->n; i++) {
 		struct handoff_rcpt *r = &m->rcpts[i];
 
+		extra[0] = '\0';
+		if (x.dsn)
+			(void)smtp_param_dsn_rcpt(extra, sizeof(extra), 0,
+			    r->notify, r->orcpt, r->orig);
 		r->code = handoff_cmd(&c, &rp, r->reply, sizeof(r->reply),
-		    "RCPT TO:<%s>", r->addr);
+		    "RCPT TO:<%s>%s", r->addr, extra);
 		if (r->code == -1) {
 			snprintf(sum, sizeof(sum), "%s", r->reply);
 			goto fail;
@@ -636,7 +770,7 @@ handoff_split(struct handoff *h, const char *target, struct err *err)
 
 struct handoff *
 handoff_start(struct qmgr *q, const char *data_dir, const char *target,
-    const char *helo, struct err *err)
+    const char *helo, const char *ca_file, struct err *err)
 {
 	struct handoff *h = xcalloc(1, sizeof(*h));
 	int r;
@@ -649,6 +783,19 @@ handoff_start(struct qmgr *q, const char *data_dir, const char *target,
 	pthread_cond_init(&h->cond, NULL);
 	if (handoff_split(h, target, err) == -1 ||
 	    (h->rd = spool_reader_open(data_dir, err)) == NULL) {
+		handoff_free(h);
+		return NULL;
+	}
+	/* the peer's certificate is read after the handshake, never
+	   fatal in it: only REQUIRETLS mail needs it verified */
+	if ((h->tls = SSL_CTX_new(TLS_client_method())) == NULL) {
+		err_set(err, 0, "drain: no TLS context");
+		handoff_free(h);
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(h->tls, TLS1_2_VERSION);
+	SSL_CTX_set_verify(h->tls, SSL_VERIFY_NONE, NULL);
+	if (dane_ctx_load_ca(h->tls, ca_file, err) == -1) {
 		handoff_free(h);
 		return NULL;
 	}
@@ -692,5 +839,6 @@ handoff_free(struct handoff *h)
 	free(h->port);
 	free(h->target);
 	free(h->helo);
+	SSL_CTX_free(h->tls);
 	free(h);
 }

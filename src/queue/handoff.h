@@ -9,8 +9,10 @@
  * message at a time: its recipients still to deliver and not in a
  * delivery, local ones included, are leased in a queue-manager
  * transaction (qmgr_call); the message (prefix and text as stored) goes
- * to the peer in one SMTP transaction, MAIL FROM the original sender,
- * one RCPT TO per recipient (its final address); only once the peer
+ * to the peer in one SMTP transaction (over STARTTLS when offered), MAIL
+ * FROM the original sender with its DSN parameters, one RCPT TO per
+ * recipient (its final address, NOTIFY and ORCPT); a REQUIRETLS message
+ * only over TLS whose certificate names the target. Only once the peer
  * answered 250 to the data is each recipient it accepted recorded as
  * delivered (relay=handoff), in another transaction. Recipients the peer
  * refused, or all of them when the connection or the data failed, go
@@ -28,9 +30,11 @@ struct qmgr;
 struct handoff;
 
 /* handoff_start - target "HOST:PORT" (or "[IPv6]:PORT"), helo: our
-   name; pauses q and starts the thread */
+   name, ca_file: [relay] ca_file (NULL: the system's CAs) for the
+   peer's certificate; pauses q and starts the thread */
 struct handoff *handoff_start(struct qmgr *q, const char *data_dir,
-	    const char *target, const char *helo, struct err *err);
+	    const char *target, const char *helo, const char *ca_file,
+	    struct err *err);
 /* handoff_stop - end the thread (q must still run); NULL is a no-op */
 void	handoff_stop(struct handoff *h);
 void	handoff_free(struct handoff *h);

@@ -9,6 +9,7 @@
 #define RELAIS_SMTP_PARAM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/str.h"
@@ -69,5 +70,23 @@ enum smtp_param_result smtp_param_parse_rcpt(struct str params,
 
 /* smtp_param_xtext_valid - RFC 3461 4 xtext syntax check */
 bool	smtp_param_xtext_valid(struct str s);
+
+/* --- the parameters relais sends (smtp_param_fmt.c) --- */
+
+/* smtp_param_xtext - RFC 3461 xtext of s into out (cut to fit) */
+void	smtp_param_xtext(const char *s, char *out, size_t outlen);
+/*
+ * smtp_param_dsn_mail - " RET=FULL|HDRS" (ret an enum smtp_ret) and
+ * " ENVID=..." appended to out (n bytes, o used): the length now
+ */
+size_t	smtp_param_dsn_mail(char *out, size_t n, size_t o, int ret,
+	    const char *envid);
+/*
+ * smtp_param_dsn_rcpt - " NOTIFY=..." (enum smtp_notify bits, none when
+ * 0) and " ORCPT=" as received, else "rfc822;" and the xtext of orig
+ * when orig is not empty; appended as smtp_param_dsn_mail
+ */
+size_t	smtp_param_dsn_rcpt(char *out, size_t n, size_t o, unsigned notify,
+	    const char *orcpt, const char *orig);
 
 #endif

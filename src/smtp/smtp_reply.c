@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "smtp/smtp_reply.h"
 
@@ -115,4 +116,22 @@ smtp_reply_summary(const struct smtp_reply *r, char *out, size_t n)
 		    r->text);
 	else
 		snprintf(out, n, "%d %.*s", r->code, tlen, r->text);
+}
+
+bool
+smtp_reply_has_keyword(const struct smtp_reply *r, const char *kw)
+{
+	const char *p = strchr(r->text, '\n');
+	size_t k = strlen(kw);
+
+	while (p != NULL) {
+		const char *line = p + 1, *nl = strchr(line, '\n');
+		size_t n = nl ? (size_t)(nl - line) : strlen(line);
+
+		if (n >= k && strncasecmp(line, kw, k) == 0 &&
+		    (n == k || line[k] == ' ' || line[k] == '='))
+			return true;
+		p = nl;
+	}
+	return false;
 }

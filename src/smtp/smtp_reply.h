@@ -36,5 +36,8 @@ void	smtp_reply_init(struct smtp_reply *r);
 enum smtp_reply_result smtp_reply_line(struct smtp_reply *r, struct str line);
 /* smtp_reply_first_line - "CODE STATUS first line of text" for logs/DSN */
 void	smtp_reply_summary(const struct smtp_reply *r, char *out, size_t n);
+/* smtp_reply_has_keyword - an EHLO answer lists the extension kw (a line
+   after the greeting that is kw, or kw and its parameters) */
+bool	smtp_reply_has_keyword(const struct smtp_reply *r, const char *kw);
 
 #endif

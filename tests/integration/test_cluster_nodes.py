@@ -6,13 +6,18 @@ relais drain --to (the queue handed to another node over SMTP)."""
 
 import json
 import signal
+import smtplib
+import ssl
 import subprocess
 import time
+
+import pytest
 
 from api_util import API, new_key
 from capture_smtp import CaptureSMTP
 from conftest import HOST, free_port, message, wait_until
 from redis_server import RedisServer
+from tlscerts import CertMaker
 
 INTERVAL = "1"  # RELAIS_NODE_INTERVAL: a time to live of 3 s
 
@@ -237,6 +242,80 @@ def test_drain_to_another_node(relais_factory, tmp_path):
         assert len(b.maildir_files("example.test", "alice")) == 1
         assert b"handed-0" in b.maildir_files("example.test", "alice")[0] \
             .read_bytes()
+
+
+def send_dsn_and_requiretls(a, token):
+    """Two messages into a: one with DSN parameters, one REQUIRETLS (over
+    STARTTLS, where relais offers it)."""
+    s = smtplib.SMTP(HOST, a.port, local_hostname="client.test", timeout=20)
+    try:
+        s.ehlo()
+        s.starttls(context=ssl._create_unverified_context())
+        s.ehlo()
+        code, _ = s.mail("s@remote.test", ["RET=HDRS", "ENVID=env-42"])
+        assert code == 250
+        code, _ = s.rcpt("r1@remote.test", ["NOTIFY=SUCCESS,FAILURE",
+                                            "ORCPT=rfc822;Orig+2B@remote.test"])
+        assert code == 250
+        assert s.data(message(f"{token}-dsn"))[0] == 250
+        code, _ = s.mail("s@remote.test", ["REQUIRETLS"])
+        assert code == 250
+        assert s.rcpt("r2@remote.test")[0] == 250
+        assert s.data(message(f"{token}-reqtls"))[0] == 250
+    finally:
+        s.quit()
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_drain_to_keeps_dsn_and_requiretls(relais_factory, tmp_path, trusted):
+    """The hand-off passes RET, ENVID, NOTIFY and ORCPT on, over STARTTLS;
+    a REQUIRETLS message goes only when the peer's certificate names it
+    (signed by [relay] ca_file), else it stays queued."""
+    mk = CertMaker(tmp_path / "pki")
+    ca, other = mk.ca("nodes CA"), mk.ca("another CA")
+    cert = mk.issue(ca if trusted else other, "node-b", ["127.0.0.2"])
+    peer_port = free_port("127.0.0.2")
+    keys = tmp_path / "api-keys"
+    with RedisServer(tmp_path / "redis") as redis, \
+            CaptureSMTP("127.0.0.2", peer_port, name="node-b.test",
+                        tls=(cert.crt, cert.key), requiretls=True) as peer:
+        own = mk.issue(ca, "node-a", ["127.0.0.1"])
+        a = make_node(relais_factory, tmp_path, redis, "alpha", keys,
+                      dead_port(), relay={"ca_file": str(ca.crt)},
+                      tls={"certificate": str(own.crt), "key": str(own.key)},
+                      **{"listener mx": {"tls": "optional"}})
+        a.start()
+        send_dsn_and_requiretls(a, "handed")
+        wait_until(lambda: len(a.log_events("deferred")) >= 2, 10,
+                   what="two deferrals on alpha")
+        out = a.cli("drain", "-c", str(a.conf_path), "--to",
+                    f"127.0.0.2:{peer_port}", "--timeout",
+                    "30" if trusted else "4", timeout=40)
+        t = peer.wait_messages(1, timeout=15)[0]
+        assert t.tls, t
+        assert t.mail_params.get("RET") == "HDRS", t.mail_params
+        assert t.mail_params.get("ENVID") == "env-42", t.mail_params
+        (addr, params, _), = t.rcpts
+        assert addr == "r1@remote.test"
+        assert params.get("NOTIFY") == "SUCCESS,FAILURE", params
+        assert params.get("ORCPT") == "rfc822;Orig+2B@remote.test", params
+        if trusted:
+            assert out.returncode == 0, out.stdout + out.stderr
+            peer.wait_messages(2, timeout=15)
+            t2 = peer.messages[1]
+            assert "REQUIRETLS" in t2.mail_params and t2.tls, t2
+            return
+        # the REQUIRETLS one stays: the peer's certificate names no one
+        # relais trusts
+        assert out.returncode == 1, out.stdout + out.stderr
+        a.wait_log(r"event=drain\.handoff\.failed[^\n]*REQUIRETLS", 10)
+        time.sleep(1)
+        assert len(peer.messages) == 1
+        left = a.cli("queue", "list", "-c", str(a.conf_path)).stdout
+        assert "r2@remote.test" in left and "1 recipient queued" in left, \
+            left
+        a.signal(signal.SIGTERM)
+        a.proc.wait(10)
 
 
 def test_drain_to_refused_target_keeps_the_queue(relais_factory, tmp_path):

@@ -475,6 +475,55 @@ test_param_slices(void **state)
 	assert_int_equal(smtp_param_parse_rcpt(STR("X"), &rp, NULL), UNKNOWN);
 }
 
+/* the DSN parameters relais sends, and their parse back */
+static void
+test_param_dsn_fmt(void **state)
+{
+	char out[600], x[16];
+	size_t o;
+	struct smtp_mail_params mp;
+	struct smtp_rcpt_params rp;
+
+	(void)state;
+	out[0] = '\0';
+	o = smtp_param_dsn_mail(out, sizeof(out), 0, SMTP_RET_HDRS,
+	    "QQ314159");
+	assert_string_equal(out, " RET=HDRS ENVID=QQ314159");
+	assert_int_equal(o, strlen(out));
+	assert_int_equal(smtp_param_parse_mail(str_cstr(out + 1), &mp, NULL),
+	    SMTP_PARAM_OK);
+	assert_int_equal(mp.ret, SMTP_RET_HDRS);
+	out[0] = '\0';
+	assert_int_equal(smtp_param_dsn_mail(out, sizeof(out), 0,
+	    SMTP_RET_UNSPEC, NULL), 0);
+	assert_string_equal(out, "");
+
+	out[0] = '\0';
+	o = smtp_param_dsn_rcpt(out, sizeof(out), 0, SMTP_NOTIFY_SUCCESS |
+	    SMTP_NOTIFY_FAILURE | SMTP_NOTIFY_DELAY, NULL, "B+b=c d@x.test");
+	assert_string_equal(out, " NOTIFY=SUCCESS,FAILURE,DELAY"
+	    " ORCPT=rfc822;B+2Bb+3Dc+20d@x.test");
+	assert_int_equal(o, strlen(out));
+	assert_int_equal(smtp_param_parse_rcpt(str_cstr(out + 1), &rp, NULL),
+	    SMTP_PARAM_OK);
+	assert_int_equal(rp.notify, SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_FAILURE |
+	    SMTP_NOTIFY_DELAY);
+	out[0] = '\0';
+	smtp_param_dsn_rcpt(out, sizeof(out), 0, SMTP_NOTIFY_NEVER,
+	    "utf-8;a@b", "ignored@x");
+	assert_string_equal(out, " NOTIFY=NEVER ORCPT=utf-8;a@b");
+	out[0] = '\0';
+	smtp_param_dsn_rcpt(out, sizeof(out), 0, SMTP_NOTIFY_DELAY, NULL, "");
+	assert_string_equal(out, " NOTIFY=DELAY");
+	/* no room for ORCPT: left out, never cut */
+	out[0] = '\0';
+	o = smtp_param_dsn_rcpt(out, 100, 0, 0, NULL, "a@b");
+	assert_int_equal(o, 0);
+	/* xtext cut to fit, never a half escape */
+	smtp_param_xtext("++++++", x, sizeof(x));
+	assert_string_equal(x, "+2B+2B+2B+2B");
+}
+
 int
 main(void)
 {
@@ -484,6 +533,7 @@ main(void)
 		cmocka_unit_test(test_param_xtext),
 		cmocka_unit_test(test_param_limits),
 		cmocka_unit_test(test_param_slices),
+		cmocka_unit_test(test_param_dsn_fmt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -116,7 +116,9 @@ serve_site_hook(void *arg, const char *site, int64_t until,
     const char *reason, bool at_start)
 {
 	remote_site_suspend(arg, site, until, reason, true);
-	if (!at_start)
+	if (at_start)
+		cluster_site_known(site, until, true, reason);
+	else
 		cluster_site_changed(site, until, true, reason);
 }
 

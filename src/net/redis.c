@@ -17,7 +17,11 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +82,7 @@ struct redis {
 	char			*tls_name;	/* the server's name */
 	struct bufferevent	*bev;		/* NULL: not connected */
 	bool			 tls_on;	/* bev is the TLS filter */
+	uint64_t		 conn_id;	/* counts the connections made */
 	redisReader		*reader;
 	enum redis_phase	 phase;
 	enum redis_state	 state;
@@ -292,6 +297,7 @@ redis_req_reply(struct redis *r, struct redis_req *q, const redisReply *rep)
 	    strncmp(rep->str, "NOSCRIPT", 8) == 0) {
 		/* the server lost the script (restart, SCRIPT FLUSH) */
 		const struct redis_script *s = q->script;
+		uint64_t id = r->conn_id;
 
 		q->script = NULL;
 		free(q->argv[1]);
@@ -301,10 +307,11 @@ redis_req_reply(struct redis *r, struct redis_req *q, const redisReply *rep)
 		q->argv[1] = xstrdup(s->body);
 		q->lens[1] = strlen(s->body);
 		if (redis_send(r, q->argc, (const char **)q->argv,
-		    q->lens) == 0) {
+		    q->lens) == 0 && r->bev != NULL && r->conn_id == id) {
 			TAILQ_INSERT_TAIL(&r->reqs, q, entry);
 			return;
 		}
+		rep = NULL;	/* not sent, or the connection went with it */
 	}
 	evtimer_del(q->timer);
 	q->fn(q->arg, rep);
@@ -330,8 +337,13 @@ redis_req_start(struct redis *r, struct redis_req *q, int argc,
 {
 	struct timeval tv = { r->timeout_ms / 1000,
 	    (r->timeout_ms % 1000) * 1000 };
+	uint64_t id = r->conn_id;
 
 	if (redis_send(r, argc, argv, lens) == -1)
+		return -1;
+	/* a TLS write may find the connection closed at once and drop it
+	   before it returns: then nothing waits for an answer */
+	if (r->bev == NULL || r->conn_id != id)
 		return -1;
 	TAILQ_INSERT_TAIL(&r->reqs, q, entry);
 	evtimer_add(q->timer, &tv);
@@ -538,8 +550,14 @@ redis_tls_start(struct redis *r)
 	tbev = bufferevent_openssl_filter_new(r->base, r->bev, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (tbev == NULL) {
-		SSL_free(ssl);
-		redis_drop(r, "TLS: cannot start");
+		/* libevent freed ssl and, with the half-made filter, the
+		   socket's bufferevent (the handshake failed at once) */
+		r->bev = NULL;
+		redisReaderFree(r->reader);
+		r->reader = NULL;
+		evtimer_del(r->timer);
+		redis_retry(r, "TLS: the handshake could not start");
+		redis_fail_all(r);
 		return;
 	}
 	r->bev = tbev;		/* it owns the socket's bufferevent now */
@@ -558,6 +576,8 @@ redis_event_why(struct redis *r, struct bufferevent *bev, short what,
 	unsigned long e;
 	long v;
 
+	/* what OpenSSL queued on this thread is not needed past here */
+	ERR_clear_error();
 	if (ssl != NULL && (v = SSL_get_verify_result(ssl)) != X509_V_OK) {
 		snprintf(why, len, "TLS: %s", X509_verify_cert_error_string(v));
 		return;
@@ -599,6 +619,23 @@ redis_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/* redis_keepalive - a peer gone without a word (a half-open connection
+   behind NAT, a failover without a reset) is found within a minute even
+   by a subscriber, which sends nothing */
+static void
+redis_keepalive(evutil_socket_t fd)
+{
+	int on = 1, idle = 30, intvl = 10, cnt = 3;
+
+	if (fd < 0)
+		return;
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
+	    sizeof(intvl));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
 static void
 redis_connect(struct redis *r)
 {
@@ -637,6 +674,9 @@ redis_connect(struct redis *r)
 	}
 	if (r->bev == NULL)
 		return;		/* failed at once: dropped, retry set */
+	r->conn_id++;
+	if (!unix_path)
+		redis_keepalive(bufferevent_getfd(r->bev));
 	if (rc == -1) {
 		char why[160];
 

@@ -12,6 +12,8 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "conf/conf.h"
@@ -126,6 +129,37 @@ redis_sync_connect(const char *addr, int ms, struct err *err)
 	return fd;
 }
 
+/*
+ * redis_sync_ssl_write - SSL_write without SIGPIPE: OpenSSL writes to the
+ * socket without MSG_NOSIGNAL, and a command-line caller does not ignore
+ * the signal. It is blocked in this thread for the call, and one it
+ * raised is taken off before it is unblocked.
+ */
+static int
+redis_sync_ssl_write(SSL *ssl, const void *p, int n)
+{
+	sigset_t pipe, old;
+	struct timespec zero = { 0, 0 };
+	int k, pending;
+
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pending = 0;
+	pthread_sigmask(SIG_BLOCK, &pipe, &old);
+	k = SSL_write(ssl, p, n);
+	if (k <= 0) {
+		sigset_t set;
+
+		if (sigpending(&set) == 0 && sigismember(&set, SIGPIPE))
+			pending = 1;
+		if (pending && !sigismember(&old, SIGPIPE))
+			(void)sigtimedwait(&pipe, NULL, &zero);
+		ERR_clear_error();
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return k;
+}
+
 static int
 redis_sync_write(struct redis_sync *s, const char *p, size_t n,
     struct err *err)
@@ -134,7 +168,7 @@ redis_sync_write(struct redis_sync *s, const char *p, size_t n,
 		ssize_t w;
 
 		if (s->ssl != NULL) {
-			int k = SSL_write(s->ssl, p, n > INT32_MAX ?
+			int k = redis_sync_ssl_write(s->ssl, p, n > INT32_MAX ?
 			    INT32_MAX : (int)n);
 
 			w = k > 0 ? k : -1;
@@ -174,6 +208,8 @@ redis_sync_reply(struct redis_sync *s, struct err *err)
 		if (s->ssl != NULL) {
 			int k = SSL_read(s->ssl, buf, sizeof(buf));
 
+			if (k <= 0)
+				ERR_clear_error();
 			n = k > 0 ? k : -1;
 		} else
 			n = recv(s->fd, buf, sizeof(buf), 0);
@@ -265,7 +301,9 @@ redis_sync_open(const struct conf *conf, struct err *err)
 				    X509_verify_cert_error_string(v));
 			else
 				redis_tls_error(msg, sizeof(msg), "TLS");
+			ERR_clear_error();	/* nothing left for later */
 			err_set(err, 0, "redis %s: %s", s->addr, msg);
+			s->broken = true;	/* no close_notify after that */
 			goto fail;
 		}
 	}

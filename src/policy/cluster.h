@@ -104,6 +104,11 @@ void	cluster_sites_start(struct cluster *c, cluster_site_fn *fn, void *arg);
  */
 void	cluster_site_changed(const char *site, int64_t until, bool manual,
 	    const char *reason);
+/* cluster_site_known - a suspension reapplied at start (told when it was
+   made): not told again, but lifted when the cluster no longer holds it
+   (another node's operator resumed it meanwhile) */
+void	cluster_site_known(const char *site, int64_t until, bool manual,
+	    const char *reason);
 
 /* a site message of the channel, parsed */
 struct cluster_site_msg {

@@ -19,7 +19,11 @@
  * a suspension longer than the one known, the end of one known. The
  * node's agent then reports the state it took, which equals the table's
  * and is not published again. A suspension that ends by itself is not
- * published: every node ends it at the same time.
+ * published: every node ends it at the same time, and the reader deletes
+ * it from the hash. A suspension the table holds as told that the hash
+ * no longer has was resumed while this node did not listen: it is lifted
+ * as if the resume had been heard. An entry counts as told once Redis
+ * answered the script; until then it is sent again at each connection.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -49,6 +53,7 @@ struct cluster_site {
 	bool		 published;	/* false: to send once Redis is up */
 	bool		 resumed_there;	/* the resume came from another
 					   node: not told back */
+	uint64_t	 seq;		/* the table's seq at the last change */
 };
 
 struct cluster_sites {
@@ -57,6 +62,16 @@ struct cluster_sites {
 	cluster_site_fn		*fn;
 	void			*arg;
 	bool			 reading;	/* HGETALL on its way */
+	bool			 read_again;	/* asked for meanwhile */
+	uint64_t		 seq;		/* counts the changes */
+	uint64_t		 read_seq;	/* seq when HGETALL was sent */
+};
+
+/* a publication on its way: the entry is told once Redis answered */
+struct cluster_site_pub {
+	struct cluster		*c;
+	char			 site[CLUSTER_SITE_MAX];
+	int64_t			 until;
 };
 
 /* a change made on this node, on its way to the owner's thread */
@@ -65,6 +80,7 @@ struct cluster_site_change {
 	int64_t		 until;
 	bool		 manual;
 	char		 reason[CLUSTER_REASON_MAX];
+	bool		 known_only;	/* reapplied at start: not told */
 };
 
 /* KEYS hash; ARGV S|R, site, message, channel */
@@ -102,6 +118,7 @@ int
 cluster_site_format(char *out, size_t n, const char *site, int64_t until,
     bool manual, const char *reason)
 {
+	char clean[CLUSTER_REASON_MAX];
 	int k;
 
 	if (site[0] == '\0' || strlen(site) >= CLUSTER_SITE_MAX ||
@@ -109,10 +126,15 @@ cluster_site_format(char *out, size_t n, const char *site, int64_t until,
 		return -1;
 	if (until <= 0)
 		k = snprintf(out, n, "R\t%s", site);
-	else
-		k = snprintf(out, n, "S\t%lld\t%d\t%s\t%.*s", (long long)until,
-		    manual ? 1 : 0, site, CLUSTER_REASON_MAX - 1,
-		    reason ? reason : "");
+	else {
+		/* a reply's text may hold a TAB or a line break: spaces */
+		snprintf(clean, sizeof(clean), "%s", reason ? reason : "");
+		for (char *p = clean; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = ' ';
+		k = snprintf(out, n, "S\t%lld\t%d\t%s\t%s", (long long)until,
+		    manual ? 1 : 0, site, clean);
+	}
 	return k < 0 || (size_t)k >= n ? -1 : 0;
 }
 
@@ -207,7 +229,25 @@ cluster_site_find(struct cluster_sites *t, const char *site, bool add)
 	return &t->v[t->n++];
 }
 
-/* cluster_site_publish - e to Redis, if it is up (else at the next up) */
+static void
+cluster_site_pub_cb(void *arg, const redisReply *rep)
+{
+	struct cluster_site_pub *pub = arg;
+	struct cluster_site *e;
+
+	if (rep != NULL && rep->type != REDIS_REPLY_ERROR &&
+	    pub->c->sites != NULL && (e = cluster_site_find(pub->c->sites,
+	    pub->site, false)) != NULL && e->until == pub->until) {
+		e->published = true;
+		log_info("event=cluster.site.published site=%s until=%lld",
+		    pub->site, (long long)pub->until);
+	}
+	/* else tried again at the next (re)connection */
+	free(pub);
+}
+
+/* cluster_site_publish - e to Redis, if it is up (else at the next up);
+   e is told once Redis answered */
 static void
 cluster_site_publish(struct cluster *c, struct cluster_site *e)
 {
@@ -215,6 +255,7 @@ cluster_site_publish(struct cluster *c, struct cluster_site *e)
 	char msg[CLUSTER_MSG_MAX];
 	const char *argv[5] = { hash, e->until > 0 ? "S" : "R", e->site, msg,
 	    chan };
+	struct cluster_site_pub *pub;
 
 	if (!redis_up(c->cmd))
 		return;
@@ -227,12 +268,13 @@ cluster_site_publish(struct cluster *c, struct cluster_site *e)
 	hash[strlen(hash) - 1] = '\0';	/* PREFIX sites, no colon */
 	cluster_key(c->prefix, "suppress", "", false, chan, sizeof(chan));
 	chan[strlen(chan) - 1] = '\0';
-	if (redis_eval(c->cmd, &cluster_site_script, cluster_ignore_cb, NULL,
-	    1, 5, argv) == 0) {
-		e->published = true;
-		log_info("event=cluster.site.published site=%s until=%lld",
-		    e->site, (long long)e->until);
-	}
+	pub = xcalloc(1, sizeof(*pub));
+	pub->c = c;
+	snprintf(pub->site, sizeof(pub->site), "%s", e->site);
+	pub->until = e->until;
+	if (redis_eval(c->cmd, &cluster_site_script, cluster_site_pub_cb, pub,
+	    1, 5, argv) == -1)
+		free(pub);
 }
 
 /* cluster_site_apply - a message from another node (or from the hash)
@@ -257,6 +299,7 @@ cluster_site_apply(struct cluster *c, const struct cluster_site_msg *m)
 		e->resumed_there = true;
 	}
 	e->published = true;		/* it came from there */
+	e->seq = ++t->seq;
 	log_info("event=cluster.site.applied site=%s until=%lld",
 	    m->site, (long long)m->until);
 	t->fn(t->arg, m->site, m->until, m->manual, m->reason);
@@ -276,23 +319,68 @@ cluster_sites_message(struct cluster *c, const char *msg, size_t len)
 	cluster_site_apply(c, &m);
 }
 
+/* cluster_sites_in - is site a field of the HGETALL answer rep */
+static bool
+cluster_sites_in(const redisReply *rep, const char *site)
+{
+	for (size_t i = 0; i + 1 < rep->elements; i += 2)
+		if (rep->element[i]->type == REDIS_REPLY_STRING &&
+		    strcmp(rep->element[i]->str, site) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * cluster_sites_read_cb - the suspensions in force: each applied as if
+ * heard; one over is deleted from the hash; one the table holds as told
+ * (and not changed since the read was sent) that the hash lacks was
+ * resumed by another node while this one did not listen
+ */
 static void
 cluster_sites_read_cb(void *arg, const redisReply *rep)
 {
 	struct cluster *c = arg;
+	struct cluster_sites *t = c->sites;
 	struct cluster_site_msg m;
+	struct cluster_site_msg gone;
+	char hash[CLUSTER_KEY_MAX];
+	int64_t now = time(NULL);
 
-	if (c->sites == NULL)
+	if (t == NULL)
 		return;
-	c->sites->reading = false;
+	t->reading = false;
 	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY)
 		return;
+	cluster_key(c->prefix, "sites", "", false, hash, sizeof(hash));
+	hash[strlen(hash) - 1] = '\0';
 	for (size_t i = 0; i + 1 < rep->elements; i += 2) {
-		const redisReply *v = rep->element[i + 1];
+		const redisReply *k = rep->element[i], *v = rep->element[i + 1];
 
-		if (v->type == REDIS_REPLY_STRING &&
-		    cluster_site_parse(v->str, v->len, &m) == 0)
-			cluster_site_apply(c, &m);
+		if (v->type != REDIS_REPLY_STRING ||
+		    cluster_site_parse(v->str, v->len, &m) == -1)
+			continue;
+		if (m.until <= now && k->type == REDIS_REPLY_STRING) {
+			const char *argv[3] = { "HDEL", hash, k->str };
+
+			(void)redis_command(c->cmd, cluster_ignore_cb, NULL, 3,
+			    argv, NULL);
+			continue;
+		}
+		cluster_site_apply(c, &m);
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		struct cluster_site *e = &t->v[i];
+
+		if (e->until <= now || !e->published || e->seq > t->read_seq ||
+		    cluster_sites_in(rep, e->site))
+			continue;
+		memset(&gone, 0, sizeof(gone));
+		snprintf(gone.site, sizeof(gone.site), "%s", e->site);
+		cluster_site_apply(c, &gone);	/* a resume */
+	}
+	if (t->read_again) {
+		t->read_again = false;
+		cluster_sites_up(c);
 	}
 }
 
@@ -308,13 +396,17 @@ cluster_sites_up(struct cluster *c)
 	for (size_t i = 0; i < t->n; i++)
 		if (!t->v[i].published)
 			cluster_site_publish(c, &t->v[i]);
-	if (t->reading)
+	if (t->reading) {
+		t->read_again = true;	/* what came since that read */
 		return;
+	}
 	cluster_key(c->prefix, "sites", "", false, hash, sizeof(hash));
 	hash[strlen(hash) - 1] = '\0';
 	if (redis_command(c->cmd, cluster_sites_read_cb, c, 2, argv,
-	    NULL) == 0)
+	    NULL) == 0) {
 		t->reading = true;
+		t->read_seq = t->seq;
+	}
 }
 
 /* cluster_site_call - a change made on this node, on the owner's thread */
@@ -333,6 +425,14 @@ cluster_site_call(struct worker *w, void *data)
 	e = cluster_site_find(c->sites, ch->site, true);
 	if (e == NULL) {
 		log_warnx("event=cluster.site.table_full site=%s", ch->site);
+	} else if (ch->known_only) {
+		/* in force since before the start: told back then */
+		e->until = ch->until;
+		e->manual = ch->manual;
+		snprintf(e->reason, sizeof(e->reason), "%s", ch->reason);
+		e->published = true;
+		e->resumed_there = false;
+		e->seq = ++c->sites->seq;
 	} else if (ch->until <= 0 && e->resumed_there) {
 		e->resumed_there = false;	/* the node applied it */
 	} else if (ch->until <= 0 || e->until != ch->until) {
@@ -341,14 +441,18 @@ cluster_site_call(struct worker *w, void *data)
 		e->manual = ch->manual;
 		snprintf(e->reason, sizeof(e->reason), "%s", ch->reason);
 		e->published = false;
+		e->resumed_there = false;
+		e->seq = ++c->sites->seq;
 		cluster_site_publish(c, e);
-	}
+	} else
+		e->resumed_there = false;
 	free(ch);
 }
 
-void
-cluster_site_changed(const char *site, int64_t until, bool manual,
-    const char *reason)
+/* cluster_site_post - a change for the owner's thread */
+static void
+cluster_site_post(const char *site, int64_t until, bool manual,
+    const char *reason, bool known_only)
 {
 	struct cluster *c = cluster_sites_owner;
 	struct cluster_site_change *ch;
@@ -356,11 +460,27 @@ cluster_site_changed(const char *site, int64_t until, bool manual,
 	if (c == NULL || c->w == NULL)
 		return;
 	ch = xcalloc(1, sizeof(*ch));
+	ch->known_only = known_only;
 	snprintf(ch->site, sizeof(ch->site), "%s", site);
 	ch->until = until;
 	ch->manual = manual;
 	snprintf(ch->reason, sizeof(ch->reason), "%s", reason ? reason : "");
 	worker_call(c->w, cluster_site_call, ch);
+}
+
+void
+cluster_site_changed(const char *site, int64_t until, bool manual,
+    const char *reason)
+{
+	cluster_site_post(site, until, manual, reason, false);
+}
+
+void
+cluster_site_known(const char *site, int64_t until, bool manual,
+    const char *reason)
+{
+	if (until > 0)
+		cluster_site_post(site, until, manual, reason, true);
 }
 
 void

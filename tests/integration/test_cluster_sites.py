@@ -115,3 +115,27 @@ def test_backoff_suspension_on_a_holds_b(outbound, tmp_path, redis, site):
     assert site.delivered_to("dave@remote.example") == []
     assert (site_state(c) or "").startswith("suspended until"), \
         site_state(c)
+
+
+def test_resume_missed_while_down_is_caught_up(outbound, tmp_path, redis,
+                                               site):
+    a = node(outbound, tmp_path, redis, "a")
+    b = node(outbound, tmp_path, redis, "b")
+    queue(a, "suspend", SITE, "--for", "1h", "--reason", "audit")
+    b.wait_log(r"event=site\.suspend site=mx\.remote\.example until=\d+"
+               r" source=operator", timeout=10)
+    b.send("alice@example.test", ["bob@remote.example"],
+           msg_text("waits-on-b"))
+    b.stop()
+    # resumed on A while B is down: B never hears the message
+    queue(a, "resume", SITE)
+    a.wait_log(r"event=cluster\.site\.published site=mx\.remote\.example"
+               r" until=0", timeout=10)
+    off = b.log_offset()
+    b.start()
+    # B reapplies its suspension at start, then finds the cluster holds
+    # it no more: lifted, and B's mail goes
+    b.wait_log(r"event=cluster\.site\.applied site=mx\.remote\.example"
+               r" until=0", timeout=15, since=off)
+    site.wait_rcpts("bob@remote.example", 1, timeout=15)
+    assert (site_state(b) or "active") == "active", site_state(b)

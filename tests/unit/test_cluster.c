@@ -161,6 +161,11 @@ test_site_messages(void **state)
 	assert_int_equal(cluster_site_parse(out, strlen(out), &m), 0);
 	assert_false(m.manual);
 	assert_string_equal(m.reason, "");
+	/* a reply's TAB and line breaks become spaces */
+	assert_int_equal(cluster_site_format(out, sizeof(out), "busy", 9,
+	    false, "421\ttoo busy\r\nlater"), 0);
+	assert_int_equal(cluster_site_parse(out, strlen(out), &m), 0);
+	assert_string_equal(m.reason, "421 too busy  later");
 	/* a resume */
 	assert_int_equal(cluster_site_format(out, sizeof(out), "a,b", 0,
 	    false, "x"), 0);

@@ -75,6 +75,19 @@ struct handoff_failed {
 	int64_t		 until;
 };
 
+struct handoff_conn {
+	int	 fd;
+	SSL	*ssl;		/* after STARTTLS */
+	bool	 verified;	/* its certificate names the target */
+	char	 in[4096];
+	size_t	 len;
+};
+
+/* what the peer's EHLO answer offers */
+struct handoff_ext {
+	bool	 utf8, mime8, dsn, starttls, requiretls;
+};
+
 struct handoff {
 	struct qmgr		*q;
 	struct spool_reader	*rd;
@@ -90,6 +103,9 @@ struct handoff {
 	bool			 call_done;	/* the qmgr_call answered */
 	int			 call_status;
 	int			 fd;		/* the connection, -1: none */
+	struct handoff_conn	 conn;		/* the thread's, kept between
+						   messages; fd -1: none */
+	struct handoff_ext	 ext;		/* what it offers */
 
 	/* the thread's own (and the qmgr_call's, while it waits) */
 	struct handoff_msg	 msg;
@@ -273,14 +289,6 @@ handoff_call(struct handoff *h, qmgr_call_fn *fn)
 }
 
 /* --- the SMTP client ----------------------------------------------------- */
-
-struct handoff_conn {
-	int	 fd;
-	SSL	*ssl;		/* after STARTTLS */
-	bool	 verified;	/* its certificate names the target */
-	char	 in[4096];
-	size_t	 len;
-};
 
 static int
 handoff_send(struct handoff_conn *c, const char *p, size_t n)
@@ -476,11 +484,6 @@ handoff_disconnect(struct handoff *h, struct handoff_conn *c)
 	close(c->fd);
 }
 
-/* what the peer's EHLO answer offers */
-struct handoff_ext {
-	bool	 utf8, mime8, dsn, starttls, requiretls;
-};
-
 static void
 handoff_ext_read(const struct smtp_reply *rp, struct handoff_ext *x)
 {
@@ -540,50 +543,94 @@ handoff_starttls(struct handoff *h, struct handoff_conn *c,
 	return 0;
 }
 
-/* handoff_transfer - one SMTP transaction for h->msg: fills each
-   recipient's code and m->delivered / m->reply */
+/* handoff_close - the connection to the target, if any, ended (with
+   QUIT when polite) */
+static void
+handoff_close(struct handoff *h, bool polite)
+{
+	struct smtp_reply rp;
+	char sum[256];
+
+	if (h->conn.fd < 0)
+		return;
+	if (polite)
+		(void)handoff_cmd(&h->conn, &rp, sum, sizeof(sum), "QUIT");
+	handoff_disconnect(h, &h->conn);
+	memset(&h->conn, 0, sizeof(h->conn));
+	h->conn.fd = -1;
+	memset(&h->ext, 0, sizeof(h->ext));
+}
+
+/* handoff_open - a connection to the target, greeted, over TLS when it
+   offers it: 0, or -1 with sum (nothing left open) */
+static int
+handoff_open(struct handoff *h, char *sum, size_t sumlen)
+{
+	struct handoff_conn *c = &h->conn;
+	struct smtp_reply rp;
+	int code;
+
+	memset(c, 0, sizeof(*c));
+	memset(&h->ext, 0, sizeof(h->ext));
+	if ((c->fd = handoff_connect(h, sum, sumlen)) == -1)
+		return -1;
+	if ((code = handoff_reply(c, &rp, sum, sumlen)) != 220)
+		goto fail;
+	if ((code = handoff_cmd(c, &rp, sum, sumlen, "EHLO %s",
+	    h->helo)) == 250)
+		handoff_ext_read(&rp, &h->ext);
+	else if (code == -1 || (code = handoff_cmd(c, &rp, sum, sumlen,
+	    "HELO %s", h->helo)) != 250)
+		goto fail;
+	/* the other node's TLS when it offers it */
+	if (h->ext.starttls && h->tls != NULL &&
+	    handoff_starttls(h, c, &rp, &h->ext, sum, sumlen) == -1)
+		goto fail;
+	return 0;
+fail:
+	handoff_close(h, false);
+	return -1;
+}
+
+/*
+ * handoff_transfer - one SMTP transaction for h->msg: fills each
+ * recipient's code and m->delivered / m->reply. The connection stays
+ * open for the next message (which starts with RSET), unless the link
+ * failed or the peer refused a command of the envelope or the data.
+ */
 static void
 handoff_transfer(struct handoff *h, const char *text, size_t len)
 {
 	struct handoff_msg *m = &h->msg;
-	struct handoff_conn c;
-	struct handoff_ext x;
+	struct handoff_conn *c = &h->conn;
+	struct handoff_ext *x = &h->ext;
 	struct smtp_reply rp;
 	char sum[256], extra[600];
 	size_t accepted = 0, o;
 	int code;
 
-	memset(&c, 0, sizeof(c));
-	memset(&x, 0, sizeof(x));
-	if ((c.fd = handoff_connect(h, m->reply, sizeof(m->reply))) == -1)
+	if (c->fd >= 0 && handoff_cmd(c, &rp, sum, sizeof(sum), "RSET") !=
+	    250)
+		handoff_close(h, false);	/* gone meanwhile: anew */
+	if (c->fd < 0 && handoff_open(h, m->reply, sizeof(m->reply)) == -1)
 		return;
-	if ((code = handoff_reply(&c, &rp, sum, sizeof(sum))) != 220)
-		goto fail;
-	if ((code = handoff_cmd(&c, &rp, sum, sizeof(sum), "EHLO %s",
-	    h->helo)) == 250)
-		handoff_ext_read(&rp, &x);
-	else if (code == -1 || (code = handoff_cmd(&c, &rp, sum,
-	    sizeof(sum), "HELO %s", h->helo)) != 250)
-		goto fail;
-	/* the other node's TLS when it offers it; REQUIRETLS mail goes
-	   only over TLS whose certificate names the target (RFC 8689) */
-	if (x.starttls && h->tls != NULL &&
-	    handoff_starttls(h, &c, &rp, &x, sum, sizeof(sum)) == -1)
-		goto fail;
-	if (m->requiretls && !(c.verified && x.requiretls)) {
-		snprintf(sum, sizeof(sum), "REQUIRETLS: %s", c.ssl == NULL ?
-		    "the peer offers no TLS" : !c.verified ? "the peer's"
-		    " certificate does not name it (or no trusted CA signed"
-		    " it)" : "the peer does not offer REQUIRETLS");
-		goto quit;
+	/* REQUIRETLS mail goes only over TLS whose certificate names the
+	   target (RFC 8689) */
+	if (m->requiretls && !(c->verified && x->requiretls)) {
+		snprintf(m->reply, sizeof(m->reply), "REQUIRETLS: %s",
+		    c->ssl == NULL ? "the peer offers no TLS" : !c->verified ?
+		    "the peer's certificate does not name it (or no trusted"
+		    " CA signed it)" : "the peer does not offer REQUIRETLS");
+		return;
 	}
-	if (m->smtputf8 && !x.utf8) {
-		snprintf(sum, sizeof(sum), "the peer does not offer SMTPUTF8");
-		goto quit;
+	if (m->smtputf8 && !x->utf8) {
+		snprintf(m->reply, sizeof(m->reply), "the peer does not offer"
+		    " SMTPUTF8");
+		return;
 	}
 	extra[0] = '\0';
 	o = 0;
-	if (m->body8 && x.mime8)
+	if (m->body8 && x->mime8)
 		o += (size_t)snprintf(extra + o, sizeof(extra) - o,
 		    " BODY=8BITMIME");
 	if (m->smtputf8)
@@ -591,20 +638,20 @@ handoff_transfer(struct handoff *h, const char *text, size_t len)
 	if (m->requiretls)
 		o += (size_t)snprintf(extra + o, sizeof(extra) - o,
 		    " REQUIRETLS");
-	if (x.dsn)
+	if (x->dsn)
 		o = smtp_param_dsn_mail(extra, sizeof(extra), o, m->ret,
 		    m->envid);
-	if ((code = handoff_cmd(&c, &rp, sum, sizeof(sum), "MAIL FROM:<%s>%s",
+	if ((code = handoff_cmd(c, &rp, sum, sizeof(sum), "MAIL FROM:<%s>%s",
 	    m->sender, extra)) != 250)
 		goto fail;
 	for (size_t i = 0; i < m->n; i++) {
 		struct handoff_rcpt *r = &m->rcpts[i];
 
 		extra[0] = '\0';
-		if (x.dsn)
+		if (x->dsn)
 			(void)smtp_param_dsn_rcpt(extra, sizeof(extra), 0,
 			    r->notify, r->orcpt, r->orig);
-		r->code = handoff_cmd(&c, &rp, r->reply, sizeof(r->reply),
+		r->code = handoff_cmd(c, &rp, r->reply, sizeof(r->reply),
 		    "RCPT TO:<%s>%s", r->addr, extra);
 		if (r->code == -1) {
 			snprintf(sum, sizeof(sum), "%s", r->reply);
@@ -614,29 +661,26 @@ handoff_transfer(struct handoff *h, const char *text, size_t len)
 			accepted++;
 	}
 	if (accepted == 0) {
-		snprintf(sum, sizeof(sum), "the peer took no recipient");
-		goto quit;
+		/* the next message starts with RSET */
+		snprintf(m->reply, sizeof(m->reply), "the peer took no"
+		    " recipient");
+		return;
 	}
-	if ((code = handoff_cmd(&c, &rp, sum, sizeof(sum), "DATA")) != 354)
+	if ((code = handoff_cmd(c, &rp, sum, sizeof(sum), "DATA")) != 354)
 		goto fail;
-	if (handoff_data(&c, text, len) == -1) {
+	if (handoff_data(c, text, len) == -1) {
 		snprintf(sum, sizeof(sum), "connection lost");
 		goto fail;
 	}
-	code = handoff_reply(&c, &rp, sum, sizeof(sum));
+	code = handoff_reply(c, &rp, sum, sizeof(sum));
 	snprintf(m->reply, sizeof(m->reply), "%s", sum);
-	if (code == 250)
+	if (code == 250) {
 		m->delivered = true;
-	else if (code == -1)
-		goto fail;
-quit:
-	snprintf(m->reply, sizeof(m->reply), "%s", sum);
-	(void)handoff_cmd(&c, &rp, sum, sizeof(sum), "QUIT");
-	handoff_disconnect(h, &c);
-	return;
+		return;
+	}
 fail:
 	snprintf(m->reply, sizeof(m->reply), "%s", sum);
-	handoff_disconnect(h, &c);
+	handoff_close(h, false);
 }
 
 /* --- the thread ---------------------------------------------------------- */
@@ -687,8 +731,10 @@ handoff_one(struct handoff *h)
 		handoff_msg_clear(m);
 		return -1;
 	}
-	if (m->id == 0)
+	if (m->id == 0) {
+		handoff_close(h, true);	/* no connection held while idle */
 		return 0;
+	}
 	if (spool_reader_text(h->rd, m->id, m->qid, m->body_file, &text, &len,
 	    &err) == -1)
 		snprintf(m->reply, sizeof(m->reply), "cannot read the message:"
@@ -737,6 +783,7 @@ handoff_thread(void *arg)
 			fails = 0;
 		}
 	}
+	handoff_close(h, !handoff_stopping(h));
 	log_info("event=drain.handoff.stop to=%s messages=%llu recipients=%llu",
 	    h->target, (unsigned long long)h->msgs,
 	    (unsigned long long)h->handed);
@@ -777,6 +824,7 @@ handoff_start(struct qmgr *q, const char *data_dir, const char *target,
 
 	h->q = q;
 	h->fd = -1;
+	h->conn.fd = -1;
 	h->target = xstrdup(target);
 	h->helo = xstrdup(helo);
 	pthread_mutex_init(&h->lock, NULL);

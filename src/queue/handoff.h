@@ -9,7 +9,8 @@
  * message at a time: its recipients still to deliver and not in a
  * delivery, local ones included, are leased in a queue-manager
  * transaction (qmgr_call); the message (prefix and text as stored) goes
- * to the peer in one SMTP transaction (over STARTTLS when offered), MAIL
+ * to the peer in one SMTP transaction (on a connection kept between
+ * messages while there is work, over STARTTLS when offered), MAIL
  * FROM the original sender with its DSN parameters, one RCPT TO per
  * recipient (its final address, NOTIFY and ORCPT); a REQUIRETLS message
  * only over TLS whose certificate names the target. Only once the peer

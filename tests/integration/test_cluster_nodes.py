@@ -304,6 +304,9 @@ def test_drain_to_keeps_dsn_and_requiretls(relais_factory, tmp_path, trusted):
             peer.wait_messages(2, timeout=15)
             t2 = peer.messages[1]
             assert "REQUIRETLS" in t2.mail_params and t2.tls, t2
+            # both over one connection (one TLS handshake), RSET between
+            assert t2.session is t.session, peer.transcript()
+            assert "RSET" in t.session.verbs()
             return
         # the REQUIRETLS one stays: the peer's certificate names no one
         # relais trusts

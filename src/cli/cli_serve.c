@@ -53,6 +53,7 @@
 #include "live/conf_live.h"
 #include "net/listen.h"
 #include "net/redis_tls.h"
+#include "net/tls_filter.h"
 #include "net/tls.h"
 #include "net/worker.h"
 #include "core/metrics.h"
@@ -382,6 +383,8 @@ cli_serve(int argc, char **argv)
 		fatalx("event=sts.start error=\"%s\"", err.msg);
 	sts_set_store(sv.sts, sts_store_qmgr, sv.qmgr);
 	sv.rshared.sts = sv.sts;
+	/* before any worker makes an OpenSSL filter (net/tls_filter.h) */
+	tls_filter_init();
 	/* [cluster] tls: one client context for every worker's Redis
 	   connections, its files read before the sandbox */
 	if (redis_tls_ctx(conf, &redis_tls, &err) == -1)

@@ -426,13 +426,15 @@ cluster_site_call(struct worker *w, void *data)
 	if (e == NULL) {
 		log_warnx("event=cluster.site.table_full site=%s", ch->site);
 	} else if (ch->known_only) {
-		/* in force since before the start: told back then */
+		/* in force since before the start: told back then; the
+		   cluster may have resumed it since: read again */
 		e->until = ch->until;
 		e->manual = ch->manual;
 		snprintf(e->reason, sizeof(e->reason), "%s", ch->reason);
 		e->published = true;
 		e->resumed_there = false;
 		e->seq = ++c->sites->seq;
+		cluster_sites_up(c);
 	} else if (ch->until <= 0 && e->resumed_there) {
 		e->resumed_there = false;	/* the node applied it */
 	} else if (ch->until <= 0 || e->until != ch->until) {

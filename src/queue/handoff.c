@@ -106,6 +106,8 @@ struct handoff {
 	struct handoff_conn	 conn;		/* the thread's, kept between
 						   messages; fd -1: none */
 	struct handoff_ext	 ext;		/* what it offers */
+	bool			 tls_failed;	/* a handshake failed: go on
+						   in clear */
 
 	/* the thread's own (and the qmgr_call's, while it waits) */
 	struct handoff_msg	 msg;
@@ -519,7 +521,15 @@ handoff_starttls(struct handoff *h, struct handoff_conn *c,
 	}
 	vp = SSL_get0_param(c->ssl);
 	if (X509_VERIFY_PARAM_set1_ip_asc(vp, h->host) != 1) {
-		(void)SSL_set1_host(c->ssl, h->host);
+		ERR_clear_error();
+		if (SSL_set1_host(c->ssl, h->host) != 1) {
+			/* no name to check against: never "verified" */
+			snprintf(sum, sumlen, "TLS: cannot set the name %s",
+			    h->host);
+			SSL_free(c->ssl);
+			c->ssl = NULL;
+			return -1;
+		}
 		(void)SSL_set_tlsext_host_name(c->ssl, h->host);
 	}
 	ERR_clear_error();
@@ -582,10 +592,17 @@ handoff_open(struct handoff *h, char *sum, size_t sumlen)
 	else if (code == -1 || (code = handoff_cmd(c, &rp, sum, sumlen,
 	    "HELO %s", h->helo)) != 250)
 		goto fail;
-	/* the other node's TLS when it offers it */
-	if (h->ext.starttls && h->tls != NULL &&
-	    handoff_starttls(h, c, &rp, &h->ext, sum, sumlen) == -1)
+	/* the other node's TLS when it offers it; after a handshake that
+	   failed, in clear (REQUIRETLS mail then stays) */
+	if (h->ext.starttls && h->tls != NULL && !h->tls_failed &&
+	    handoff_starttls(h, c, &rp, &h->ext, sum, sumlen) == -1) {
+		if (c->fd >= 0 && c->ssl == NULL) {
+			h->tls_failed = true;
+			log_warnx("event=drain.handoff.tls to=%s error=\"%s\""
+			    " next=plaintext", h->target, sum);
+		}
 		goto fail;
+	}
 	return 0;
 fail:
 	handoff_close(h, false);

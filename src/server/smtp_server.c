@@ -1118,6 +1118,8 @@ smtp_server_helo_reply(struct smtp_session *s)
 	smtp_server_reply(s, "250-8BITMIME");
 	smtp_server_reply(s, "250-SMTPUTF8");
 	smtp_server_reply(s, "250-ENHANCEDSTATUSCODES");
+	/* RFC 3461: NOTIFY, ORCPT, RET and ENVID are kept and honoured */
+	smtp_server_reply(s, "250-DSN");
 	if (smtp_server_starttls_offered(s))
 		smtp_server_reply(s, "250-STARTTLS");
 	if (smtp_server_auth_offered(s))

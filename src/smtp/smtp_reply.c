@@ -121,17 +121,24 @@ smtp_reply_summary(const struct smtp_reply *r, char *out, size_t n)
 bool
 smtp_reply_has_keyword(const struct smtp_reply *r, const char *kw)
 {
-	const char *p = strchr(r->text, '\n');
-	size_t k = strlen(kw);
+	const char *line = r->text, *nl;
+	size_t k = strlen(kw), seps = 0, n;
+	bool skip;
 
-	while (p != NULL) {
-		const char *line = p + 1, *nl = strchr(line, '\n');
-		size_t n = nl ? (size_t)(nl - line) : strlen(line);
-
-		if (n >= k && strncasecmp(line, kw, k) == 0 &&
+	/* the first line is the greeting, unless it was empty: that one
+	   leaves no separator, and the text starts with an extension */
+	for (const char *q = r->text; (q = strchr(q, '\n')) != NULL; q++)
+		seps++;
+	skip = !(r->lines > 1 && seps + 1 < r->lines);
+	for (;;) {
+		nl = strchr(line, '\n');
+		n = nl ? (size_t)(nl - line) : strlen(line);
+		if (!skip && n >= k && strncasecmp(line, kw, k) == 0 &&
 		    (n == k || line[k] == ' ' || line[k] == '='))
 			return true;
-		p = nl;
+		if (nl == NULL)
+			return false;
+		skip = false;
+		line = nl + 1;
 	}
-	return false;
 }

@@ -217,7 +217,10 @@ def test_drain_to_another_node(relais_factory, tmp_path):
             rcpts = [f"r{i}@remote.test"]
             if i == 0:
                 rcpts.append("alice@example.test")   # a local one too
-            a.send("s@remote.test", rcpts, message(f"handed-{i}"))
+            # the last with DSN parameters, which both nodes offer
+            kw = {"mail_options": ["RET=HDRS", "ENVID=handed-env"],
+                  "rcpt_options": ["NOTIFY=SUCCESS,DELAY"]} if i == 2 else {}
+            a.send("s@remote.test", rcpts, message(f"handed-{i}"), **kw)
         wait_until(lambda: len(a.log_events("deferred")) >= 4, 10,
                    what="four deferrals on alpha")
 
@@ -236,6 +239,14 @@ def test_drain_to_another_node(relais_factory, tmp_path):
         time.sleep(0.5)
         got = sorted(r for t in peer.messages for r in t.accepted_rcpts)
         assert got == ["r0@remote.test", "r1@remote.test", "r2@remote.test"]
+        # a to b to the smarthost, the DSN parameters kept all the way
+        (t2,) = [t for t in peer.messages if t.accepted_rcpts ==
+                 ["r2@remote.test"]]
+        assert t2.mail_params.get("RET") == "HDRS", t2.mail_params
+        assert t2.mail_params.get("ENVID") == "handed-env", t2.mail_params
+        assert t2.rcpts[0][1].get("NOTIFY") == "SUCCESS,DELAY", t2.rcpts
+        assert t2.rcpts[0][1].get("ORCPT") == "rfc822;r2@remote.test", \
+            t2.rcpts
         # the local recipient too, delivered by beta
         assert len(b.maildir_messages("example.test", "alice")) == 1
         b.wait_settled(10)

@@ -9,7 +9,8 @@ import pytest
 
 from conftest import SMTPClosed, message, split_headers
 
-EXTENSIONS = ["PIPELINING", "SIZE", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "CHUNKING"]
+EXTENSIONS = ["PIPELINING", "SIZE", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "DSN",
+              "CHUNKING"]
 ENH = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
 
 

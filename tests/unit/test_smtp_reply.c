@@ -105,12 +105,52 @@ test_reply_limits(void **state)
 	assert_string_equal(sum, "550 5.7.1 first line");
 }
 
+/* feed lines (CRLF-less) into r */
+static void
+feed(struct smtp_reply *r, const char *const *lines, size_t n)
+{
+	smtp_reply_init(r);
+	for (size_t i = 0; i < n; i++)
+		(void)smtp_reply_line(r, str_cstr(lines[i]));
+}
+
+static void
+test_reply_keywords(void **state)
+{
+	struct smtp_reply r;
+	static const char *const ehlo[] = { "250-mx.example Hello",
+	    "250-SIZE 1000", "250-dsn", "250-AUTH=PLAIN LOGIN",
+	    "250 STARTTLS" };
+	static const char *const bare[] = { "250-", "250-STARTTLS",
+	    "250 DSN" };
+	static const char *const named[] = { "250-DSN", "250 8BITMIME" };
+
+	(void)state;
+	feed(&r, ehlo, 5);
+	assert_true(smtp_reply_has_keyword(&r, "SIZE"));
+	assert_true(smtp_reply_has_keyword(&r, "DSN"));
+	assert_true(smtp_reply_has_keyword(&r, "AUTH"));
+	assert_true(smtp_reply_has_keyword(&r, "STARTTLS"));
+	assert_false(smtp_reply_has_keyword(&r, "SIZ"));
+	assert_false(smtp_reply_has_keyword(&r, "mx.example"));
+	assert_false(smtp_reply_has_keyword(&r, "PIPELINING"));
+	/* an empty greeting line: its first extension is still one */
+	feed(&r, bare, 3);
+	assert_true(smtp_reply_has_keyword(&r, "STARTTLS"));
+	assert_true(smtp_reply_has_keyword(&r, "DSN"));
+	/* a greeting named like an extension is not one */
+	feed(&r, named, 2);
+	assert_false(smtp_reply_has_keyword(&r, "DSN"));
+	assert_true(smtp_reply_has_keyword(&r, "8BITMIME"));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reply_cases),
 		cmocka_unit_test(test_reply_limits),
+		cmocka_unit_test(test_reply_keywords),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -114,8 +114,9 @@ def test_tempfail_at_mail(relais_factory, peer_factory):
     c.expect("RCPT TO:<alice@example.test>", 503)
     c.expect("QUIT", 221)
     assert rep.code == 451
-    # the milter that saw the MAIL is told the transaction is over
-    assert "abort" in peer.stages(1)
+    # the milter that saw the MAIL is told the transaction is over (the
+    # peer's thread records it on its own time)
+    wait_until(lambda: "abort" in peer.stages(1), 10, what="an abort")
 
 
 def test_custom_reply_codes(relais_factory, peer_factory):
@@ -290,7 +291,7 @@ def test_reject_at_eom_and_data(relais_factory, peer_factory, unique):
     c.expect("RCPT TO:<alice@example.test>", 250)
     c.expect("DATA", 451, "4.7.1")
     c.expect("QUIT", 221)
-    assert "abort" in peer.stages(1)
+    wait_until(lambda: "abort" in peer.stages(1), 10, what="an abort")
 
 
 def test_bdat_refused_at_data(relais_factory, peer_factory, unique):

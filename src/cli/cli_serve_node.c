@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/crypto.h>
 
 #include "cli/cli_serve_node.h"
 #include "conf/conf.h"
@@ -198,7 +197,6 @@ node_thread(void *arg)
 	if (n->redis != NULL && nodes_del(n->redis, n->name, &err) == -1)
 		log_warnx("event=cluster.unregister.failed node=%s error=\"%s\"",
 		    n->name, err.msg);
-	OPENSSL_thread_stop();	/* this thread's OpenSSL state */
 	return NULL;
 }
 

@@ -19,7 +19,6 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
 #include <openssl/ssl.h>
-#include <openssl/crypto.h>
 
 #include "auth/apikey.h"
 #include "conf/conf.h"
@@ -513,7 +512,6 @@ http_thread(void *arg)
 	struct http_server *h = arg;
 
 	event_base_dispatch(h->base);
-	OPENSSL_thread_stop();	/* this thread's OpenSSL state */
 	return NULL;
 }
 

@@ -2,16 +2,13 @@
 /*
  * redis_sync.c - the blocking Redis connection of redis_sync.h.
  *
- * hiredis 0.14 (Debian 12) has no TLS, so the socket is ours: a
- * non-blocking connect bounded by the timeout, then a blocking socket
- * whose reads and writes time out (SO_RCVTIMEO, SO_SNDTIMEO), wrapped in
- * OpenSSL when [cluster] tls is set. hiredis formats the commands and
- * parses the replies.
+ * hiredis 0.14 (Debian 12) has no TLS, so the socket is ours: a blocking
+ * socket whose connect, reads and writes time out (SO_SNDTIMEO,
+ * SO_RCVTIMEO), wrapped in OpenSSL when [cluster] tls is set. hiredis
+ * formats the commands and parses the replies.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -45,39 +42,22 @@ struct redis_sync {
 	bool		 broken;	/* a failed read or write */
 };
 
-/* redis_sync_dial - fd connected to one address within ms, or -1 */
+/* redis_sync_dial - fd connected to one address, or -1: a blocking
+   socket whose connect, reads and writes time out after tv (Linux bounds
+   connect by SO_SNDTIMEO) */
 static int
-redis_sync_dial(const struct sockaddr *sa, socklen_t salen, int ms)
+redis_sync_dial(const struct sockaddr *sa, socklen_t salen,
+    const struct timeval *tv)
 {
-	struct pollfd pfd;
-	int fd, e = 0, flags;
-	socklen_t elen = sizeof(e);
+	int fd, e;
 
-	if ((fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC |
-	    SOCK_NONBLOCK, 0)) == -1)
+	if ((fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
-	if (connect(fd, sa, salen) == -1) {
-		if (errno != EINPROGRESS)
-			goto fail;
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		if (poll(&pfd, 1, ms) != 1) {
-			errno = ETIMEDOUT;
-			goto fail;
-		}
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) == -1)
-			goto fail;
-		if (e != 0) {
-			errno = e;
-			goto fail;
-		}
-	}
-	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1)
-		goto fail;
-	return fd;
-fail:
-	e = errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, sizeof(*tv)) == 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, tv, sizeof(*tv)) == 0 &&
+	    connect(fd, sa, salen) == 0)
+		return fd;
+	e = errno == EINPROGRESS ? ETIMEDOUT : errno;
 	close(fd);
 	errno = e;
 	return -1;
@@ -85,7 +65,8 @@ fail:
 
 /* redis_sync_connect - the socket to addr, or -1 with err */
 static int
-redis_sync_connect(const char *addr, int ms, struct err *err)
+redis_sync_connect(const char *addr, const struct timeval *tv,
+    struct err *err)
 {
 	char host[256], port_s[16];
 	struct addrinfo hints, *res, *ai;
@@ -107,7 +88,7 @@ redis_sync_connect(const char *addr, int ms, struct err *err)
 		}
 		memcpy(sun.sun_path, host, strlen(host));
 		if ((fd = redis_sync_dial((struct sockaddr *)&sun, sizeof(sun),
-		    ms)) == -1)
+		    tv)) == -1)
 			err_set(err, errno, "redis %s: %s", addr,
 			    strerror(errno));
 		return fd;
@@ -122,7 +103,7 @@ redis_sync_connect(const char *addr, int ms, struct err *err)
 	}
 	errno = ECONNREFUSED;
 	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
-		fd = redis_sync_dial(ai->ai_addr, ai->ai_addrlen, ms);
+		fd = redis_sync_dial(ai->ai_addr, ai->ai_addrlen, tv);
 	if (fd == -1)
 		err_set(err, errno, "redis %s: %s", addr, strerror(errno));
 	freeaddrinfo(res);
@@ -138,21 +119,16 @@ redis_sync_connect(const char *addr, int ms, struct err *err)
 static int
 redis_sync_ssl_write(SSL *ssl, const void *p, int n)
 {
-	sigset_t pipe, old;
+	sigset_t pipe, old, pending;
 	struct timespec zero = { 0, 0 };
-	int k, pending;
+	int k;
 
 	sigemptyset(&pipe);
 	sigaddset(&pipe, SIGPIPE);
-	pending = 0;
 	pthread_sigmask(SIG_BLOCK, &pipe, &old);
-	k = SSL_write(ssl, p, n);
-	if (k <= 0) {
-		sigset_t set;
-
-		if (sigpending(&set) == 0 && sigismember(&set, SIGPIPE))
-			pending = 1;
-		if (pending && !sigismember(&old, SIGPIPE))
+	if ((k = SSL_write(ssl, p, n)) <= 0) {
+		if (!sigismember(&old, SIGPIPE) && sigpending(&pending) == 0 &&
+		    sigismember(&pending, SIGPIPE))
 			(void)sigtimedwait(&pipe, NULL, &zero);
 		ERR_clear_error();
 	}
@@ -277,15 +253,8 @@ redis_sync_open(const struct conf *conf, struct err *err)
 	s->addr = xstrdup(conf->cluster.redis);
 	if ((s->reader = redisReaderCreate()) == NULL)
 		fatalx("redisReaderCreate: out of memory");
-	if ((s->fd = redis_sync_connect(s->addr, (int)secs * 1000,
-	    err)) == -1)
+	if ((s->fd = redis_sync_connect(s->addr, &tv, err)) == -1)
 		goto fail;
-	if (setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ==
-	    -1 || setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
-	    sizeof(tv)) == -1) {
-		err_set(err, errno, "redis %s: %s", s->addr, strerror(errno));
-		goto fail;
-	}
 	if (redis_tls_ctx(conf, &s->ctx, err) == -1)
 		goto fail;
 	if (s->ctx != NULL) {

@@ -18,7 +18,6 @@
 
 #include <event2/event.h>
 #include <event2/listener.h>
-#include <openssl/crypto.h>
 
 #include "core/log.h"
 #include "core/xalloc.h"
@@ -173,9 +172,6 @@ worker_thread(void *arg)
 	struct worker *w = arg;
 
 	event_base_dispatch(w->base);
-	/* this thread's OpenSSL state (error queue, random generator),
-	   freed now rather than by a key destructor racing the exit */
-	OPENSSL_thread_stop();
 	return NULL;
 }
 

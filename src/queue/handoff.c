@@ -7,6 +7,7 @@
 #include <sys/time.h>
 #include <sys/types.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -22,7 +23,6 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "core/buf.h"
 #include "core/log.h"
@@ -79,6 +79,7 @@ struct handoff_conn {
 	int	 fd;
 	SSL	*ssl;		/* after STARTTLS */
 	bool	 verified;	/* its certificate names the target */
+	char	 tls_why[96];	/* the check's word on it */
 	char	 in[4096];
 	size_t	 len;
 };
@@ -506,7 +507,8 @@ static int
 handoff_starttls(struct handoff *h, struct handoff_conn *c,
     struct smtp_reply *rp, struct handoff_ext *x, char *sum, size_t sumlen)
 {
-	X509_VERIFY_PARAM *vp;
+	struct in6_addr ip;
+	struct err err;
 	int code;
 
 	if ((code = handoff_cmd(c, rp, sum, sumlen, "STARTTLS")) != 220)
@@ -519,19 +521,17 @@ handoff_starttls(struct handoff *h, struct handoff_conn *c,
 		snprintf(sum, sumlen, "TLS: out of memory");
 		return -1;
 	}
-	vp = SSL_get0_param(c->ssl);
-	if (X509_VERIFY_PARAM_set1_ip_asc(vp, h->host) != 1) {
-		ERR_clear_error();
-		if (SSL_set1_host(c->ssl, h->host) != 1) {
-			/* no name to check against: never "verified" */
-			snprintf(sum, sumlen, "TLS: cannot set the name %s",
-			    h->host);
-			SSL_free(c->ssl);
-			c->ssl = NULL;
-			return -1;
-		}
-		(void)SSL_set_tlsext_host_name(c->ssl, h->host);
+	/* the WebPKI check MTA-STS uses: the chain, and SAN names (or the
+	   address) of the target; read after the handshake */
+	if (dane_webpki_setup(c->ssl, h->host, &err) == -1) {
+		snprintf(sum, sumlen, "TLS: %s", err.msg);
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+		return -1;
 	}
+	if (inet_pton(AF_INET, h->host, &ip) != 1 &&
+	    inet_pton(AF_INET6, h->host, &ip) != 1)
+		(void)SSL_set_tlsext_host_name(c->ssl, h->host);
 	ERR_clear_error();
 	if (SSL_set_fd(c->ssl, c->fd) != 1 || SSL_connect(c->ssl) != 1) {
 		unsigned long e = ERR_get_error();
@@ -544,8 +544,8 @@ handoff_starttls(struct handoff *h, struct handoff_conn *c,
 		c->ssl = NULL;
 		return -1;
 	}
-	c->verified = SSL_get_verify_result(c->ssl) == X509_V_OK &&
-	    SSL_get0_peer_certificate(c->ssl) != NULL;
+	c->verified = dane_webpki_check(c->ssl, c->tls_why,
+	    sizeof(c->tls_why), NULL);
 	if ((code = handoff_cmd(c, rp, sum, sumlen, "EHLO %s", h->helo)) !=
 	    250)
 		return -1;
@@ -636,8 +636,7 @@ handoff_transfer(struct handoff *h, const char *text, size_t len)
 	if (m->requiretls && !(c->verified && x->requiretls)) {
 		snprintf(m->reply, sizeof(m->reply), "REQUIRETLS: %s",
 		    c->ssl == NULL ? "the peer offers no TLS" : !c->verified ?
-		    "the peer's certificate does not name it (or no trusted"
-		    " CA signed it)" : "the peer does not offer REQUIRETLS");
+		    c->tls_why : "the peer does not offer REQUIRETLS");
 		return;
 	}
 	if (m->smtputf8 && !x->utf8) {
